@@ -8,9 +8,14 @@ PKG := github.com/aimx/aimx-mailboxd
 LDFLAGS := -X $(PKG)/version.Tag=$(VERSION) -X $(PKG)/version.GitHash=$(GIT_HASH) -X $(PKG)/version.BuildDate=$(BUILD_DATE)
 GOBUILD := $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 
-.PHONY: build
+# Fragments add their own targets and append to TEST_TARGETS (checks that
+# join `make test`).
+TEST_TARGETS :=
+include units/units.mk packaging/package.mk vmtests/vmtest.mk
+
+.PHONY: build test
 build:
 	$(GOBUILD) -o bin/aimx-mailboxd ./cmd/aimx-mailboxd
 	$(GOBUILD) -o bin/aimx-mailboxes ./cmd/aimx-mailboxes
 
--include units/units.mk packaging/package.mk vmtests/vmtest.mk
+test: $(TEST_TARGETS)

@@ -1,0 +1,1 @@
+# packaging targets (filled in by its issue)

@@ -1,0 +1,1 @@
+# units targets (filled in by its issue)

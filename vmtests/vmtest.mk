@@ -1,0 +1,1 @@
+# vmtests targets (filled in by its issue)
