@@ -1,1 +1,45 @@
-# vmtests targets (filled in by its issue)
+# vmtests: `make vmtest` boots real Debian guests (systemd as PID 1) under
+# qemu, installs our .deb with dpkg and runs the scenarios in
+# vmtests/guest as real users through the activated socket. Separate from
+# `make test`; see vmtests/README-section.md.
+
+VMTEST_SUITES ?= bookworm trixie
+# The two package versions the upgrade scenario installs, N then N+1.
+VMTEST_V1 ?= 0.0.1
+VMTEST_V2 ?= 0.0.2
+# Deliberate breakage, to show the lane fails with a named promise:
+# accept-no, socket-mode, sandbox-off (see vmtests/break.sh).
+VMTEST_BREAK ?=
+VMTEST_OUT := vmtests/.cache/run
+VMTEST_TOOLS := qemu-system-x86_64:qemu-system-x86 debootstrap:debootstrap cpio:cpio
+
+.PHONY: vmtest vmtest-deps vmtest-debs vmtest-guest $(addprefix vmtest-,$(VMTEST_SUITES))
+
+vmtest: $(addprefix vmtest-,$(VMTEST_SUITES))
+
+$(addprefix vmtest-,$(VMTEST_SUITES)): vmtest-%: vmtest-deps vmtest-debs vmtest-guest
+	AIMX_VMTEST_V1=$(VMTEST_V1) AIMX_VMTEST_V2=$(VMTEST_V2) AIMX_VMTEST_BREAK=$(VMTEST_BREAK) \
+		sh vmtests/vmtest.sh $* $(VMTEST_OUT)/guest.test $(VMTEST_OUT)/debs $(VMTEST_OUT)
+
+# Installs the host tools when missing (apt-get update first: a fresh
+# machine may have no package lists).
+vmtest-deps:
+	@missing=; for t in $(VMTEST_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	if [ -n "$$missing" ] || ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then \
+		echo "vmtest: installing$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+# Versions N and N+1 of our package, the same source built twice with a
+# different version, so the upgrade scenario can tell the binaries apart.
+vmtest-debs:
+	rm -rf $(VMTEST_OUT)/debs && mkdir -p $(VMTEST_OUT)/debs
+	for v in $(VMTEST_V1) $(VMTEST_V2); do \
+		rm -rf bin && $(MAKE) --no-print-directory package VERSION=v$$v PKG_VERSION=$$v && \
+		cp dist/aimx-mailboxd_$${v}_amd64.deb $(VMTEST_OUT)/debs/ || exit 1; \
+	done
+	@if [ -n "$(VMTEST_BREAK)" ]; then for d in $(VMTEST_OUT)/debs/*.deb; do sh vmtests/break.sh $(VMTEST_BREAK) $$d || exit 1; done; fi
+
+vmtest-guest:
+	mkdir -p $(VMTEST_OUT)
+	CGO_ENABLED=0 $(GO) test -c -tags vmtest -o $(VMTEST_OUT)/guest.test ./vmtests/guest

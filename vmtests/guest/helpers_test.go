@@ -1,0 +1,323 @@
+//go:build vmtest
+
+package guest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	socketPath = "/run/aimx/mailboxd.sock"
+	configPath = "/etc/aimx/config.toml"
+	dataDir    = "/var/lib/aimx"
+	cli        = "/usr/bin/aimx-mailboxes"
+	debDir     = "/usr/lib/aimx-vmtest/debs"
+	// childEnv makes the test binary act as a small client instead of
+	// running tests, so raw frames can come from a real user's uid.
+	childEnv = "AIMX_VMTEST_CHILD"
+)
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(childEnv); mode != "" {
+		os.Exit(child(mode, os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// child runs as another user (see asUser). Modes:
+//
+//	raw          send stdin as one frame, print the response bytes
+//	hold N       open N connections, send nothing, print "held", wait
+//	             for stdin to close, then close them
+//	flood N P    N connections from P workers, each closed at once
+//	             without a byte sent; prints the number of failed dials
+func child(mode string, args []string) int {
+	switch mode {
+	case "raw":
+		frame, _ := io.ReadAll(os.Stdin)
+		c, err := net.Dial("unix", socketPath)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(60 * time.Second))
+		if _, err := c.Write(frame); err != nil {
+			fmt.Fprintln(os.Stderr, "write:", err)
+		}
+		resp, err := io.ReadAll(c)
+		os.Stdout.Write(resp)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "read:", err)
+		}
+		return 0
+	case "hold":
+		n, _ := strconv.Atoi(args[0])
+		var conns []net.Conn
+		for i := 0; i < n; i++ {
+			c, err := net.Dial("unix", socketPath)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "dial %d: %v\n", i, err)
+				return 3
+			}
+			conns = append(conns, c)
+		}
+		fmt.Println("held")
+		io.Copy(io.Discard, os.Stdin)
+		for _, c := range conns {
+			c.Close()
+		}
+		return 0
+	case "flood":
+		n, _ := strconv.Atoi(args[0])
+		p, _ := strconv.Atoi(args[1])
+		var failed, next int
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for w := 0; w < p; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					mu.Lock()
+					if next == n {
+						mu.Unlock()
+						return
+					}
+					next++
+					mu.Unlock()
+					c, err := net.Dial("unix", socketPath)
+					if err != nil {
+						mu.Lock()
+						failed++
+						mu.Unlock()
+						continue
+					}
+					c.Close()
+				}
+			}()
+		}
+		wg.Wait()
+		fmt.Println(failed)
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "unknown child mode", mode)
+	return 2
+}
+
+// result of one command.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+}
+
+// asUser builds a command that runs as the named user with its primary
+// group and supplementary groups ("" or "root": as root).
+func asUser(t *testing.T, name string, argv ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"}
+	if name != "" && name != "root" {
+		u := lookup(t, name)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.uid, Gid: u.gid, NoSetGroups: false}}
+		cmd.Env = append(cmd.Env, "HOME=/", "USER="+name, "LOGNAME="+name)
+	}
+	return cmd
+}
+
+func run(t *testing.T, name string, stdin string, argv ...string) result {
+	t.Helper()
+	cmd := asUser(t, name, argv...)
+	var out, errb bytes.Buffer
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("run %v as %q: %v", argv, name, err)
+	}
+	return r
+}
+
+// mustRun runs a set-up command as root and fails the test if it fails.
+func mustRun(t *testing.T, argv ...string) string {
+	t.Helper()
+	r := run(t, "", "", argv...)
+	if r.code != 0 {
+		t.Fatalf("%s: %s", strings.Join(argv, " "), r)
+	}
+	return r.stdout
+}
+
+// cliAs runs the CLI as a user.
+func cliAs(t *testing.T, name string, args ...string) result {
+	t.Helper()
+	return run(t, name, "", append([]string{cli}, args...)...)
+}
+
+// raw sends one frame as the named user (through a re-exec of this
+// binary with that uid, so SO_PEERCRED is the user's) and returns the
+// response bytes. A connection that cannot be made fails the test.
+func raw(t *testing.T, name, frame string) string {
+	t.Helper()
+	resp, err := tryRaw(t, name, frame)
+	if err != "" {
+		t.Fatalf("raw frame %q as %s: %s", frame, name, err)
+	}
+	return resp
+}
+
+// tryRaw is raw, returning the dial or exec error text instead of
+// failing.
+func tryRaw(t *testing.T, name, frame string) (resp, errText string) {
+	t.Helper()
+	cmd := asUser(t, name, "/proc/self/exe")
+	cmd.Env = append(cmd.Env, childEnv+"=raw")
+	var out, errb bytes.Buffer
+	cmd.Stdin = strings.NewReader(frame)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Sprintf("%v: %s", err, errb.String())
+	}
+	return out.String(), ""
+}
+
+type account struct {
+	uid, gid uint32
+}
+
+func lookup(t *testing.T, name string) account {
+	t.Helper()
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatalf("lookup user %s: %v", name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return account{uint32(uid), uint32(gid)}
+}
+
+// listNames decodes a MAILBOX-LIST JSON array into its names.
+func listNames(t *testing.T, body string) []string {
+	t.Helper()
+	var entries []struct {
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal([]byte(body), &entries); err != nil {
+		t.Fatalf("decode list JSON %q: %v", body, err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name)
+	}
+	return names
+}
+
+// body returns the JSON body of an OK response with Content-Length.
+func body(t *testing.T, resp string) string {
+	t.Helper()
+	head, b, ok := strings.Cut(resp, "\n\n")
+	if !strings.HasPrefix(head, "AIMX/1 OK\n") || !ok {
+		t.Fatalf("want an OK response with a body, got %q", resp)
+	}
+	return b
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// instances lists the aimx-mailboxd@ units systemd knows, in any state.
+func instances(t *testing.T) []string {
+	t.Helper()
+	out := mustRun(t, "systemctl", "list-units", "--all", "--no-legend", "--plain", "--no-pager", "aimx-mailboxd@*")
+	var units []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line != "" {
+			units = append(units, line)
+		}
+	}
+	return units
+}
+
+// noInstances is promise 3: after a request is answered, no helper
+// instance stays (running or failed). The instance may still be exiting
+// when the client has its answer, so it is given a generous moment; the
+// check is about what remains, not how fast.
+func noInstances(t *testing.T, after string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		left := instances(t)
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("promise 3 (no helper instance outlives its request): after %s these remain:\n%s",
+				after, strings.Join(left, "\n"))
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// exposure runs systemd-analyze security on unit and returns the overall
+// exposure level and the full report.
+func exposure(t *testing.T, unit string) (float64, string) {
+	t.Helper()
+	r := run(t, "", "", "systemd-analyze", "security", "--no-pager", unit)
+	report := r.stdout + r.stderr
+	i := strings.LastIndex(report, "Overall exposure level for ")
+	if i < 0 {
+		t.Fatalf("systemd-analyze security %s: no overall exposure in: %s", unit, report)
+	}
+	line := report[i:]
+	line, _, _ = strings.Cut(line, "\n")
+	_, v, _ := strings.Cut(line, ": ")
+	v, _, _ = strings.Cut(strings.TrimSpace(v), " ")
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		t.Fatalf("parse exposure from %q: %v", line, err)
+	}
+	return f, report
+}
+
+func systemdVersion(t *testing.T) int {
+	t.Helper()
+	out := mustRun(t, "systemctl", "--version")
+	var v int
+	fmt.Sscanf(out, "systemd %d", &v)
+	return v
+}
+
+func fileExists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}

@@ -1,0 +1,511 @@
+//go:build vmtest
+
+package guest
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestVM walks the promises in order on one guest: install, the
+// behavior matrix, the journal, the sandbox, floods, upgrade, removal.
+// Each step needs the state the previous ones left, so a step that
+// breaks the installation stops the run. Failure messages start with
+// "promise N (...)", the numbering of vmtests/README-section.md.
+func TestVM(t *testing.T) {
+	v1, v2 := os.Getenv("AIMX_VMTEST_V1"), os.Getenv("AIMX_VMTEST_V2")
+	if v1 == "" || v2 == "" {
+		t.Fatal("AIMX_VMTEST_V1 and AIMX_VMTEST_V2 must name the two package versions")
+	}
+	if b := os.Getenv("AIMX_VMTEST_BREAK"); b != "" {
+		t.Logf("deliberately broken build under test: %s (this run must fail)", b)
+	}
+	t.Logf("systemd %d", systemdVersion(t))
+
+	steps := []struct {
+		name string
+		fn   func(*testing.T)
+	}{
+		{"install", func(t *testing.T) { testInstall(t, v1) }},
+		{"matrix", testMatrix},
+		{"journal", testJournal},
+		{"sandbox", testSandbox},
+		{"flood", testFlood},
+		{"per-source", testPerSource},
+		{"upgrade", func(t *testing.T) { testUpgrade(t, v2) }},
+		{"remove", testRemove},
+	}
+	for _, s := range steps {
+		if !t.Run(s.name, s.fn) && s.name == "install" {
+			t.Fatal("install failed; the other steps need the package")
+		}
+	}
+}
+
+func deb(t *testing.T, version string) string {
+	t.Helper()
+	p := filepath.Join(debDir, "aimx-mailboxd_"+version+"_amd64.deb")
+	if !fileExists(p) {
+		t.Fatalf("no package %s in the guest", p)
+	}
+	return p
+}
+
+// Promise 1: dpkg -i leaves the socket enabled, listening with mode
+// 0666, and no helper running.
+func testInstall(t *testing.T, v1 string) {
+	for _, u := range []string{"alice", "bob"} {
+		mustRun(t, "useradd", "--user-group", "--no-create-home", "--shell", "/bin/sh", u)
+	}
+	mustRun(t, "mkdir", "-p", "/etc/aimx")
+	if err := os.WriteFile(configPath, []byte("# written by the VM lane\ndomain = \"example.test\"\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+
+	r := run(t, "", "", "dpkg", "-i", deb(t, v1))
+	t.Logf("dpkg -i: %s", r)
+	if r.code != 0 {
+		t.Fatalf("promise 1 (the .deb installs): dpkg -i failed: %s", r)
+	}
+	if got := strings.TrimSpace(run(t, "", "", "systemctl", "is-enabled", "aimx-mailboxd.socket").stdout); got != "enabled" {
+		t.Errorf("promise 1 (socket enabled after dpkg -i): is-enabled = %q", got)
+	}
+	if got := strings.TrimSpace(run(t, "", "", "systemctl", "is-active", "aimx-mailboxd.socket").stdout); got != "active" {
+		t.Errorf("promise 1 (socket listening after dpkg -i): is-active = %q", got)
+	}
+	fi, err := os.Stat(socketPath)
+	switch {
+	case err != nil:
+		t.Errorf("promise 1 (socket at %s): %v", socketPath, err)
+	case fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o666:
+		t.Errorf("promise 1 (socket mode 0666): %s is %v", socketPath, fi.Mode())
+	}
+	if accept := strings.TrimSpace(mustRun(t, "systemctl", "show", "-p", "Accept", "--value", "aimx-mailboxd.socket")); accept != "yes" {
+		t.Errorf("promise 1 (one helper per connection): aimx-mailboxd.socket has Accept=%s, want yes", accept)
+	}
+	if left := instances(t); len(left) > 0 {
+		t.Errorf("promise 1 (no helper runs after install): %v", left)
+	}
+	// The first request through the fresh socket.
+	if r := cliAs(t, "alice", "list", "--json"); r.code != 0 {
+		t.Errorf("promise 1 (the installed socket answers): alice's list: %s", r)
+	}
+	noInstances(t, "the first list")
+}
+
+// Promise 2 (with promise 3 after every request): the spec's matrix as
+// alice, bob and root.
+func testMatrix(t *testing.T) {
+	alice, bob := lookup(t, "alice"), lookup(t, "bob")
+
+	// Owner comes from SO_PEERCRED; --owner from a non-root caller is ignored.
+	if r := cliAs(t, "alice", "create", "m-alice", "--owner", "bob"); r.code != 0 {
+		t.Fatalf("promise 2 (a user creates a mailbox): alice create m-alice: %s", r)
+	}
+	noInstances(t, "alice's create")
+	if owner := stanzaOwner(t, "m-alice"); owner != "alice" {
+		t.Errorf("promise 2 (owner from SO_PEERCRED, Owner: ignored for non-root): m-alice has owner %q, want alice", owner)
+	}
+	checkDirs(t, "m-alice", alice)
+
+	if r := cliAs(t, "alice", "create", "m-alice"); r.code != 1 {
+		t.Errorf("promise 2 (CREATE of an existing mailbox is an error): second create: %s", r)
+	}
+	noInstances(t, "a failing create")
+
+	// Root must name an owner, and gets that owner.
+	if got := raw(t, "root", "AIMX/1 MAILBOX-CREATE\nName: m-bob\nOwner: bob\n\n"); got != "AIMX/1 OK\n" {
+		t.Errorf("promise 2 (root creates for an owner): got %q", got)
+	}
+	checkDirs(t, "m-bob", bob)
+	if got := raw(t, "root", "AIMX/1 MAILBOX-CREATE\nName: m-root\n\n"); !strings.HasPrefix(got, "AIMX/1 ERR VALIDATION ") {
+		t.Errorf("promise 2 (root CREATE without Owner: is VALIDATION): got %q", got)
+	}
+
+	// No leak: bob deleting alice's mailbox reads exactly like a missing one.
+	leak := "AIMX/1 ERR MAILBOX mailbox 'm-alice' does not exist\nCode: MAILBOX\n\n"
+	for _, frame := range []string{
+		"AIMX/1 MAILBOX-DELETE\nName: m-alice\n\n",
+		"AIMX/1 MAILBOX-DELETE\nName: m-alice\nForce: true\nOwner: alice\n\n",
+	} {
+		if got := raw(t, "bob", frame); got != leak {
+			t.Errorf("promise 2 (no leak on someone else's mailbox): bob sent %q\n got %q\nwant %q", frame, got, leak)
+		}
+	}
+	if got, want := raw(t, "bob", "AIMX/1 MAILBOX-DELETE\nName: m-none\n\n"), "AIMX/1 ERR MAILBOX mailbox 'm-none' does not exist\nCode: MAILBOX\n\n"; got != want {
+		t.Errorf("promise 2 (DELETE of a missing mailbox): got %q, want %q", got, want)
+	}
+	if stanzaOwner(t, "m-alice") != "alice" {
+		t.Errorf("promise 2 (a user cannot delete another's mailbox): m-alice is gone after bob's delete")
+	}
+	noInstances(t, "bob's rejected deletes")
+
+	// LIST filtering.
+	r := cliAs(t, "bob", "list", "--json")
+	if r.code != 0 {
+		t.Fatalf("promise 2 (LIST as a user): %s", r)
+	}
+	if names := listNames(t, r.stdout); contains(names, "m-alice") || !contains(names, "m-bob") {
+		t.Errorf("promise 2 (LIST shows a user only its own mailboxes): bob sees %v", names)
+	}
+	r = cliAs(t, "alice", "list", "--json")
+	if names := listNames(t, r.stdout); !contains(names, "m-alice") || contains(names, "m-bob") {
+		t.Errorf("promise 2 (LIST shows a user only its own mailboxes): alice sees %v (%s)", names, r)
+	}
+	if names := listNames(t, body(t, raw(t, "root", "AIMX/1 MAILBOX-LIST\n\n"))); !contains(names, "m-alice") || !contains(names, "m-bob") {
+		t.Errorf("promise 2 (root's LIST shows every mailbox): root sees %v", names)
+	}
+
+	// Non-empty, then force.
+	msg := filepath.Join(dataDir, "inbox", "m-alice", "one.md")
+	if err := os.WriteFile(msg, []byte("+++\nsubject = \"hi\"\n+++\nhello\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(msg, int(alice.uid), int(alice.gid))
+	if got := raw(t, "alice", "AIMX/1 MAILBOX-DELETE\nName: m-alice\n\n"); !strings.HasPrefix(got, "AIMX/1 ERR NONEMPTY ") {
+		t.Errorf("promise 2 (DELETE of a non-empty mailbox without force is NONEMPTY): got %q", got)
+	}
+	if r := cliAs(t, "alice", "delete", "m-alice", "--yes"); r.code != 1 {
+		t.Errorf("promise 2 (CLI delete of a non-empty mailbox fails): %s", r)
+	}
+	if r := cliAs(t, "alice", "delete", "m-alice", "--force", "--yes"); r.code != 0 {
+		t.Errorf("promise 2 (the owner force-deletes): %s", r)
+	}
+	if stanzaOwner(t, "m-alice") != "" || fileExists(filepath.Join(dataDir, "inbox", "m-alice")) || fileExists(filepath.Join(dataDir, "sent", "m-alice")) {
+		t.Errorf("promise 2 (force delete removes the stanza and both folders): still there")
+	}
+	noInstances(t, "the deletes")
+
+	// Malformed and unknown requests are answered and leave nothing behind.
+	for frame, prefix := range map[string]string{
+		"AIMX/1 MAILBOX-LIST\nName: x\n\n":            "AIMX/1 ERR MALFORMED malformed request: ",
+		"HELLO\n\n":                                   "AIMX/1 ERR MALFORMED malformed request: ",
+		"AIMX/1 MAILBOX-CREATE\nName: a\nName: b\n\n": "AIMX/1 ERR MALFORMED malformed request: ",
+		"AIMX/1 FROB\n\n":                             "AIMX/1 ERR PROTOCOL ",
+	} {
+		if got := raw(t, "bob", frame); !strings.HasPrefix(got, prefix) {
+			t.Errorf("promise 2 (bad frames get an error response): %q got %q, want prefix %q", frame, got, prefix)
+		}
+	}
+	// A client that hangs up mid-frame.
+	raw(t, "bob", "AIMX/1 MAILBOX-CREATE\nName: half")
+	noInstances(t, "malformed and truncated requests")
+}
+
+// stanzaOwner returns the owner in [mailboxes.NAME] of the config, ""
+// when there is no such stanza.
+func stanzaOwner(t *testing.T, name string) string {
+	t.Helper()
+	text, err := os.ReadFile(configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := false
+	for _, line := range strings.Split(string(text), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			in = line == "[mailboxes."+name+"]"
+			continue
+		}
+		if in && strings.HasPrefix(line, "owner") {
+			_, v, _ := strings.Cut(line, "=")
+			return strings.Trim(strings.TrimSpace(v), `"`)
+		}
+	}
+	return ""
+}
+
+// checkDirs asserts inbox/NAME and sent/NAME are owner:group 0700.
+func checkDirs(t *testing.T, name string, owner account) {
+	t.Helper()
+	for _, sub := range []string{"inbox", "sent"} {
+		p := filepath.Join(dataDir, sub, name)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Errorf("promise 2 (CREATE makes %s): %v", p, err)
+			continue
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if !fi.IsDir() || fi.Mode().Perm() != 0o700 || st.Uid != owner.uid || st.Gid != owner.gid {
+			t.Errorf("promise 2 (%s is owner:group 0700): %v uid %d gid %d, want uid %d gid %d",
+				p, fi.Mode(), st.Uid, st.Gid, owner.uid, owner.gid)
+		}
+	}
+}
+
+// Promise 4: one structured journal record per decision.
+func testJournal(t *testing.T) {
+	alice, bob := lookup(t, "alice"), lookup(t, "bob")
+	if r := cliAs(t, "alice", "create", "j-alice"); r.code != 0 {
+		t.Fatalf("alice create j-alice: %s", r)
+	}
+	raw(t, "bob", "AIMX/1 MAILBOX-DELETE\nName: j-alice\n\n")
+	raw(t, "root", "AIMX/1 MAILBOX-CREATE\nName: j-bob\nOwner: bob\n\n")
+
+	want := []struct {
+		mailbox, verb, uid, user, decision string
+	}{
+		{"j-alice", "MAILBOX-CREATE", fmt.Sprint(alice.uid), "alice", "accept"},
+		{"j-alice", "MAILBOX-DELETE", fmt.Sprint(bob.uid), "bob", "reject"},
+		{"j-bob", "MAILBOX-CREATE", "0", "root", "root_bypass"},
+	}
+	var records []map[string]any
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		records = journalRecords(t)
+		n := 0
+		for _, rec := range records {
+			if m := field(rec, "AIMX_MAILBOX"); m == "j-alice" || m == "j-bob" {
+				n++
+			}
+		}
+		if n >= len(want) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	for _, w := range want {
+		var found []map[string]any
+		for _, rec := range records {
+			if field(rec, "AIMX_MAILBOX") == w.mailbox && field(rec, "AIMX_VERB") == w.verb && field(rec, "AIMX_CALLER_UID") == w.uid {
+				found = append(found, rec)
+			}
+		}
+		if len(found) != 1 {
+			t.Errorf("promise 4 (one journal record per decision): %d records for %s %s by uid %s, want 1", len(found), w.verb, w.mailbox, w.uid)
+			continue
+		}
+		rec := found[0]
+		if d := field(rec, "AIMX_DECISION"); d != w.decision {
+			t.Errorf("promise 4 (the record holds the decision): %s %s by %s: AIMX_DECISION=%q, want %q", w.verb, w.mailbox, w.user, d, w.decision)
+		}
+		if u := field(rec, "AIMX_CALLER_USER"); u != w.user {
+			t.Errorf("promise 4 (the record names the caller): AIMX_CALLER_USER=%q, want %q", u, w.user)
+		}
+		if field(rec, "AIMX_CALLER_PID") == "" || field(rec, "MESSAGE") == "" {
+			t.Errorf("promise 4 (the record holds caller pid and a message): %v", rec)
+		}
+		if w.decision == "reject" && field(rec, "AIMX_REASON") == "" {
+			t.Errorf("promise 4 (a reject names its internal reason): no AIMX_REASON in %v", rec)
+		}
+	}
+	noInstances(t, "the journal requests")
+}
+
+func journalRecords(t *testing.T) []map[string]any {
+	t.Helper()
+	out := mustRun(t, "journalctl", "-o", "json", "--no-pager", "SYSLOG_IDENTIFIER=aimx-mailboxd")
+	var recs []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) == nil {
+			recs = append(recs, m)
+		}
+	}
+	return recs
+}
+
+func field(rec map[string]any, k string) string {
+	s, _ := rec[k].(string)
+	return s
+}
+
+// Promise 5: the instance unit's sandbox, as systemd itself rates it.
+// The matrix above already ran every request under this very unit.
+func testSandbox(t *testing.T) {
+	level, report := exposure(t, "aimx-mailboxd@vmtest.service")
+	t.Logf("overall exposure of aimx-mailboxd@vmtest.service: %.1f", level)
+	if level > 1.5 {
+		t.Errorf("promise 5 (sandbox exposure at most 1.5): systemd-analyze security says %.1f:\n%s", level, report)
+	}
+}
+
+// Promise 6: a flood of connections that never send a byte does not put
+// the socket into failed, and another user is answered during and after.
+func testFlood(t *testing.T) {
+	const n, workers = 500, 16
+	flood := asUser(t, "alice", "/proc/self/exe", "flood", fmt.Sprint(n), fmt.Sprint(workers))
+	flood.Env = append(flood.Env, childEnv+"=flood")
+	start := time.Now()
+	out := make(chan string, 1)
+	go func() {
+		b, err := flood.CombinedOutput()
+		out <- fmt.Sprintf("%s%v", b, err)
+	}()
+	// During: bob asks while alice's connections pour in.
+	time.Sleep(500 * time.Millisecond)
+	during := raw(t, "bob", "AIMX/1 MAILBOX-LIST\n\n")
+	t.Logf("bob answered %v into the flood", time.Since(start).Round(time.Millisecond))
+	flooded := <-out
+	t.Logf("alice's %d connections dialed in %v; failed dials: %s", n, time.Since(start).Round(time.Millisecond), strings.TrimSpace(flooded))
+	if !strings.HasPrefix(during, "AIMX/1 OK\n") {
+		t.Errorf("promise 6 (another user is served during a flood): bob got %q", during)
+	}
+	after := raw(t, "bob", "AIMX/1 MAILBOX-LIST\n\n")
+	if !strings.HasPrefix(after, "AIMX/1 OK\n") {
+		t.Errorf("promise 6 (another user is served right after a flood): bob got %q", after)
+	}
+	if state := strings.TrimSpace(run(t, "", "", "systemctl", "is-active", "aimx-mailboxd.socket").stdout); state != "active" {
+		t.Errorf("promise 6 (a flood does not fail the socket): aimx-mailboxd.socket is %q", state)
+	}
+	// Alice's own instances all see EOF and end.
+	noInstances(t, "the flood")
+	t.Logf("flood over after %v", time.Since(start).Round(time.Millisecond))
+}
+
+// Promise 6, systemd >= 256: MaxConnectionsPerSource counts AF_UNIX
+// peers by uid, so one user holding its share of connections cannot
+// starve another.
+func testPerSource(t *testing.T) {
+	if v := systemdVersion(t); v < 256 {
+		t.Skipf("systemd %d counts MaxConnectionsPerSource by address, not uid, on AF_UNIX sockets (uid since 256)", v)
+	}
+	var limit int
+	fmt.Sscan(mustRun(t, "systemctl", "show", "-p", "MaxConnectionsPerSource", "--value", "aimx-mailboxd.socket"), &limit)
+	var max int
+	fmt.Sscan(mustRun(t, "systemctl", "show", "-p", "MaxConnections", "--value", "aimx-mailboxd.socket"), &max)
+	if limit <= 0 || limit >= max {
+		t.Fatalf("promise 6 (a per-uid cap below the global one): MaxConnectionsPerSource=%d, MaxConnections=%d", limit, max)
+	}
+	hold := asUser(t, "alice", "/proc/self/exe", "hold", fmt.Sprint(limit))
+	hold.Env = append(hold.Env, childEnv+"=hold")
+	stdin, _ := hold.StdinPipe()
+	stdout, _ := hold.StdoutPipe()
+	hold.Stderr = os.Stderr
+	if err := hold.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release := func() { once.Do(func() { stdin.Close(); hold.Wait() }) }
+	defer release()
+	if line, _ := bufio.NewReader(stdout).ReadString('\n'); line != "held\n" {
+		t.Fatalf("alice could not open %d connections: %q", limit, line)
+	}
+	// Wait until systemd has accepted all of them (each is a running
+	// instance waiting for a request that will not come).
+	deadline := time.Now().Add(3 * time.Minute)
+	for len(instances(t)) < limit && time.Now().Before(deadline) {
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Logf("alice holds %d instances", len(instances(t)))
+	// One more from alice is refused without an answer...
+	if got := raw(t, "alice", "AIMX/1 MAILBOX-LIST\n\n"); got != "" {
+		t.Errorf("promise 6 (MaxConnectionsPerSource caps one uid): alice's connection %d was served: %q", limit+1, got)
+	}
+	// ...while bob is served.
+	if got := raw(t, "bob", "AIMX/1 MAILBOX-LIST\n\n"); !strings.HasPrefix(got, "AIMX/1 OK\n") {
+		t.Errorf("promise 6 (another uid is served while one uid is at its cap): bob got %q", got)
+	}
+	release()
+	noInstances(t, "alice released her connections")
+	if state := strings.TrimSpace(run(t, "", "", "systemctl", "is-active", "aimx-mailboxd.socket").stdout); state != "active" {
+		t.Errorf("promise 6 (the cap does not fail the socket): aimx-mailboxd.socket is %q", state)
+	}
+}
+
+// Promise 7: dpkg -i of N+1 under load loses no request, and the new
+// binary answers afterwards.
+func testUpgrade(t *testing.T, v2 string) {
+	stop := make(chan struct{})
+	type outcome struct {
+		ok    int
+		fails []string
+	}
+	done := make(chan outcome)
+	go func() {
+		var o outcome
+		for {
+			select {
+			case <-stop:
+				done <- o
+				return
+			default:
+			}
+			if r := cliAs(t, "bob", "list", "--json"); r.code != 0 {
+				o.fails = append(o.fails, r.String())
+			} else {
+				o.ok++
+			}
+		}
+	}()
+	time.Sleep(time.Second)
+	r := run(t, "", "", "dpkg", "-i", deb(t, v2))
+	time.Sleep(time.Second)
+	close(stop)
+	o := <-done
+	t.Logf("dpkg -i %s: %s; %d requests answered during the upgrade", v2, r, o.ok)
+	if r.code != 0 {
+		t.Fatalf("promise 7 (upgrade installs): dpkg -i: %s", r)
+	}
+	if len(o.fails) > 0 {
+		t.Errorf("promise 7 (no request fails during an upgrade): %d of %d failed, first: %s", len(o.fails), o.ok+len(o.fails), o.fails[0])
+	}
+	var info struct {
+		Tag string `json:"tag"`
+	}
+	resp := raw(t, "bob", "AIMX/1 VERSION\n\n")
+	if err := json.Unmarshal([]byte(body(t, resp)), &info); err != nil {
+		t.Fatalf("VERSION body: %v", err)
+	}
+	if info.Tag != "v"+v2 {
+		t.Errorf("promise 7 (the new binary answers after the upgrade): server tag %q, want %q", info.Tag, "v"+v2)
+	}
+	t.Logf("aimx-mailboxes version: %s", cliAs(t, "bob", "version"))
+	if got := strings.TrimSpace(run(t, "", "", "systemctl", "is-active", "aimx-mailboxd.socket").stdout); got != "active" {
+		t.Errorf("promise 7 (socket active after upgrade): %q", got)
+	}
+	noInstances(t, "the upgrade")
+}
+
+// Promise 7: dpkg -r stops and disables the socket; dpkg -P removes the
+// units and keeps the operator's config and the mailboxes.
+func testRemove(t *testing.T) {
+	config, err := os.ReadFile(configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stanzaOwner(t, "m-bob") == "" {
+		t.Fatal("m-bob should exist before removal")
+	}
+	if r := run(t, "", "", "dpkg", "-r", "aimx-mailboxd"); r.code != 0 {
+		t.Fatalf("promise 7 (dpkg -r works): %s", r)
+	}
+	if got := strings.TrimSpace(run(t, "", "", "systemctl", "is-active", "aimx-mailboxd.socket").stdout); got == "active" {
+		t.Errorf("promise 7 (dpkg -r stops the socket): still active")
+	}
+	if got := strings.TrimSpace(run(t, "", "", "systemctl", "is-enabled", "aimx-mailboxd.socket").stdout); got == "enabled" {
+		t.Errorf("promise 7 (dpkg -r disables the socket): still enabled")
+	}
+	if resp, _ := tryRaw(t, "bob", "AIMX/1 MAILBOX-LIST\n\n"); resp != "" {
+		t.Errorf("promise 7 (nothing answers after dpkg -r): got %q", resp)
+	}
+	if r := run(t, "", "", "dpkg", "-P", "aimx-mailboxd"); r.code != 0 {
+		t.Fatalf("promise 7 (dpkg -P works): %s", r)
+	}
+	mustRun(t, "systemctl", "daemon-reload")
+	for _, dir := range []string{"/lib/systemd/system", "/usr/lib/systemd/system", "/etc/systemd/system", "/etc/systemd/system/sockets.target.wants"} {
+		for _, unit := range []string{"aimx-mailboxd.socket", "aimx-mailboxd@.service"} {
+			if p := filepath.Join(dir, unit); fileExists(p) {
+				t.Errorf("promise 7 (dpkg -P removes the units): %s remains", p)
+			}
+		}
+	}
+	if got, err := os.ReadFile(configPath); err != nil || string(got) != string(config) {
+		t.Errorf("promise 7 (dpkg -P keeps %s as it was): err %v, now %q, was %q", configPath, err, got, config)
+	}
+	for _, p := range []string{filepath.Join(dataDir, "inbox", "m-bob"), filepath.Join(dataDir, "sent", "m-bob")} {
+		if !fileExists(p) {
+			t.Errorf("promise 7 (dpkg -P keeps the mailboxes): %s is gone", p)
+		}
+	}
+}

@@ -1,0 +1,14 @@
+#!/bin/sh
+# In-guest runner: wait for boot, run the scenario binary, print the
+# verdict line the harness looks for. Everything goes to the second
+# serial port (the harness's result log).
+exec >/dev/ttyS1 2>&1
+cd /usr/lib/aimx-vmtest
+. ./env
+echo "AIMX-VMTEST: guest $(. /etc/os-release; echo "$PRETTY_NAME"), $(systemctl --version | head -n 1)"
+echo "AIMX-VMTEST: system $(systemctl is-system-running --wait)"
+systemctl --failed --no-legend --plain
+./guest.test -test.v -test.timeout 20m $VMTEST_ARGS
+rc=$?
+echo "AIMX-VMTEST-RESULT: rc=$rc"
+exit $rc
