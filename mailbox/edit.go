@@ -182,7 +182,6 @@ func scanHeaders(lines [][]byte) ([]header, error) {
 			if inStr != "" {
 				j := strings.Index(s[i:], inStr)
 				if j < 0 {
-					i = len(s)
 					break
 				}
 				if inStr == `"""` && escaped(s, i+j) {
