@@ -13,7 +13,7 @@ STATICCHECK_VERSION := v0.8.2
 # Fragments add their own targets and append to TEST_TARGETS (checks that
 # join `make test` after the Go tests).
 TEST_TARGETS :=
-include units/units.mk packaging/package.mk vmtests/vmtest.mk
+include $(sort $(wildcard */*.mk))
 
 .PHONY: build test lint unit integration run deps-run clean
 build:
