@@ -10,5 +10,10 @@ echo "AIMX-VMTEST: system $(systemctl is-system-running --wait)"
 systemctl --failed --no-legend --plain
 ./guest.test -test.v -test.timeout 20m $VMTEST_ARGS
 rc=$?
+if [ "$rc" != 0 ]; then
+	echo "AIMX-VMTEST: journal of the socket and warnings, for the failure above:"
+	journalctl --no-pager -o short-monotonic -u aimx-mailboxd.socket -n 40
+	journalctl --no-pager -o short-monotonic -p warning -n 40
+fi
 echo "AIMX-VMTEST-RESULT: rc=$rc"
 exit $rc
