@@ -1,0 +1,234 @@
+// Command aimx-mailboxes creates, deletes and lists the caller's AIMX
+// mailboxes through the aimx-mailboxd socket. Root may also work without
+// the socket: the same code runs in-process under the same lock.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/aimx/aimx-mailboxd/activation"
+	"github.com/aimx/aimx-mailboxd/authz"
+	"github.com/aimx/aimx-mailboxd/mailbox"
+	"github.com/aimx/aimx-mailboxd/server"
+	"github.com/aimx/aimx-mailboxd/version"
+	"github.com/aimx/aimx-mailboxd/wire"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitServerError = 1 // the server answered with an error
+	exitUnreachable = 2 // no server to ask, or a usage error
+)
+
+type cli struct {
+	Socket  string `help:"Socket of aimx-mailboxd." env:"AIMX_MAILBOXD_SOCKET" default:"/run/aimx/mailboxd.sock" type:"path" placeholder:"PATH"`
+	Config  string `help:"Config file, for root's direct mode when the socket is down (default: $$AIMX_CONFIG_DIR/config.toml, else /etc/aimx/config.toml)." type:"path" placeholder:"PATH"`
+	DataDir string `help:"Data dir, for root's direct mode (default: $$AIMX_DATA_DIR, else the config's data_dir)." type:"path" placeholder:"PATH"`
+
+	Create  createCmd  `cmd:"" help:"Create a mailbox owned by you (root: by --owner)."`
+	Delete  deleteCmd  `cmd:"" help:"Delete one of your mailboxes."`
+	List    listCmd    `cmd:"" help:"List your mailboxes (root: all of them)."`
+	Version versionCmd `cmd:"" help:"Print the client's and the server's version."`
+
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+type createCmd struct {
+	Name  string `arg:"" help:"Mailbox name: lower-case letters, digits, '.', '_', '-'."`
+	Owner string `help:"Owner of the new mailbox (root only; ignored for anyone else)." placeholder:"USER"`
+}
+
+type deleteCmd struct {
+	Name  string `arg:"" help:"Mailbox name."`
+	Force bool   `help:"Also delete every message in the mailbox."`
+	Yes   bool   `short:"y" help:"Do not ask for confirmation."`
+}
+
+type listCmd struct {
+	JSON bool `name:"json" help:"Print the JSON array the server sent."`
+}
+
+type versionCmd struct{}
+
+// exitError carries an exit code and what to tell the person.
+type exitError struct {
+	code int
+	msg  string
+	hint string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func main() {
+	c := &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+	os.Exit(c.main(os.Args[1:]))
+}
+
+func (c *cli) main(args []string) int {
+	parser, err := kong.New(c, kong.Name("aimx-mailboxes"),
+		kong.Description("Create, delete and list your AIMX mailboxes."),
+		kong.Writers(c.stdout, c.stderr), kong.Exit(func(int) {}))
+	if err != nil {
+		panic(err) // the struct tags above are wrong
+	}
+	ctx, err := parser.Parse(args)
+	if err == nil && ctx.Command() == "" {
+		return exitOK // --help
+	}
+	if err == nil {
+		err = ctx.Run(c)
+	}
+	var ee *exitError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ee):
+	default:
+		ee = &exitError{code: exitUnreachable, msg: err.Error()}
+	}
+	fmt.Fprintf(c.stderr, "aimx-mailboxes: %s\n", ee.msg)
+	if ee.hint != "" {
+		fmt.Fprintf(c.stderr, "hint: %s\n", ee.hint)
+	}
+	return ee.code
+}
+
+func (cmd *createCmd) Run(c *cli) error {
+	if uid := os.Getuid(); uid != 0 && cmd.Owner != "" {
+		if me, err := authz.PeerUsername(uint32(uid)); err == nil && me != cmd.Owner {
+			fmt.Fprintf(c.stderr, "aimx-mailboxes: warning: --owner %s is ignored for non-root callers; mailbox '%s' will be owned by %s\n", cmd.Owner, cmd.Name, me)
+		}
+	}
+	if _, err := c.call(wire.Request{Verb: wire.VerbCreate, Name: cmd.Name, Owner: cmd.Owner}); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "created mailbox '%s'\n", cmd.Name)
+	return nil
+}
+
+func (cmd *deleteCmd) Run(c *cli) error {
+	if !cmd.Yes {
+		if !isTerminal(c.stdin) {
+			return &exitError{code: exitUnreachable, msg: fmt.Sprintf("not deleting mailbox '%s' without confirmation: standard input is not a terminal", cmd.Name),
+				hint: "pass --yes to delete without asking"}
+		}
+		what := fmt.Sprintf("mailbox '%s'", cmd.Name)
+		if cmd.Force {
+			what += " and every message in it"
+		}
+		fmt.Fprintf(c.stderr, "Delete %s? [y/N] ", what)
+		answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+			return &exitError{code: exitServerError, msg: "not deleted"}
+		}
+	}
+	if _, err := c.call(wire.Request{Verb: wire.VerbDelete, Name: cmd.Name, Force: cmd.Force}); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "deleted mailbox '%s'\n", cmd.Name)
+	return nil
+}
+
+func (cmd *listCmd) Run(c *cli) error {
+	body, err := c.call(wire.Request{Verb: wire.VerbList})
+	if err != nil {
+		return err
+	}
+	if cmd.JSON {
+		fmt.Fprintf(c.stdout, "%s\n", body)
+		return nil
+	}
+	var entries []mailbox.Entry
+	if err := json.Unmarshal(body, &entries); err != nil {
+		return &exitError{code: exitServerError, msg: fmt.Sprintf("the server sent a list that is not JSON: %v", err)}
+	}
+	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tADDRESS\tTOTAL\tUNREAD\tSENT")
+	for _, e := range entries {
+		addr := "(unregistered)"
+		if e.Address != nil {
+			addr = *e.Address
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\n", e.Name, addr, e.Total, e.Unread, e.SentCount)
+	}
+	return w.Flush()
+}
+
+func (cmd *versionCmd) Run(c *cli) error {
+	client := version.Get()
+	fmt.Fprintf(c.stdout, "client: %s (%s, %s, built %s)\n", client.Tag, client.GitHash, client.Target, client.BuildDate)
+	body, err := c.call(wire.Request{Verb: wire.VerbVersion})
+	if err != nil {
+		return err
+	}
+	var srv version.Info
+	if err := json.Unmarshal(body, &srv); err != nil {
+		return &exitError{code: exitServerError, msg: fmt.Sprintf("the server sent a version that is not JSON: %v", err)}
+	}
+	fmt.Fprintf(c.stdout, "server: %s (%s, %s, built %s)\n", srv.Tag, srv.GitHash, srv.Target, srv.BuildDate)
+	return nil
+}
+
+// call sends req to the server and returns the body of its OK. When the
+// socket is missing or refuses, root answers req in-process instead; any
+// other caller gets exit code 2.
+func (c *cli) call(req wire.Request) ([]byte, error) {
+	conn, err := net.Dial("unix", c.Socket)
+	var resp wire.Response
+	switch {
+	case err == nil:
+		resp, err = exchange(conn.(*net.UnixConn), req)
+		if err != nil {
+			return nil, &exitError{code: exitUnreachable, msg: fmt.Sprintf("talking to %s: %v", c.Socket, err)}
+		}
+	case os.Geteuid() == 0 && (errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)):
+		fmt.Fprintf(c.stderr, "aimx-mailboxes: %s is not answering (%v); running the request in-process as root\n", c.Socket, unwrapSyscall(err))
+		srv := &server.Server{Store: mailbox.FromEnv(c.Config, c.DataDir), Log: server.NewLogger(io.Discard)}
+		resp = srv.Handle(activation.Peer{UID: 0, GID: 0, PID: int32(os.Getpid())}, req)
+	default:
+		return nil, &exitError{code: exitUnreachable, msg: fmt.Sprintf("cannot reach aimx-mailboxd at %s: %v", c.Socket, unwrapSyscall(err)),
+			hint: "is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket"}
+	}
+	if resp.Err != nil {
+		return nil, &exitError{code: exitServerError, msg: resp.Err.Reason, hint: hintFor(resp.Err.Code)}
+	}
+	return resp.Body, nil
+}
+
+func exchange(conn *net.UnixConn, req wire.Request) (wire.Response, error) {
+	defer conn.Close()
+	if err := wire.WriteRequest(conn, req); err != nil {
+		return wire.Response{}, err
+	}
+	return wire.ReadResponse(wire.NewReader(conn))
+}
+
+func hintFor(code wire.Code) string {
+	switch code {
+	case wire.NonEmpty:
+		return "pass --force to delete the messages together with the mailbox"
+	}
+	return ""
+}
+
+func unwrapSyscall(err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return err
+}

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package main
+
+import "io"
+
+// isTerminal is false off Linux: delete then needs --yes.
+func isTerminal(io.Reader) bool { return false }

@@ -1,0 +1,160 @@
+package mailbox
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Entry is one element of the MAILBOX-LIST body (protocol.md).
+type Entry struct {
+	Name       string  `json:"name"`
+	Address    *string `json:"address"`
+	InboxPath  string  `json:"inbox_path"`
+	SentPath   string  `json:"sent_path"`
+	Total      int     `json:"total"`
+	Unread     int     `json:"unread"`
+	SentCount  int     `json:"sent_count"`
+	Registered bool    `json:"registered"`
+
+	// Owner is the stanza's owner (registered mailboxes); DirUID the
+	// filesystem owner of inbox/<name> (unregistered ones). For filtering.
+	Owner  string `json:"-"`
+	DirUID uint32 `json:"-"`
+}
+
+// maxFrontMatter bounds what is read of a message to find its front matter.
+const maxFrontMatter = 64 << 10
+
+// List returns the mailboxes of config c, registered or only on disk
+// under inbox/, sorted by name, with their message counts. keep is asked
+// about each before its folders are read, and drops the ones it refuses.
+func (s *Store) List(c *Config, keep func(Entry) bool) ([]Entry, error) {
+	dataDir := s.DataDirFor(c)
+	root, err := os.OpenRoot(dataDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, &StepError{Err: err}
+	}
+	if root != nil {
+		defer root.Close()
+	}
+
+	var entries []Entry
+	for _, name := range c.Names() {
+		st := c.Mailboxes[name]
+		e := Entry{Name: name, Address: &st.Address, Registered: true, Owner: st.Owner}
+		entries = append(entries, e)
+	}
+	if root != nil {
+		if d, err := root.Open(Inbox); err == nil {
+			des, _ := d.ReadDir(-1)
+			d.Close()
+			for _, de := range des {
+				if _, ok := c.Mailboxes[de.Name()]; ok || !de.IsDir() || ValidateName(de.Name()) != nil {
+					continue
+				}
+				e := Entry{Name: de.Name()}
+				if fi, err := de.Info(); err == nil {
+					e.DirUID, _ = owner(fi)
+				}
+				entries = append(entries, e)
+			}
+		}
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
+
+	out := entries[:0]
+	for _, e := range entries {
+		if !keep(e) {
+			continue
+		}
+		e.InboxPath = filepath.Join(dataDir, Inbox, e.Name)
+		e.SentPath = filepath.Join(dataDir, Sent, e.Name)
+		if root != nil {
+			e.Total, e.Unread = countMessages(root, filepath.Join(Inbox, e.Name))
+			e.SentCount, _ = countMessages(root, filepath.Join(Sent, e.Name))
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// countMessages counts the messages in folder rel (a *.md file, or a
+// bundle folder <stem>/ holding <stem>.md) and how many are unread. A
+// folder that cannot be read counts as empty. Reads stay inside the
+// folder: its owner may have planted symlinks.
+func countMessages(root *os.Root, rel string) (total, unread int) {
+	mb, err := openMailboxDir(root, rel)
+	if err != nil {
+		return 0, 0
+	}
+	defer mb.Close()
+	d, err := mb.Open(".")
+	if err != nil {
+		return 0, 0
+	}
+	des, _ := d.ReadDir(-1)
+	d.Close()
+	for _, de := range des {
+		var msg string
+		switch name := de.Name(); {
+		case de.Type().IsRegular() && strings.HasSuffix(name, ".md"):
+			msg = name
+		case de.IsDir():
+			inner := filepath.Join(name, name+".md")
+			if fi, err := mb.Lstat(inner); err == nil && fi.Mode().IsRegular() {
+				msg = inner
+			}
+		}
+		if msg == "" {
+			continue
+		}
+		total++
+		if !isRead(mb, msg) {
+			unread++
+		}
+	}
+	return total, unread
+}
+
+// isRead reports whether a message's TOML front matter (between the first
+// two "+++" lines) says read = true.
+func isRead(mb *os.Root, name string) bool {
+	f, err := mb.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, maxFrontMatter))
+	var fm bytes.Buffer
+	inside := false
+	for sc.Scan() {
+		line := sc.Bytes()
+		if string(bytes.TrimSpace(line)) == "+++" {
+			if inside {
+				if !bytes.Contains(fm.Bytes(), []byte("read")) {
+					return false
+				}
+				var meta struct{ Read bool }
+				_, err := toml.Decode(fm.String(), &meta)
+				return err == nil && meta.Read
+			}
+			inside = true
+			continue
+		}
+		if inside {
+			fm.Write(line)
+			fm.WriteByte('\n')
+		}
+	}
+	return false
+}

@@ -1,0 +1,282 @@
+// Package server answers AIMX/1 requests on the mailbox socket: one
+// request in, one response out, along the path activation → wire → authz
+// → mailbox → wire. The helper serves one connection with it and exits;
+// the CLI's direct mode for root calls Handle with the same code and the
+// same lock.
+//
+// It promises that every request gets exactly one response (unless the
+// client never finished sending one) and exactly one log record.
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/aimx/aimx-mailboxd/activation"
+	"github.com/aimx/aimx-mailboxd/authz"
+	"github.com/aimx/aimx-mailboxd/mailbox"
+	"github.com/aimx/aimx-mailboxd/version"
+	"github.com/aimx/aimx-mailboxd/wire"
+)
+
+// ReadTimeout is how long a client has to send its whole request.
+const ReadTimeout = 30 * time.Second
+
+// Drain bounds: what is read and thrown away of a client's surplus input
+// so that it reads its response instead of a reset.
+const (
+	drainBytes = 1 << 20
+	drainWait  = time.Second
+)
+
+// Server answers requests against one Store and logs each decision.
+type Server struct {
+	Store *mailbox.Store
+	Log   Logger
+}
+
+// ErrNoResponse is returned by Serve when the connection ended, or the
+// read deadline passed, before a whole request arrived.
+var ErrNoResponse = errors.New("no response written")
+
+// Serve reads one request from conn, writes one response, and closes
+// conn. It returns nil when a response was written.
+func (s *Server) Serve(conn *net.UnixConn, peer activation.Peer) error {
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(ReadTimeout))
+	r := wire.NewReader(conn)
+	req, err := wire.ReadRequest(r)
+	var resp wire.Response
+	var werr *wire.Error
+	switch {
+	case errors.As(err, &werr):
+		s.log(peer, req, "", authz.Reject, werr.Reason)
+		resp.Err = werr
+		drain(conn, 20*time.Millisecond) // what the client already sent
+	case err != nil:
+		s.log(peer, req, "", authz.Reject, "no request: "+err.Error())
+		return fmt.Errorf("%w: read request: %v", ErrNoResponse, err)
+	default:
+		resp = s.Handle(peer, req)
+	}
+	conn.SetWriteDeadline(time.Now().Add(ReadTimeout))
+	if err := wire.WriteResponse(conn, resp); err != nil {
+		return fmt.Errorf("%w: %v", ErrNoResponse, err)
+	}
+	conn.CloseWrite()
+	drain(conn, drainWait)
+	return nil
+}
+
+// drain reads and discards input until EOF, the wait, or drainBytes.
+func drain(conn *net.UnixConn, wait time.Duration) {
+	conn.SetReadDeadline(time.Now().Add(wait))
+	io.Copy(io.Discard, io.LimitReader(conn, drainBytes))
+}
+
+// request is one request in flight: who asked, and what to log.
+type request struct {
+	s       *Server
+	caller  activation.Peer
+	user    string // the caller's user name; "" when userErr says why not
+	userErr error
+	req     wire.Request
+}
+
+// Handle answers one parsed request from caller and logs its decision.
+func (s *Server) Handle(caller activation.Peer, req wire.Request) wire.Response {
+	rq := &request{s: s, caller: caller, req: req}
+	rq.user, rq.userErr = authz.PeerUsername(caller.UID)
+	switch req.Verb {
+	case wire.VerbCreate:
+		return rq.create()
+	case wire.VerbDelete:
+		return rq.delete()
+	case wire.VerbList:
+		return rq.list()
+	case wire.VerbVersion:
+		body, _ := json.Marshal(version.Get())
+		return rq.ok(body, rq.bypass())
+	}
+	return rq.fail(wire.Errorf(wire.Protocol, "unknown verb '%s'", req.Verb), "")
+}
+
+// bypass is the decision for a request anyone may make.
+func (rq *request) bypass() authz.Decision {
+	if rq.caller.UID == 0 {
+		return authz.RootBypass
+	}
+	return authz.Accept
+}
+
+func (rq *request) ok(body []byte, d authz.Decision) wire.Response {
+	rq.s.log(rq.caller, rq.req, rq.user, d, "")
+	return wire.Response{Body: body}
+}
+
+// fail logs a rejection with its internal reason (the wire reason when
+// internal is empty) and answers e.
+func (rq *request) fail(e *wire.Error, internal string) wire.Response {
+	if internal == "" {
+		internal = e.Reason
+	}
+	rq.s.log(rq.caller, rq.req, rq.user, authz.Reject, internal)
+	return wire.Response{Err: e}
+}
+
+// failErr answers err with the code behavior.md gives its kind.
+func (rq *request) failErr(err error) wire.Response {
+	var (
+		nameErr     *mailbox.NameError
+		conflictErr *mailbox.ConflictError
+		nonEmptyErr *mailbox.NonEmptyError
+	)
+	code := wire.IO
+	switch {
+	case errors.As(err, &nameErr):
+		code = wire.Validation
+	case errors.Is(err, mailbox.ErrExists):
+		return rq.fail(wire.Errorf(wire.Mailbox, "mailbox '%s' already exists", rq.req.Name), "")
+	case errors.As(err, &conflictErr):
+		code = wire.Conflict
+	case errors.As(err, &nonEmptyErr):
+		code = wire.NonEmpty
+	}
+	return rq.fail(&wire.Error{Code: code, Reason: err.Error()}, "")
+}
+
+func (rq *request) create() wire.Response {
+	name, caller := rq.req.Name, rq.caller.UID
+	if err := mailbox.ValidateName(name); err != nil {
+		return rq.failErr(err)
+	}
+	owner := rq.req.Owner
+	if caller != 0 {
+		// Owner: is ignored: a caller only ever creates for itself.
+		if rq.userErr != nil {
+			return rq.fail(wire.Errorf(wire.Validation, "%v", rq.userErr), "")
+		}
+		owner = rq.user
+	} else {
+		switch owner {
+		case "":
+			return rq.fail(wire.Errorf(wire.Validation, "root must name the owner of mailbox '%s': send Owner: <user> (aimx-mailboxes create %s --owner USER)", name, name), "")
+		case "root", "aimx-catchall":
+			return rq.fail(wire.Errorf(wire.Validation, "owner '%s' is reserved: only a hand edit of the config may give a mailbox to it", owner), "")
+		}
+	}
+
+	tx, err := rq.s.Store.Lock()
+	if err != nil {
+		return rq.failErr(err)
+	}
+	defer tx.Close()
+	if _, ok := tx.Config.Mailboxes[name]; ok {
+		return rq.failErr(mailbox.ErrExists)
+	}
+	u, err := authz.LookupName(owner)
+	if errors.Is(err, authz.ErrNoPasswdEntry) {
+		return rq.fail(wire.Errorf(wire.Validation, "unknown owner '%s'", owner), err.Error())
+	}
+	if err != nil {
+		return rq.failErr(err)
+	}
+	target := &authz.Mailbox{Name: name, Owner: u.Name, OwnerUID: u.UID, OwnerResolved: true}
+	decision, err := authz.Authorize(caller, authz.Create, target)
+	if err != nil {
+		return rq.deny(err)
+	}
+	if tx.Config.Domain == "" {
+		return rq.fail(wire.Errorf(wire.IO, "config %s has no domain: add a line domain = \"<your mail domain>\"", tx.Config.Path), "")
+	}
+	st := mailbox.Stanza{Name: name, Address: name + "@" + tx.Config.Domain, Owner: u.Name}
+	if err := tx.Create(st, u.UID, u.GID); err != nil {
+		return rq.failErr(err)
+	}
+	return rq.ok(nil, decision)
+}
+
+func (rq *request) delete() wire.Response {
+	name := rq.req.Name
+	if err := mailbox.ValidateName(name); err != nil {
+		return rq.failErr(err)
+	}
+	tx, err := rq.s.Store.Lock()
+	if err != nil {
+		return rq.failErr(err)
+	}
+	defer tx.Close()
+	var target *authz.Mailbox
+	if st, ok := tx.Config.Mailboxes[name]; ok {
+		target = &authz.Mailbox{Name: name, Owner: st.Owner}
+		u, err := authz.LookupName(st.Owner)
+		switch {
+		case err == nil:
+			target.OwnerUID, target.OwnerResolved = u.UID, true
+		case !errors.Is(err, authz.ErrNoPasswdEntry):
+			return rq.failErr(err)
+		}
+	}
+	decision, err := authz.Authorize(rq.caller.UID, authz.Delete, target)
+	if err != nil {
+		return rq.deny(err)
+	}
+	if err := tx.Delete(name, rq.req.Force); err != nil {
+		return rq.failErr(err)
+	}
+	return rq.ok(nil, decision)
+}
+
+// deny answers an authz denial with its canonical wire reason: for a
+// DELETE, byte for byte the answer for a mailbox that does not exist.
+func (rq *request) deny(err error) wire.Response {
+	var d *authz.Denial
+	if !errors.As(err, &d) {
+		return rq.failErr(err)
+	}
+	code := wire.Access
+	if d.Hidden() {
+		code = wire.Mailbox
+	}
+	return rq.fail(&wire.Error{Code: code, Reason: d.Public()}, d.Error())
+}
+
+func (rq *request) list() wire.Response {
+	cfg, err := rq.s.Store.Load()
+	if err != nil {
+		return rq.failErr(err)
+	}
+	caller := rq.caller.UID
+	owners := map[string]bool{} // owner name → resolves to the caller
+	keep := func(e mailbox.Entry) bool {
+		switch {
+		case caller == 0:
+			return true
+		case !e.Registered:
+			return e.DirUID == caller
+		}
+		mine, seen := owners[e.Owner]
+		if !seen {
+			u, err := authz.LookupName(e.Owner)
+			mine = err == nil && u.UID == caller
+			owners[e.Owner] = mine
+		}
+		return mine
+	}
+	entries, err := rq.s.Store.List(cfg, keep)
+	if err != nil {
+		return rq.failErr(err)
+	}
+	if entries == nil {
+		entries = []mailbox.Entry{}
+	}
+	body, err := json.Marshal(entries)
+	if err != nil {
+		return rq.failErr(err)
+	}
+	return rq.ok(body, rq.bypass())
+}
