@@ -34,9 +34,9 @@ PKG_RPM := dist/$(PKG_NAME)_$(PKG_VERSION)_$(PKG_RPM_ARCH).rpm
 
 MAN_SRC := docs/man/aimx-mailboxes.1.md docs/man/aimx-mailboxd.8.md
 
-.PHONY: package pkg-binaries pkg-stage man package-lint lintian rpmlint \
+.PHONY: package pkg-binaries pkg-stage man package-lint package-smoke lintian rpmlint \
 	print-deb print-rpm print-pkg-version
-TEST_TARGETS += package-lint
+TEST_TARGETS += package-lint package-smoke
 
 print-deb:
 	@echo $(PKG_DEB)
@@ -137,3 +137,14 @@ rpmlint: package
 	@chmod +x .cache/rpmlint-bin/cpio
 	PATH="$(CURDIR)/.cache/rpmlint-bin:$$PATH" rpmlint -c packaging/rpmlint.toml $(PKG_RPM)
 	@echo "ok   rpmlint: $(PKG_RPM)"
+
+# Install, upgrade (to a second build, version $(PKG_VERSION)+smoke), remove
+# and purge the deb, and install/upgrade/erase the rpm, with the real dpkg and
+# rpm in a throwaway overlay of this machine; a user drives the installed
+# helper through the CLI. See packaging/smoke.sh; skips without root/mounts.
+PKG_SMOKE_VERSION = $(PKG_VERSION)+smoke
+package-smoke: package
+	@$(MAKE) --no-print-directory -s package PKG_VERSION='$(PKG_SMOKE_VERSION)' >/dev/null
+	@command -v systemd-socket-activate >/dev/null 2>&1 || $(call apt-install,systemd)
+	packaging/smoke.sh $(PKG_DEB) dist/$(PKG_NAME)_$(PKG_SMOKE_VERSION)_$(PKG_DEB_ARCH).deb \
+		$(PKG_RPM) dist/$(PKG_NAME)_$(PKG_SMOKE_VERSION)_$(PKG_RPM_ARCH).rpm
