@@ -75,7 +75,7 @@ man:
 	done
 
 # Everything nfpm reads from $(PKG_STAGE) besides binaries and man pages.
-pkg-stage:
+pkg-stage: pkg-binaries
 	@$(call need-tool,dpkg-shlibdeps,dpkg-dev)
 	@mkdir -p $(PKG_STAGE)/scripts/deb $(PKG_STAGE)/scripts/rpm
 	@# Splice the shared config-seeding function into the install scripts.
@@ -104,15 +104,16 @@ pkg-stage:
 		| sed -n 's/^shlibs:Depends=//p' > $(PKG_STAGE)/deb-shlibs; \
 	[ -s $(PKG_STAGE)/deb-shlibs ] || { echo "error: dpkg-shlibdeps found no shared-library dependency" >&2; exit 1; }
 
+# $(call nfpm-pkg,PACKAGER,VERSION,TARGET): one nfpm run over the staged tree.
+nfpm-pkg = PKG_VERSION='$(2)' PKG_GOARCH='$(PKG_GOARCH)' PKG_MAINTAINER='$(PKG_MAINTAINER)' \
+	PKG_DEB_SHLIBS="$$(cat $(PKG_STAGE)/deb-shlibs)" \
+	$(NFPM) package --config packaging/nfpm.yaml --packager $(1) --target $(3)
+
 package: pkg-binaries man pkg-stage
 	@mkdir -p dist
 	@rm -f $(PKG_DEB) $(PKG_RPM)
-	PKG_VERSION='$(PKG_VERSION)' PKG_GOARCH='$(PKG_GOARCH)' PKG_MAINTAINER='$(PKG_MAINTAINER)' \
-	PKG_DEB_SHLIBS="$$(cat $(PKG_STAGE)/deb-shlibs)" \
-		$(NFPM) package --config packaging/nfpm.yaml --packager deb --target $(PKG_DEB)
-	PKG_VERSION='$(PKG_VERSION)' PKG_GOARCH='$(PKG_GOARCH)' PKG_MAINTAINER='$(PKG_MAINTAINER)' \
-	PKG_DEB_SHLIBS="$$(cat $(PKG_STAGE)/deb-shlibs)" \
-		$(NFPM) package --config packaging/nfpm.yaml --packager rpm --target $(PKG_RPM)
+	$(call nfpm-pkg,deb,$(PKG_VERSION),$(PKG_DEB))
+	$(call nfpm-pkg,rpm,$(PKG_VERSION),$(PKG_RPM))
 	@echo "built $(PKG_DEB)"; echo "built $(PKG_RPM)"
 
 package-lint: lintian rpmlint
@@ -138,13 +139,17 @@ rpmlint: package
 	PATH="$(CURDIR)/.cache/rpmlint-bin:$$PATH" rpmlint -c packaging/rpmlint.toml $(PKG_RPM)
 	@echo "ok   rpmlint: $(PKG_RPM)"
 
-# Install, upgrade (to a second build, version $(PKG_VERSION)+smoke), remove
+# Install, upgrade (to a second build, version $(PKG_VERSION)+smoke, kept out
+# of dist/ in $(PKG_STAGE)/smoke), remove
 # and purge the deb, and install/upgrade/erase the rpm, with the real dpkg and
 # rpm in a throwaway overlay of this machine; a user drives the installed
 # helper through the CLI. See packaging/smoke.sh; skips without root/mounts.
 PKG_SMOKE_VERSION = $(PKG_VERSION)+smoke
+PKG_SMOKE_DEB = $(PKG_STAGE)/smoke/$(PKG_NAME)_$(PKG_SMOKE_VERSION)_$(PKG_DEB_ARCH).deb
+PKG_SMOKE_RPM = $(PKG_STAGE)/smoke/$(PKG_NAME)_$(PKG_SMOKE_VERSION)_$(PKG_RPM_ARCH).rpm
 package-smoke: package
-	@$(MAKE) --no-print-directory -s package PKG_VERSION='$(PKG_SMOKE_VERSION)' >/dev/null
+	@mkdir -p $(PKG_STAGE)/smoke
 	@command -v systemd-socket-activate >/dev/null 2>&1 || $(call apt-install,systemd)
-	packaging/smoke.sh $(PKG_DEB) dist/$(PKG_NAME)_$(PKG_SMOKE_VERSION)_$(PKG_DEB_ARCH).deb \
-		$(PKG_RPM) dist/$(PKG_NAME)_$(PKG_SMOKE_VERSION)_$(PKG_RPM_ARCH).rpm
+	@$(call nfpm-pkg,deb,$(PKG_SMOKE_VERSION),$(PKG_SMOKE_DEB)) >/dev/null
+	@$(call nfpm-pkg,rpm,$(PKG_SMOKE_VERSION),$(PKG_SMOKE_RPM)) >/dev/null
+	packaging/smoke.sh $(PKG_DEB) $(PKG_SMOKE_DEB) $(PKG_RPM) $(PKG_SMOKE_RPM)
