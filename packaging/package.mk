@@ -149,7 +149,8 @@ PKG_SMOKE_DEB = $(PKG_STAGE)/smoke/$(PKG_NAME)_$(PKG_SMOKE_VERSION)_$(PKG_DEB_AR
 PKG_SMOKE_RPM = $(PKG_STAGE)/smoke/$(PKG_NAME)_$(PKG_SMOKE_VERSION)_$(PKG_RPM_ARCH).rpm
 package-smoke: package
 	@mkdir -p $(PKG_STAGE)/smoke
-	@command -v systemd-socket-activate >/dev/null 2>&1 || $(call apt-install,systemd)
+	@$(call need-tool,systemd-socket-activate,systemd)
+	@$(call need-tool,rpm,rpm)
 	@$(call nfpm-pkg,deb,$(PKG_SMOKE_VERSION),$(PKG_SMOKE_DEB)) >/dev/null
 	@$(call nfpm-pkg,rpm,$(PKG_SMOKE_VERSION),$(PKG_SMOKE_RPM)) >/dev/null
 	packaging/smoke.sh $(PKG_DEB) $(PKG_SMOKE_DEB) $(PKG_RPM) $(PKG_SMOKE_RPM)
