@@ -267,7 +267,18 @@ func runCLIEnv(t *testing.T, env []string, args ...string) result {
 
 func runCLIAs(t *testing.T, u *user, env []string, stdin string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(cliBin, args...)
+	return run(t, u, env, stdin, cliBin, args...)
+}
+
+// runAs runs any program as u (nil: root).
+func runAs(t *testing.T, u *user, stdin, prog string, args ...string) result {
+	t.Helper()
+	return run(t, u, nil, stdin, prog, args...)
+}
+
+func run(t *testing.T, u *user, env []string, stdin, prog string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(prog, args...)
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, env...)
 	if u != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.uid, Gid: u.gid, Groups: []uint32{}}}
@@ -280,7 +291,7 @@ func runCLIAs(t *testing.T, u *user, env []string, stdin string, args ...string)
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("run %s: %v", cliBin, err)
+		t.Fatalf("run %s: %v", prog, err)
 	}
 	return result{code: code, stdout: out.String(), stderr: errb.String()}
 }

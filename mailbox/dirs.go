@@ -143,8 +143,8 @@ func (t *Tx) Delete(name string, force bool) error {
 		}
 		rel := filepath.Join(kind, name)
 		mb, err := openMailboxDir(root, rel)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotFolder) {
+			continue // nothing of the mailbox's here; left alone
 		}
 		if err != nil {
 			return &StepError{Err: fmt.Errorf("open %s: %w", t.path(rel), err)}
@@ -171,18 +171,31 @@ func (t *Tx) Delete(name string, force bool) error {
 		return &StepError{Err: err, Committed: renamed}
 	}
 	for _, kind := range []string{Inbox, Sent} {
-		rel := filepath.Join(kind, name)
 		if root == nil {
 			break
 		}
-		if fi, err := root.Lstat(rel); err == nil && fi.IsDir() {
-			root.Remove(rel) // fails, and keeps the folder, if mail arrived meanwhile
-		}
+		removeIfEmpty(root, filepath.Join(kind, name))
 	}
 	return nil
 }
 
+// removeIfEmpty removes folder rel if it is an empty folder, and leaves
+// anything else as it is: a folder that mail reached after the count
+// stays (and LIST shows it as unregistered), so nothing is ever lost. It
+// reports whether rel is gone.
+func removeIfEmpty(root *os.Root, rel string) bool {
+	fi, err := root.Lstat(rel)
+	if err != nil || !fi.IsDir() {
+		return errors.Is(err, fs.ErrNotExist)
+	}
+	return root.Remove(rel) == nil // never recursive: ENOTEMPTY keeps it
+}
+
 func (t *Tx) path(rel string) string { return filepath.Join(t.DataDir, rel) }
+
+// errNotFolder is returned by openMailboxDir for a path that is not a
+// folder (a file, or a symlink, which is never followed).
+var errNotFolder = errors.New("not a folder")
 
 // openMailboxDir opens rel as a root of its own, refusing a symlink.
 func openMailboxDir(root *os.Root, rel string) (*os.Root, error) {
@@ -191,7 +204,7 @@ func openMailboxDir(root *os.Root, rel string) (*os.Root, error) {
 		return nil, err
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("not a folder (%s)", fi.Mode().Type())
+		return nil, fmt.Errorf("%w (%s)", errNotFolder, fi.Mode().Type())
 	}
 	return root.OpenRoot(rel)
 }
