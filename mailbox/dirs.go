@@ -67,7 +67,7 @@ func (t *Tx) Create(st Stanza, uid, gid uint32) error {
 	}
 	root, err := os.OpenRoot(t.DataDir)
 	if err != nil {
-		return &StepError{Err: fmt.Errorf("open data dir: %w", err)}
+		return &StepError{Err: fsError("open data dir", t.DataDir, err)}
 	}
 	defer root.Close()
 
@@ -79,7 +79,7 @@ func (t *Tx) Create(st Stanza, uid, gid uint32) error {
 		case errors.Is(err, fs.ErrNotExist):
 			missing = append(missing, rel)
 		case err != nil:
-			return &StepError{Err: fmt.Errorf("lstat %s: %w", t.path(rel), err)}
+			return &StepError{Err: fsError("lstat", t.path(rel), err)}
 		case !fi.IsDir():
 			return &ConflictError{Path: t.path(rel), Problem: "exists and is not a folder",
 				Fix: "move it out of the way, then create the mailbox again"}
@@ -101,17 +101,17 @@ func (t *Tx) Create(st Stanza, uid, gid uint32) error {
 	}
 	for _, rel := range missing {
 		if err := root.Mkdir(filepath.Dir(rel), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return rollback(fmt.Errorf("mkdir %s: %w", t.path(filepath.Dir(rel)), err))
+			return rollback(fsError("mkdir", t.path(filepath.Dir(rel)), err))
 		}
 		if err := root.Mkdir(rel, 0o700); err != nil {
-			return rollback(fmt.Errorf("mkdir %s: %w", t.path(rel), err))
+			return rollback(fsError("mkdir", t.path(rel), err))
 		}
 		created = append(created, rel)
 		if err := root.Lchown(rel, int(uid), int(gid)); err != nil {
-			return rollback(fmt.Errorf("chown %s: %w", t.path(rel), err))
+			return rollback(fsError("chown", t.path(rel), err))
 		}
 		if err := root.Chmod(rel, 0o700); err != nil {
-			return rollback(fmt.Errorf("chmod %s: %w", t.path(rel), err))
+			return rollback(fsError("chmod", t.path(rel), err))
 		}
 	}
 	if renamed, err := t.write(text); err != nil {
@@ -131,7 +131,7 @@ func (t *Tx) Create(st Stanza, uid, gid uint32) error {
 func (t *Tx) Delete(name string, force bool) error {
 	root, err := os.OpenRoot(t.DataDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return &StepError{Err: fmt.Errorf("open data dir: %w", err)}
+		return &StepError{Err: fsError("open data dir", t.DataDir, err)}
 	}
 	if root != nil {
 		defer root.Close()
@@ -147,7 +147,7 @@ func (t *Tx) Delete(name string, force bool) error {
 			continue // nothing of the mailbox's here; left alone
 		}
 		if err != nil {
-			return &StepError{Err: fmt.Errorf("open %s: %w", t.path(rel), err)}
+			return &StepError{Err: fsError("open", t.path(rel), err)}
 		}
 		if force {
 			err = wipe(mb, t.path(rel))
@@ -219,7 +219,7 @@ func wipe(mb *os.Root, path string) error {
 	}
 	for _, n := range names {
 		if err := mb.RemoveAll(n); err != nil {
-			return fmt.Errorf("remove %s: %w", filepath.Join(path, n), err)
+			return fsError("remove", filepath.Join(path, n), err)
 		}
 	}
 	return nil
@@ -233,12 +233,12 @@ func countEntries(mb *os.Root, path string) (int, error) {
 func readNames(mb *os.Root, path string) ([]string, error) {
 	d, err := mb.Open(".")
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, fsError("open", path, err)
 	}
 	defer d.Close()
 	names, err := d.Readdirnames(-1)
 	if err != nil {
-		return nil, fmt.Errorf("read dir %s: %w", path, err)
+		return nil, fsError("read dir", path, err)
 	}
 	return names, nil
 }
