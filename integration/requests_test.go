@@ -440,3 +440,24 @@ func TestConcurrentCreates(t *testing.T) {
 		t.Errorf("%d stanzas, want 90", n)
 	}
 }
+
+// TestFilesystemStepFails: a step that fails answers IO naming the step
+// and the path, and leaves the config and the other folder as they were.
+func TestFilesystemStepFails(t *testing.T) {
+	e := newEnv(t, baseConfig)
+	must(t, os.RemoveAll(e.path("sent")))
+	must(t, os.WriteFile(e.path("sent"), []byte("a file where the sent folder should be"), 0o644))
+	want := errFrame("IO", "lstat "+e.path("sent", "x")+": not a directory")
+	if got := e.raw(&alice, create("x", "")); got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	assertGone(t, e.path("inbox", "x"))
+	must(t, os.RemoveAll(e.data))
+	want = errFrame("IO", "open data dir "+e.data+": no such file or directory")
+	if got := e.raw(&alice, create("x", "")); got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	if e.readConfig() != baseConfig {
+		t.Errorf("config changed:\n%s", e.readConfig())
+	}
+}
