@@ -5,6 +5,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/aimx/aimx-mailboxd/mailbox"
 	"os"
 	"path/filepath"
 	"strings"
@@ -259,16 +260,7 @@ func TestCallerWithoutPasswdEntry(t *testing.T) {
 	}
 }
 
-type entry struct {
-	Name       string  `json:"name"`
-	Address    *string `json:"address"`
-	InboxPath  string  `json:"inbox_path"`
-	SentPath   string  `json:"sent_path"`
-	Total      int     `json:"total"`
-	Unread     int     `json:"unread"`
-	SentCount  int     `json:"sent_count"`
-	Registered bool    `json:"registered"`
-}
+type entry = mailbox.Entry
 
 func (e *env) list(u *user) []entry {
 	e.t.Helper()
