@@ -73,20 +73,20 @@ func (d *Denial) Error() string {
 	case OwnerMismatch:
 		return fmt.Sprintf("uid %d may not %s mailbox '%s' for owner '%s' (uid %d)", d.Caller, d.Action, d.Mailbox.Name, d.Mailbox.Owner, d.Mailbox.OwnerUID)
 	}
-	return NoSuchMailboxReason(d.Mailbox.Name)
+	return "no such mailbox"
 }
 
 // Hidden reports whether the wire must answer as if the mailbox did not
 // exist (behavior.md's no-leak rule: every DELETE denial).
 func (d *Denial) Hidden() bool { return d.Action == Delete }
 
-// Public is the canonical wire reason: NoSuchMailboxReason when Hidden,
-// NotAuthorizedReason otherwise.
-func (d *Denial) Public() string {
+// Public is the canonical wire reason for a request about mailbox name:
+// NoSuchMailboxReason when Hidden, NotAuthorizedReason otherwise.
+func (d *Denial) Public(name string) string {
 	if d.Hidden() {
-		return NoSuchMailboxReason(d.Mailbox.Name)
+		return NoSuchMailboxReason(name)
 	}
-	return NotAuthorizedReason(d.Action, d.Mailbox.Name)
+	return NotAuthorizedReason(d.Action, name)
 }
 
 // NoSuchMailboxReason is the one reason for a mailbox that does not exist

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -26,6 +27,11 @@ func (e *EditError) Error() string {
 // to exactly the old meaning plus that mailbox, else it returns an
 // *EditError.
 func (c *Config) WithStanza(st Stanza) ([]byte, error) {
+	if inlineMailboxes.Match(c.text) {
+		// Another table can not be added to an inline table; some parsers
+		// would take it, others not.
+		return nil, &EditError{Path: c.Path, Msg: "mailboxes is written as an inline table (mailboxes = {...}); write each mailbox as a [mailboxes.<name>] table"}
+	}
 	eol := lineEnd(c.text)
 	var b bytes.Buffer
 	b.Write(c.text)
@@ -44,8 +50,9 @@ func (c *Config) WithStanza(st Stanza) ([]byte, error) {
 
 // WithoutStanza returns the config text without the lines of mailbox
 // name's stanza and its sub-tables ([mailboxes.<name>.*] and
-// [[mailboxes.<name>.*]]), every other byte kept. Comment lines directly
-// above a table that stays belong to that table and stay too. It checks
+// [[mailboxes.<name>.*]]), every other byte kept. A block of comment lines
+// directly above a table header belongs to that table: it goes with a
+// table that goes and stays with one that stays. It checks
 // that the new text decodes to exactly the old meaning minus that mailbox,
 // else it returns an *EditError.
 func (c *Config) WithoutStanza(name string) ([]byte, error) {
@@ -71,7 +78,11 @@ func (c *Config) WithoutStanza(name string) ([]byte, error) {
 				end--
 			}
 		}
-		for j := h.line; j < end; j++ {
+		start := h.line
+		for start > 0 && isComment(lines[start-1]) {
+			start-- // the comment block directly above belongs to the table
+		}
+		for j := start; j < end; j++ {
 			drop[j] = true
 		}
 	}
@@ -112,6 +123,9 @@ func (c *Config) checked(text []byte, want map[string]any) ([]byte, error) {
 	}
 	return text, nil
 }
+
+// inlineMailboxes matches a line that assigns the whole mailboxes table.
+var inlineMailboxes = regexp.MustCompile(`(?m)^[ \t]*(mailboxes|"mailboxes"|'mailboxes')[ \t]*=`)
 
 // tomlKey writes a mailbox name as a TOML key: bare when it can be,
 // quoted when it holds a '.' (names never hold '"' or '\').
@@ -182,7 +196,6 @@ func scanHeaders(lines [][]byte) ([]header, error) {
 			if inStr != "" {
 				j := strings.Index(s[i:], inStr)
 				if j < 0 {
-					i = len(s)
 					break
 				}
 				if inStr == `"""` && escaped(s, i+j) {

@@ -242,7 +242,7 @@ func (rq *request) deny(err error) wire.Response {
 	if d.Hidden() {
 		code = wire.Mailbox
 	}
-	return rq.fail(&wire.Error{Code: code, Reason: d.Public()}, d.Error())
+	return rq.fail(&wire.Error{Code: code, Reason: d.Public(rq.req.Name)}, d.Error())
 }
 
 func (rq *request) list() wire.Response {

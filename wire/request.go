@@ -29,7 +29,7 @@ func NewReader(r io.Reader) *bufio.Reader {
 // It reads nothing past the blank line that ends the request. On an error
 // the returned Request holds the verb when it was read, for the log.
 func ReadRequest(r *bufio.Reader) (Request, error) {
-	line, err := readLine(r, "the request line")
+	line, err := readLine(r, "request line", "before a whole request line")
 	if err != nil {
 		return Request{}, err
 	}
@@ -40,15 +40,15 @@ func ReadRequest(r *bufio.Reader) (Request, error) {
 	switch {
 	case verb == VerbCreate, verb == VerbDelete, verb == VerbList, verb == VerbVersion:
 	case daemonVerbs[verb]:
-		return Request{}, Errorf(Protocol, "verb '%s' is served by the AIMX mail daemon's socket, not the mailbox socket: send it there", verb)
+		return Request{Verb: verb}, Errorf(Protocol, "verb '%s' is served by the AIMX mail daemon's socket, not the mailbox socket: send it there", verb)
 	default:
-		return Request{}, Errorf(Protocol, "unknown verb '%s'", verb)
+		return Request{Verb: verb}, Errorf(Protocol, "unknown verb '%s'", verb)
 	}
 
 	req := Request{Verb: verb}
 	seen := map[string]bool{}
 	for n := 0; ; n++ {
-		line, err := readLine(r, "the headers")
+		line, err := readLine(r, "header line", "before the blank line that ends the headers")
 		if err != nil {
 			return Request{Verb: verb}, err
 		}
@@ -152,13 +152,13 @@ func isHeaderName(s string) bool {
 // readLine reads one line of at most MaxLine bytes, without its "\n" or
 // "\r\n". Running out of input is malformed: a request always ends in a
 // blank line.
-func readLine(r *bufio.Reader, where string) (string, error) {
+func readLine(r *bufio.Reader, what, eof string) (string, error) {
 	b, err := r.ReadSlice('\n')
 	switch {
 	case errors.Is(err, bufio.ErrBufferFull):
-		return "", malformed("line longer than %d bytes in %s", MaxLine, where)
+		return "", malformed("%s longer than %d bytes", what, MaxLine)
 	case errors.Is(err, io.EOF):
-		return "", malformed("connection closed in %s", where)
+		return "", malformed("connection closed %s", eof)
 	case err != nil:
 		return "", err
 	}
@@ -167,10 +167,10 @@ func readLine(r *bufio.Reader, where string) (string, error) {
 		b = b[:n-1]
 	}
 	if len(b) > MaxLine {
-		return "", malformed("line longer than %d bytes in %s", MaxLine, where)
+		return "", malformed("%s longer than %d bytes", what, MaxLine)
 	}
 	if !utf8.Valid(b) {
-		return "", malformed("line in %s is not valid UTF-8", where)
+		return "", malformed("%s is not valid UTF-8", what)
 	}
 	return string(b), nil
 }

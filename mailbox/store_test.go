@@ -1,0 +1,215 @@
+package mailbox
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+func newStore(t *testing.T, text string) *Store {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "etc", "config.toml")
+	for _, d := range []string{filepath.Dir(cfg), filepath.Join(dir, "data")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(cfg, []byte(text), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	return &Store{ConfigPath: cfg, DataDir: filepath.Join(dir, "data")}
+}
+
+func me() (uint32, uint32) { return uint32(os.Getuid()), uint32(os.Getgid()) }
+
+func create(t *testing.T, s *Store, name string) error {
+	t.Helper()
+	tx, err := s.Lock()
+	if err != nil {
+		return err
+	}
+	defer tx.Close()
+	uid, gid := me()
+	return tx.Create(Stanza{Name: name, Address: name + "@example.com", Owner: "someone"}, uid, gid)
+}
+
+// TestLockSerializes: concurrent edits through separate locks (separate
+// open files, as separate processes have) all land, none twice.
+func TestLockSerializes(t *testing.T) {
+	s := newStore(t, "domain = \"example.com\"\n")
+	var wg sync.WaitGroup
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := create(t, s, fmt.Sprintf("m%02d", i)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	c, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(c.Text())
+	for i := 0; i < 40; i++ {
+		if n := strings.Count(text, fmt.Sprintf("[mailboxes.m%02d]\n", i)); n != 1 {
+			t.Errorf("m%02d appears %d times", i, n)
+		}
+	}
+}
+
+func TestWriteKeepsModeAndOwner(t *testing.T) {
+	s := newStore(t, "domain = \"example.com\"\n")
+	uid, gid := me()
+	if os.Getuid() == 0 {
+		uid, gid = 1, 2 // root can give the config away; the write must keep that
+		if err := os.Chown(s.ConfigPath, 1, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(s.ConfigPath, 0o604); err != nil {
+		t.Fatal(err)
+	}
+	if err := create(t, s, "a"); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(s.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode().Perm() != 0o604 || st.Uid != uid || st.Gid != gid {
+		t.Errorf("config is %o %d:%d, want 604 %d:%d", fi.Mode().Perm(), st.Uid, st.Gid, uid, gid)
+	}
+}
+
+func TestStaleTempSwept(t *testing.T) {
+	s := newStore(t, "domain = \"example.com\"\n")
+	stale := filepath.Join(filepath.Dir(s.ConfigPath), ".config.toml.tmp-123456")
+	other := filepath.Join(filepath.Dir(s.ConfigPath), "keep.toml")
+	for _, p := range []string{stale, other} {
+		if err := os.WriteFile(p, []byte("half"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := s.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx.Close()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale temporary file survived the lock: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another file was removed: %v", err)
+	}
+}
+
+func TestCreateDeleteFolders(t *testing.T) {
+	s := newStore(t, "domain = \"example.com\"\n")
+	if err := create(t, s, "box"); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{Inbox, Sent} {
+		fi, err := os.Lstat(filepath.Join(s.DataDir, kind, "box"))
+		if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s/box: %v %v", kind, fi.Mode(), err)
+		}
+	}
+	if err := create(t, s, "box"); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("second create: %v", err)
+	}
+	tx, err := s.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	if err := tx.Delete("box", false); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{Inbox, Sent} {
+		if _, err := os.Lstat(filepath.Join(s.DataDir, kind, "box")); !os.IsNotExist(err) {
+			t.Errorf("%s/box left: %v", kind, err)
+		}
+	}
+}
+
+func TestDeleteWithoutDataDir(t *testing.T) {
+	s := newStore(t, "domain = \"example.com\"\n[mailboxes.x]\naddress = \"x@example.com\"\nowner = \"o\"\n")
+	s.DataDir = filepath.Join(t.TempDir(), "missing")
+	tx, err := s.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	if err := tx.Delete("x", false); err != nil {
+		t.Fatalf("delete with no data dir: %v", err)
+	}
+	if c, _ := s.Load(); len(c.Mailboxes) != 0 {
+		t.Errorf("stanza left")
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	t.Setenv("AIMX_CONFIG_DIR", "/env/etc")
+	t.Setenv("AIMX_DATA_DIR", "/env/data")
+	if s := FromEnv("", ""); s.ConfigPath != "/env/etc/config.toml" || s.DataDir != "/env/data" {
+		t.Errorf("env: %+v", s)
+	}
+	if s := FromEnv("/flag/c.toml", "/flag/data"); s.ConfigPath != "/flag/c.toml" || s.DataDir != "/flag/data" {
+		t.Errorf("flags: %+v", s)
+	}
+	c := &Config{DataDir: "/from/config"}
+	t.Setenv("AIMX_DATA_DIR", "")
+	if got := FromEnv("", "").DataDirFor(c); got != "/from/config" {
+		t.Errorf("config data_dir: %s", got)
+	}
+	if got := FromEnv("", "").DataDirFor(&Config{}); got != DefaultDataDir {
+		t.Errorf("default: %s", got)
+	}
+}
+
+// TestRemoveIfEmpty: DELETE's last step removes an empty folder and
+// leaves one that holds anything (mail that arrived after the count), or
+// that is not a folder.
+func TestRemoveIfEmpty(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{"empty", "full/sub", "full2"} {
+		if err := os.MkdirAll(filepath.Join(dir, p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "full2", "late.md"), []byte("mail"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("empty2", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	for rel, gone := range map[string]bool{"empty": true, "full": false, "full2": false, "file": false, "link": false, "missing": true} {
+		if got := removeIfEmpty(root, rel); got != gone {
+			t.Errorf("%s: gone = %v, want %v", rel, got, gone)
+		}
+		_, err := os.Lstat(filepath.Join(dir, rel))
+		if exists := err == nil; exists == gone {
+			t.Errorf("%s: exists = %v after removeIfEmpty", rel, exists)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "full2", "late.md")); err != nil {
+		t.Errorf("late mail lost: %v", err)
+	}
+}
