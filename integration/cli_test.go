@@ -5,6 +5,7 @@ package integration
 import (
 	"fmt"
 	"net"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -91,4 +92,27 @@ func TestCLIWithoutSocket(t *testing.T) {
 	if e.readConfig() != baseConfig {
 		t.Errorf("config after direct delete:\n%s", e.readConfig())
 	}
+}
+
+// TestCLIDeletePrompt runs delete on a real terminal (script(1) gives it
+// a pty) and answers the [y/N] question.
+func TestCLIDeletePrompt(t *testing.T) {
+	e := newEnv(t, baseConfig)
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("needs script(1) from util-linux for a pty")
+	}
+	if got := e.raw(&alice, create("asked", "")); got != okFrame {
+		t.Fatal(got)
+	}
+	line := cliBin + " --socket " + e.sock + " delete asked"
+	no := runAs(t, &alice, "n\n", "script", "-qec", line, "/dev/null")
+	if no.code != 1 || !strings.Contains(no.stdout, "Delete mailbox 'asked'? [y/N] ") || !strings.Contains(no.stdout, "aimx-mailboxes: not deleted") {
+		t.Errorf("answered n: %+v", no)
+	}
+	assertDir(t, e.path("inbox", "asked"), alice.uid, alice.gid, 0o700)
+	yes := runAs(t, &alice, "y\n", "script", "-qec", line, "/dev/null")
+	if yes.code != 0 || !strings.Contains(yes.stdout, "deleted mailbox 'asked'") {
+		t.Errorf("answered y: %+v", yes)
+	}
+	assertGone(t, e.path("inbox", "asked"))
 }

@@ -205,6 +205,24 @@ func newEnv(t *testing.T, text string) *env {
 	return e
 }
 
+// logged waits briefly for the helper's log line with every one of parts
+// (stderr reaches the test through a pipe and a goroutine).
+func (e *env) logged(parts ...string) bool {
+	for i := 0; i < 100; i++ {
+		for _, line := range strings.Split(e.logs.String(), "\n") {
+			all := true
+			for _, p := range parts {
+				all = all && strings.Contains(line, p)
+			}
+			if all {
+				return true
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
 func (e *env) stop() {
 	if !e.stopped {
 		e.stopped = true
@@ -267,7 +285,18 @@ func runCLIEnv(t *testing.T, env []string, args ...string) result {
 
 func runCLIAs(t *testing.T, u *user, env []string, stdin string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(cliBin, args...)
+	return run(t, u, env, stdin, cliBin, args...)
+}
+
+// runAs runs any program as u (nil: root).
+func runAs(t *testing.T, u *user, stdin, prog string, args ...string) result {
+	t.Helper()
+	return run(t, u, nil, stdin, prog, args...)
+}
+
+func run(t *testing.T, u *user, env []string, stdin, prog string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(prog, args...)
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, env...)
 	if u != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.uid, Gid: u.gid, Groups: []uint32{}}}
@@ -280,7 +309,7 @@ func runCLIAs(t *testing.T, u *user, env []string, stdin string, args ...string)
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("run %s: %v", cliBin, err)
+		t.Fatalf("run %s: %v", prog, err)
 	}
 	return result{code: code, stdout: out.String(), stderr: errb.String()}
 }

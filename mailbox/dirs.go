@@ -67,7 +67,7 @@ func (t *Tx) Create(st Stanza, uid, gid uint32) error {
 	}
 	root, err := os.OpenRoot(t.DataDir)
 	if err != nil {
-		return &StepError{Err: fmt.Errorf("open data dir: %w", err)}
+		return &StepError{Err: fsError("open data dir", t.DataDir, err)}
 	}
 	defer root.Close()
 
@@ -79,7 +79,7 @@ func (t *Tx) Create(st Stanza, uid, gid uint32) error {
 		case errors.Is(err, fs.ErrNotExist):
 			missing = append(missing, rel)
 		case err != nil:
-			return &StepError{Err: fmt.Errorf("lstat %s: %w", t.path(rel), err)}
+			return &StepError{Err: fsError("lstat", t.path(rel), err)}
 		case !fi.IsDir():
 			return &ConflictError{Path: t.path(rel), Problem: "exists and is not a folder",
 				Fix: "move it out of the way, then create the mailbox again"}
@@ -101,17 +101,17 @@ func (t *Tx) Create(st Stanza, uid, gid uint32) error {
 	}
 	for _, rel := range missing {
 		if err := root.Mkdir(filepath.Dir(rel), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return rollback(fmt.Errorf("mkdir %s: %w", t.path(filepath.Dir(rel)), err))
+			return rollback(fsError("mkdir", t.path(filepath.Dir(rel)), err))
 		}
 		if err := root.Mkdir(rel, 0o700); err != nil {
-			return rollback(fmt.Errorf("mkdir %s: %w", t.path(rel), err))
+			return rollback(fsError("mkdir", t.path(rel), err))
 		}
 		created = append(created, rel)
 		if err := root.Lchown(rel, int(uid), int(gid)); err != nil {
-			return rollback(fmt.Errorf("chown %s: %w", t.path(rel), err))
+			return rollback(fsError("chown", t.path(rel), err))
 		}
 		if err := root.Chmod(rel, 0o700); err != nil {
-			return rollback(fmt.Errorf("chmod %s: %w", t.path(rel), err))
+			return rollback(fsError("chmod", t.path(rel), err))
 		}
 	}
 	if renamed, err := t.write(text); err != nil {
@@ -131,7 +131,7 @@ func (t *Tx) Create(st Stanza, uid, gid uint32) error {
 func (t *Tx) Delete(name string, force bool) error {
 	root, err := os.OpenRoot(t.DataDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return &StepError{Err: fmt.Errorf("open data dir: %w", err)}
+		return &StepError{Err: fsError("open data dir", t.DataDir, err)}
 	}
 	if root != nil {
 		defer root.Close()
@@ -143,11 +143,11 @@ func (t *Tx) Delete(name string, force bool) error {
 		}
 		rel := filepath.Join(kind, name)
 		mb, err := openMailboxDir(root, rel)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotFolder) {
+			continue // nothing of the mailbox's here; left alone
 		}
 		if err != nil {
-			return &StepError{Err: fmt.Errorf("open %s: %w", t.path(rel), err)}
+			return &StepError{Err: fsError("open", t.path(rel), err)}
 		}
 		if force {
 			err = wipe(mb, t.path(rel))
@@ -171,18 +171,31 @@ func (t *Tx) Delete(name string, force bool) error {
 		return &StepError{Err: err, Committed: renamed}
 	}
 	for _, kind := range []string{Inbox, Sent} {
-		rel := filepath.Join(kind, name)
 		if root == nil {
 			break
 		}
-		if fi, err := root.Lstat(rel); err == nil && fi.IsDir() {
-			root.Remove(rel) // fails, and keeps the folder, if mail arrived meanwhile
-		}
+		removeIfEmpty(root, filepath.Join(kind, name))
 	}
 	return nil
 }
 
+// removeIfEmpty removes folder rel if it is an empty folder, and leaves
+// anything else as it is: a folder that mail reached after the count
+// stays (and LIST shows it as unregistered), so nothing is ever lost. It
+// reports whether rel is gone.
+func removeIfEmpty(root *os.Root, rel string) bool {
+	fi, err := root.Lstat(rel)
+	if err != nil || !fi.IsDir() {
+		return errors.Is(err, fs.ErrNotExist)
+	}
+	return root.Remove(rel) == nil // never recursive: ENOTEMPTY keeps it
+}
+
 func (t *Tx) path(rel string) string { return filepath.Join(t.DataDir, rel) }
+
+// errNotFolder is returned by openMailboxDir for a path that is not a
+// folder (a file, or a symlink, which is never followed).
+var errNotFolder = errors.New("not a folder")
 
 // openMailboxDir opens rel as a root of its own, refusing a symlink.
 func openMailboxDir(root *os.Root, rel string) (*os.Root, error) {
@@ -191,7 +204,7 @@ func openMailboxDir(root *os.Root, rel string) (*os.Root, error) {
 		return nil, err
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("not a folder (%s)", fi.Mode().Type())
+		return nil, fmt.Errorf("%w (%s)", errNotFolder, fi.Mode().Type())
 	}
 	return root.OpenRoot(rel)
 }
@@ -206,7 +219,7 @@ func wipe(mb *os.Root, path string) error {
 	}
 	for _, n := range names {
 		if err := mb.RemoveAll(n); err != nil {
-			return fmt.Errorf("remove %s: %w", filepath.Join(path, n), err)
+			return fsError("remove", filepath.Join(path, n), err)
 		}
 	}
 	return nil
@@ -220,12 +233,12 @@ func countEntries(mb *os.Root, path string) (int, error) {
 func readNames(mb *os.Root, path string) ([]string, error) {
 	d, err := mb.Open(".")
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, fsError("open", path, err)
 	}
 	defer d.Close()
 	names, err := d.Readdirnames(-1)
 	if err != nil {
-		return nil, fmt.Errorf("read dir %s: %w", path, err)
+		return nil, fsError("read dir", path, err)
 	}
 	return names, nil
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,7 +87,7 @@ func (s *Store) Lock() (*Tx, error) {
 	tx := &Tx{store: s, dir: dir}
 	if err := flock(dir); err != nil {
 		tx.Close()
-		return nil, fmt.Errorf("flock %s: %w", dirPath, err)
+		return nil, fsError("flock", dirPath, err)
 	}
 	if err := tx.sweep(); err != nil {
 		tx.Close()
@@ -143,13 +144,13 @@ func (t *Tx) sweep() error {
 		err = serr
 	}
 	if err != nil {
-		return fmt.Errorf("read dir %s: %w", t.dir.Name(), err)
+		return fsError("read dir", t.dir.Name(), err)
 	}
 	for _, n := range names {
 		if strings.HasPrefix(n, t.tempPrefix()) {
 			p := filepath.Join(t.dir.Name(), n)
 			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("remove stale temporary file: %w", err)
+				return fsError("remove stale temporary file", p, err)
 			}
 		}
 	}
@@ -165,7 +166,7 @@ func (t *Tx) write(text []byte) (renamed bool, err error) {
 	path := t.store.configPath()
 	f, err := os.CreateTemp(t.dir.Name(), t.tempPrefix()+"*")
 	if err != nil {
-		return false, fmt.Errorf("create temporary file in %s: %w", t.dir.Name(), err)
+		return false, fsError("create temporary file in", t.dir.Name(), err)
 	}
 	tmp := f.Name()
 	defer func() {
@@ -176,31 +177,31 @@ func (t *Tx) write(text []byte) (renamed bool, err error) {
 	}()
 	fi, err := f.Stat()
 	if err != nil {
-		return false, fmt.Errorf("stat %s: %w", tmp, err)
+		return false, fsError("stat", tmp, err)
 	}
 	if uid, gid := owner(fi); uid != t.uid || gid != t.gid {
 		if err := f.Chown(int(t.uid), int(t.gid)); err != nil {
-			return false, fmt.Errorf("chown %s: %w", tmp, err)
+			return false, fsError("chown", tmp, err)
 		}
 	}
 	if err := f.Chmod(t.mode); err != nil {
-		return false, fmt.Errorf("chmod %s: %w", tmp, err)
+		return false, fsError("chmod", tmp, err)
 	}
 	if _, err := f.Write(text); err != nil {
-		return false, fmt.Errorf("write %s: %w", tmp, err)
+		return false, fsError("write", tmp, err)
 	}
 	if err := f.Sync(); err != nil {
-		return false, fmt.Errorf("fsync %s: %w", tmp, err)
+		return false, fsError("fsync", tmp, err)
 	}
 	if err := f.Close(); err != nil {
-		return false, fmt.Errorf("close %s: %w", tmp, err)
+		return false, fsError("close", tmp, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return false, fmt.Errorf("rename %s to %s: %w", tmp, path, err)
+		return false, fsError("rename", tmp+" to "+path, err)
 	}
 	if err := t.dir.Sync(); err != nil {
 		// The new config is in place; only its durability is in doubt.
-		return true, fmt.Errorf("fsync %s: %w", t.dir.Name(), err)
+		return true, fsError("fsync", t.dir.Name(), err)
 	}
 	return true, nil
 }
@@ -226,4 +227,18 @@ func FromEnv(config, dataDir string) *Store {
 		dataDir = os.Getenv("AIMX_DATA_DIR")
 	}
 	return &Store{ConfigPath: config, DataDir: dataDir}
+}
+
+// fsError names the failing step and the whole path once: the *PathError
+// of os and os.Root would repeat the path, relative to a handle.
+func fsError(op, path string, err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		err = pe.Err
+	case errors.As(err, &le):
+		err = le.Err
+	}
+	return fmt.Errorf("%s %s: %w", op, path, err)
 }

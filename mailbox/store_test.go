@@ -175,3 +175,41 @@ func TestFromEnv(t *testing.T) {
 		t.Errorf("default: %s", got)
 	}
 }
+
+// TestRemoveIfEmpty: DELETE's last step removes an empty folder and
+// leaves one that holds anything (mail that arrived after the count), or
+// that is not a folder.
+func TestRemoveIfEmpty(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{"empty", "full/sub", "full2"} {
+		if err := os.MkdirAll(filepath.Join(dir, p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "full2", "late.md"), []byte("mail"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("empty2", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	for rel, gone := range map[string]bool{"empty": true, "full": false, "full2": false, "file": false, "link": false, "missing": true} {
+		if got := removeIfEmpty(root, rel); got != gone {
+			t.Errorf("%s: gone = %v, want %v", rel, got, gone)
+		}
+		_, err := os.Lstat(filepath.Join(dir, rel))
+		if exists := err == nil; exists == gone {
+			t.Errorf("%s: exists = %v after removeIfEmpty", rel, exists)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "full2", "late.md")); err != nil {
+		t.Errorf("late mail lost: %v", err)
+	}
+}
