@@ -8,7 +8,7 @@ VMTEST_SUITES ?= bookworm trixie
 VMTEST_V1 ?= 0.0.1
 VMTEST_V2 ?= 0.0.2
 # Deliberate breakage, to show the lane fails with a named promise:
-# accept-no, socket-mode, sandbox-off (see vmtests/break.sh).
+# accept-no, socket-mode, sandbox-off, no-stop (see vmtests/break.sh).
 VMTEST_BREAK ?=
 VMTEST_OUT := vmtests/.cache/run
 VMTEST_TOOLS := qemu-system-x86_64:qemu-system-x86 debootstrap:debootstrap cpio:cpio
@@ -35,7 +35,7 @@ vmtest-deps:
 vmtest-debs:
 	rm -rf $(VMTEST_OUT)/debs && mkdir -p $(VMTEST_OUT)/debs
 	for v in $(VMTEST_V1) $(VMTEST_V2); do \
-		rm -rf bin && $(MAKE) --no-print-directory package VERSION=v$$v PKG_VERSION=$$v && \
+		$(MAKE) --no-print-directory package VERSION=v$$v PKG_VERSION=$$v && \
 		cp dist/aimx-mailboxd_$${v}_amd64.deb $(VMTEST_OUT)/debs/ || exit 1; \
 	done
 	@if [ -n "$(VMTEST_BREAK)" ]; then for d in $(VMTEST_OUT)/debs/*.deb; do sh vmtests/break.sh $(VMTEST_BREAK) $$d || exit 1; done; fi
