@@ -105,28 +105,39 @@ func testInstall(t *testing.T, v1 string) {
 // alice, bob and root.
 func testMatrix(t *testing.T) {
 	alice, bob := lookup(t, "alice"), lookup(t, "bob")
+	// Promise 3 after every single request, failing ones included.
+	checkedRaw := func(t *testing.T, user, frame string) string {
+		t.Helper()
+		resp := raw(t, user, frame)
+		noInstances(t, fmt.Sprintf("%s's frame %q", user, frame))
+		return resp
+	}
+	checkedCLI := func(t *testing.T, user string, args ...string) result {
+		t.Helper()
+		r := cliAs(t, user, args...)
+		noInstances(t, fmt.Sprintf("%s's aimx-mailboxes %s", user, strings.Join(args, " ")))
+		return r
+	}
 
 	// Owner comes from SO_PEERCRED; --owner from a non-root caller is ignored.
-	if r := cliAs(t, "alice", "create", "m-alice", "--owner", "bob"); r.code != 0 {
+	if r := checkedCLI(t, "alice", "create", "m-alice", "--owner", "bob"); r.code != 0 {
 		t.Fatalf("promise 2 (a user creates a mailbox): alice create m-alice: %s", r)
 	}
-	noInstances(t, "alice's create")
 	if owner := stanzaOwner(t, "m-alice"); owner != "alice" {
 		t.Errorf("promise 2 (owner from SO_PEERCRED, Owner: ignored for non-root): m-alice has owner %q, want alice", owner)
 	}
 	checkDirs(t, "m-alice", alice)
 
-	if r := cliAs(t, "alice", "create", "m-alice"); r.code != 1 {
+	if r := checkedCLI(t, "alice", "create", "m-alice"); r.code != 1 {
 		t.Errorf("promise 2 (CREATE of an existing mailbox is an error): second create: %s", r)
 	}
-	noInstances(t, "a failing create")
 
 	// Root must name an owner, and gets that owner.
-	if got := raw(t, "root", "AIMX/1 MAILBOX-CREATE\nName: m-bob\nOwner: bob\n\n"); got != "AIMX/1 OK\n" {
+	if got := checkedRaw(t, "root", "AIMX/1 MAILBOX-CREATE\nName: m-bob\nOwner: bob\n\n"); got != "AIMX/1 OK\n" {
 		t.Errorf("promise 2 (root creates for an owner): got %q", got)
 	}
 	checkDirs(t, "m-bob", bob)
-	if got := raw(t, "root", "AIMX/1 MAILBOX-CREATE\nName: m-root\n\n"); !strings.HasPrefix(got, "AIMX/1 ERR VALIDATION ") {
+	if got := checkedRaw(t, "root", "AIMX/1 MAILBOX-CREATE\nName: m-root\n\n"); !strings.HasPrefix(got, "AIMX/1 ERR VALIDATION ") {
 		t.Errorf("promise 2 (root CREATE without Owner: is VALIDATION): got %q", got)
 	}
 
@@ -136,31 +147,30 @@ func testMatrix(t *testing.T) {
 		"AIMX/1 MAILBOX-DELETE\nName: m-alice\n\n",
 		"AIMX/1 MAILBOX-DELETE\nName: m-alice\nForce: true\nOwner: alice\n\n",
 	} {
-		if got := raw(t, "bob", frame); got != leak {
+		if got := checkedRaw(t, "bob", frame); got != leak {
 			t.Errorf("promise 2 (no leak on someone else's mailbox): bob sent %q\n got %q\nwant %q", frame, got, leak)
 		}
 	}
-	if got, want := raw(t, "bob", "AIMX/1 MAILBOX-DELETE\nName: m-none\n\n"), "AIMX/1 ERR MAILBOX mailbox 'm-none' does not exist\nCode: MAILBOX\n\n"; got != want {
+	if got, want := checkedRaw(t, "bob", "AIMX/1 MAILBOX-DELETE\nName: m-none\n\n"), "AIMX/1 ERR MAILBOX mailbox 'm-none' does not exist\nCode: MAILBOX\n\n"; got != want {
 		t.Errorf("promise 2 (DELETE of a missing mailbox): got %q, want %q", got, want)
 	}
 	if stanzaOwner(t, "m-alice") != "alice" {
 		t.Errorf("promise 2 (a user cannot delete another's mailbox): m-alice is gone after bob's delete")
 	}
-	noInstances(t, "bob's rejected deletes")
 
 	// LIST filtering.
-	r := cliAs(t, "bob", "list", "--json")
+	r := checkedCLI(t, "bob", "list", "--json")
 	if r.code != 0 {
 		t.Fatalf("promise 2 (LIST as a user): %s", r)
 	}
 	if names := listNames(t, r.stdout); contains(names, "m-alice") || !contains(names, "m-bob") {
 		t.Errorf("promise 2 (LIST shows a user only its own mailboxes): bob sees %v", names)
 	}
-	r = cliAs(t, "alice", "list", "--json")
+	r = checkedCLI(t, "alice", "list", "--json")
 	if names := listNames(t, r.stdout); !contains(names, "m-alice") || contains(names, "m-bob") {
 		t.Errorf("promise 2 (LIST shows a user only its own mailboxes): alice sees %v (%s)", names, r)
 	}
-	if names := listNames(t, body(t, raw(t, "root", "AIMX/1 MAILBOX-LIST\n\n"))); !contains(names, "m-alice") || !contains(names, "m-bob") {
+	if names := listNames(t, body(t, checkedRaw(t, "root", "AIMX/1 MAILBOX-LIST\n\n"))); !contains(names, "m-alice") || !contains(names, "m-bob") {
 		t.Errorf("promise 2 (root's LIST shows every mailbox): root sees %v", names)
 	}
 
@@ -170,19 +180,18 @@ func testMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Chown(msg, int(alice.uid), int(alice.gid))
-	if got := raw(t, "alice", "AIMX/1 MAILBOX-DELETE\nName: m-alice\n\n"); !strings.HasPrefix(got, "AIMX/1 ERR NONEMPTY ") {
+	if got := checkedRaw(t, "alice", "AIMX/1 MAILBOX-DELETE\nName: m-alice\n\n"); !strings.HasPrefix(got, "AIMX/1 ERR NONEMPTY ") {
 		t.Errorf("promise 2 (DELETE of a non-empty mailbox without force is NONEMPTY): got %q", got)
 	}
-	if r := cliAs(t, "alice", "delete", "m-alice", "--yes"); r.code != 1 {
+	if r := checkedCLI(t, "alice", "delete", "m-alice", "--yes"); r.code != 1 {
 		t.Errorf("promise 2 (CLI delete of a non-empty mailbox fails): %s", r)
 	}
-	if r := cliAs(t, "alice", "delete", "m-alice", "--force", "--yes"); r.code != 0 {
+	if r := checkedCLI(t, "alice", "delete", "m-alice", "--force", "--yes"); r.code != 0 {
 		t.Errorf("promise 2 (the owner force-deletes): %s", r)
 	}
 	if stanzaOwner(t, "m-alice") != "" || fileExists(filepath.Join(dataDir, "inbox", "m-alice")) || fileExists(filepath.Join(dataDir, "sent", "m-alice")) {
 		t.Errorf("promise 2 (force delete removes the stanza and both folders): still there")
 	}
-	noInstances(t, "the deletes")
 
 	// Malformed and unknown requests are answered and leave nothing behind.
 	for frame, prefix := range map[string]string{
@@ -191,13 +200,12 @@ func testMatrix(t *testing.T) {
 		"AIMX/1 MAILBOX-CREATE\nName: a\nName: b\n\n": "AIMX/1 ERR MALFORMED malformed request: ",
 		"AIMX/1 FROB\n\n":                             "AIMX/1 ERR PROTOCOL ",
 	} {
-		if got := raw(t, "bob", frame); !strings.HasPrefix(got, prefix) {
+		if got := checkedRaw(t, "bob", frame); !strings.HasPrefix(got, prefix) {
 			t.Errorf("promise 2 (bad frames get an error response): %q got %q, want prefix %q", frame, got, prefix)
 		}
 	}
 	// A client that hangs up mid-frame.
-	raw(t, "bob", "AIMX/1 MAILBOX-CREATE\nName: half")
-	noInstances(t, "malformed and truncated requests")
+	checkedRaw(t, "bob", "AIMX/1 MAILBOX-CREATE\nName: half")
 }
 
 // stanzaOwner returns the owner in [mailboxes.NAME] of the config, ""

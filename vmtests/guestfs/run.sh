@@ -4,6 +4,7 @@
 # serial port (the harness's result log).
 exec >/dev/ttyS1 2>&1
 cd /usr/lib/aimx-vmtest
+export SYSTEMD_COLORS=0
 . ./env
 echo "AIMX-VMTEST: guest $(. /etc/os-release; echo "$PRETTY_NAME"), $(systemctl --version | head -n 1)"
 echo "AIMX-VMTEST: system $(systemctl is-system-running --wait)"
