@@ -32,11 +32,12 @@ vmtest-deps:
 
 # Versions N and N+1 of our package, the same source built twice with a
 # different version, so the upgrade scenario can tell the binaries apart.
+# They are moved out of dist/, which keeps only what `make package` made.
 vmtest-debs:
 	rm -rf $(VMTEST_OUT)/debs && mkdir -p $(VMTEST_OUT)/debs
 	for v in $(VMTEST_V1) $(VMTEST_V2); do \
 		$(MAKE) --no-print-directory package VERSION=v$$v PKG_VERSION=$$v && \
-		cp dist/aimx-mailboxd_$${v}_amd64.deb $(VMTEST_OUT)/debs/ || exit 1; \
+		mv dist/aimx-mailboxd_$${v}_amd64.deb $(VMTEST_OUT)/debs/ && rm -f dist/aimx-mailboxd_$${v}_*.rpm || exit 1; \
 	done
 	@if [ -n "$(VMTEST_BREAK)" ]; then for d in $(VMTEST_OUT)/debs/*.deb; do sh vmtests/break.sh $(VMTEST_BREAK) $$d || exit 1; done; fi
 

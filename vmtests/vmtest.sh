@@ -26,10 +26,14 @@ say() { echo "vmtest[$suite]: $*" >&2; }
 kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^ ]*\)$/\1/p' | head -n 1)
 [ -n "$kpkg" ] || { say "apt-cache knows no linux-image-amd64; run apt-get update"; exit 1; }
 kdir=$cache/kernel-$kpkg
+# (Under a lock: `make -j vmtest` boots both suites at once.)
+exec 9>"$cache/.kernel.lock"
+flock 9
 if [ ! -s "$kdir/kernel" ]; then
 	say "fetching $kpkg"
 	sh "$here/kernel.sh" "$kdir"
 fi
+flock -u 9
 
 # Base image: keyed by suite and the hash of the script that builds it
 # (which holds the package list).
