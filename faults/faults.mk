@@ -31,3 +31,27 @@ faults-quick: deps-strace
 lint: lint-evidence
 lint-evidence:
 	$(GO) vet -tags faults ./faults
+
+# Each fuzz target for FUZZTIME (default 2m); total executions and time
+# go to docs/RELIABILITY.md. A crasher lands in <pkg>/testdata/fuzz/<Fn>/:
+# commit it as a regression seed.
+FUZZ_TARGETS := wire:FuzzReadRequest wire:FuzzReadResponse mailbox:FuzzEdit mailbox:FuzzEditGenerated
+fuzz:
+	@mkdir -p $(EVIDENCE); out=$(EVIDENCE)/fuzz.md; fail=0; \
+	printf 'Run: `make fuzz FUZZTIME=%s`, %s, %s CPUs (%s), %s, %s.\n\n' '$(FUZZTIME)' "$$(date -u '+%Y-%m-%d %H:%M UTC')" "$$(nproc)" \
+	  "$$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$$(uname -sr)" "$$($(GO) version | cut -d' ' -f3)" > $$out; \
+	printf '| Target | Time run | Executions | New interesting inputs | Result |\n|---|---|---|---|---|\n' >> $$out; \
+	for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t#*:}; log=$(EVIDENCE)/fuzz-$$fn.log; \
+	  echo "fuzz $$pkg $$fn for $(FUZZTIME)"; \
+	  $(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s > $$log 2>&1; st=$$?; \
+	  last=$$(grep 'execs:' $$log | tail -1); \
+	  el=$$(echo "$$last" | sed -n 's/.*elapsed: \([^,]*\),.*/\1/p'); \
+	  ex=$$(echo "$$last" | sed -n 's/.*execs: \([0-9]*\).*/\1/p'); \
+	  ni=$$(echo "$$last" | sed -n 's/.*new interesting: \([0-9]*\).*/\1/p'); \
+	  res=PASS; if [ $$st != 0 ]; then res="FAIL (see $$pkg/testdata/fuzz/$$fn)"; fail=1; tail -20 $$log; fi; \
+	  echo "  $$res: $$ex execs in $$el"; \
+	  printf '| `%s.%s` | %s | %s | %s | %s |\n' $$pkg $$fn "$$el" "$$ex" "$$ni" "$$res" >> $$out; \
+	done; \
+	$(call splice,docs/RELIABILITY.md,fuzz,$(EVIDENCE)/fuzz.md) && echo "docs/RELIABILITY.md: fuzz results updated"; \
+	exit $$fail
