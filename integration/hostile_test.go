@@ -301,4 +301,3 @@ func tail(s string, n int) string {
 	}
 	return s
 }
-
