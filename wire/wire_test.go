@@ -178,6 +178,16 @@ func FuzzReadRequest(f *testing.F) {
 			if err := WriteRequest(io.Discard, req); err == nil {
 				t.Fatalf("WriteRequest wrote a \\r in %+v", req)
 			}
+		case len("Owner: "+req.Owner) > MaxLine || len("Name: "+req.Name) > MaxLine:
+			// "Name:<8186 bytes>" is a line of at most MaxLine; written
+			// back with the space after the colon it is one byte longer,
+			// and the re-read refuses it as too long.
+			var b bytes.Buffer
+			WriteRequest(&b, req)
+			var werr *Error
+			if _, err := parse(b.String()); !errors.As(err, &werr) || !strings.Contains(werr.Reason, "longer than") {
+				t.Fatalf("re-read of a line over MaxLine: %v", err)
+			}
 		default:
 			var b bytes.Buffer
 			if err := WriteRequest(&b, req); err != nil {
