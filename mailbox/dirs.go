@@ -100,18 +100,26 @@ func (t *Tx) Create(st Stanza, uid, gid uint32) error {
 		return &StepError{Err: err}
 	}
 	for _, rel := range missing {
-		if err := root.Mkdir(filepath.Dir(rel), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		switch err := root.Mkdir(filepath.Dir(rel), 0o755); {
+		case err == nil:
+			// Every owner must reach its folder through it, whatever the umask.
+			if err := root.Chmod(filepath.Dir(rel), 0o755); err != nil {
+				return rollback(fsError("chmod", t.path(filepath.Dir(rel)), err))
+			}
+		case !errors.Is(err, fs.ErrExist):
 			return rollback(fsError("mkdir", t.path(filepath.Dir(rel)), err))
 		}
 		if err := root.Mkdir(rel, 0o700); err != nil {
 			return rollback(fsError("mkdir", t.path(rel), err))
 		}
 		created = append(created, rel)
-		if err := root.Lchown(rel, int(uid), int(gid)); err != nil {
-			return rollback(fsError("chown", t.path(rel), err))
-		}
+		// Mode first, while the folder is still ours: chmod after chown
+		// would need CAP_FOWNER.
 		if err := root.Chmod(rel, 0o700); err != nil {
 			return rollback(fsError("chmod", t.path(rel), err))
+		}
+		if err := root.Lchown(rel, int(uid), int(gid)); err != nil {
+			return rollback(fsError("chown", t.path(rel), err))
 		}
 	}
 	if renamed, err := t.write(text); err != nil {
