@@ -205,6 +205,24 @@ func newEnv(t *testing.T, text string) *env {
 	return e
 }
 
+// logged waits briefly for the helper's log line with every one of parts
+// (stderr reaches the test through a pipe and a goroutine).
+func (e *env) logged(parts ...string) bool {
+	for i := 0; i < 100; i++ {
+		for _, line := range strings.Split(e.logs.String(), "\n") {
+			all := true
+			for _, p := range parts {
+				all = all && strings.Contains(line, p)
+			}
+			if all {
+				return true
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
 func (e *env) stop() {
 	if !e.stopped {
 		e.stopped = true

@@ -5,12 +5,14 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/aimx/aimx-mailboxd/mailbox"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestCreateNonRootIgnoresOwner(t *testing.T) {
@@ -23,8 +25,7 @@ func TestCreateNonRootIgnoresOwner(t *testing.T) {
 	}
 	assertDir(t, e.path("inbox", "a1"), alice.uid, alice.gid, 0o700)
 	assertDir(t, e.path("sent", "a1"), alice.uid, alice.gid, 0o700)
-	if !strings.Contains(e.logs.String(), fmt.Sprintf("verb=MAILBOX-CREATE caller_uid=%d", alice.uid)) ||
-		!strings.Contains(e.logs.String(), "caller_user="+alice.name+" mailbox=a1 decision=accept") {
+	if !e.logged(fmt.Sprintf("verb=MAILBOX-CREATE caller_uid=%d caller_pid=", alice.uid), "caller_user="+alice.name+" mailbox=a1 decision=accept") {
 		t.Errorf("no accept record in the log:\n%s", e.logs)
 	}
 }
@@ -36,7 +37,7 @@ func TestCreateRoot(t *testing.T) {
 	}
 	assertDir(t, e.path("inbox", "b1"), bob.uid, bob.gid, 0o700)
 	assertDir(t, e.path("sent", "b1"), bob.uid, bob.gid, 0o700)
-	if !strings.Contains(e.logs.String(), "mailbox=b1 decision=root_bypass") {
+	if !e.logged("caller_uid=0", "caller_user=root mailbox=b1 decision=root_bypass") {
 		t.Errorf("no root_bypass record:\n%s", e.logs)
 	}
 	for _, tc := range []struct{ frame, want string }{
@@ -139,7 +140,7 @@ func TestDelete(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(e.logs.String(), "mailbox=bobs decision=reject reason=\"uid ") {
+	if !e.logged("mailbox=bobs decision=reject reason=\"uid ", "it is owned by") {
 		t.Errorf("the log lacks the internal reason:\n%s", e.logs)
 	}
 	assertDir(t, e.path("inbox", "bobs"), bob.uid, bob.gid, 0o700)
@@ -259,16 +260,7 @@ func TestCallerWithoutPasswdEntry(t *testing.T) {
 	}
 }
 
-type entry struct {
-	Name       string  `json:"name"`
-	Address    *string `json:"address"`
-	InboxPath  string  `json:"inbox_path"`
-	SentPath   string  `json:"sent_path"`
-	Total      int     `json:"total"`
-	Unread     int     `json:"unread"`
-	SentCount  int     `json:"sent_count"`
-	Registered bool    `json:"registered"`
-}
+type entry = mailbox.Entry
 
 func (e *env) list(u *user) []entry {
 	e.t.Helper()
@@ -459,5 +451,36 @@ func TestFilesystemStepFails(t *testing.T) {
 	}
 	if e.readConfig() != baseConfig {
 		t.Errorf("config changed:\n%s", e.readConfig())
+	}
+}
+
+// TestOneRecordPerRequest: every request, accepted or not, well-formed or
+// not, leaves exactly one decision record.
+func TestOneRecordPerRequest(t *testing.T) {
+	e := newEnv(t, baseConfig)
+	frames := []string{create("one", ""), create("one", ""), del("nothere", false), "AIMX/1 MAILBOX-LIST\n\n", "AIMX/1 VERSION\n\n", "garbage\n\n", "AIMX/1 SEND\n\n"}
+	for _, f := range frames {
+		e.raw(&alice, f)
+	}
+	count := func() int { return strings.Count(e.logs.String(), " decision=") }
+	for i := 0; i < 100 && count() < len(frames); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := count(); n != len(frames) {
+		t.Errorf("%d decision records for %d requests:\n%s", n, len(frames), e.logs)
+	}
+	for _, want := range [][]string{
+		{"verb=MAILBOX-CREATE", "mailbox=one decision=accept"},
+		{"verb=MAILBOX-CREATE", "mailbox=one decision=reject reason=\"mailbox 'one' already exists\""},
+		{"verb=MAILBOX-DELETE", "mailbox=nothere decision=reject reason=\"no such mailbox\""},
+		{"verb=MAILBOX-LIST", "decision=accept"},
+		{"verb=VERSION", "decision=accept"},
+		{"verb=\"\"", "decision=reject reason=\"malformed request: request line must start with"},
+		{"verb=SEND", "decision=reject reason=\"verb 'SEND' is served by the AIMX mail daemon's socket"},
+	} {
+		if !e.logged(want...) {
+			t.Errorf("no record with %q", want)
+		}
 	}
 }

@@ -100,7 +100,13 @@ func (t *Tx) Create(st Stanza, uid, gid uint32) error {
 		return &StepError{Err: err}
 	}
 	for _, rel := range missing {
-		if err := root.Mkdir(filepath.Dir(rel), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		switch err := root.Mkdir(filepath.Dir(rel), 0o755); {
+		case err == nil:
+			// Every owner must reach its folder through it, whatever the umask.
+			if err := root.Chmod(filepath.Dir(rel), 0o755); err != nil {
+				return rollback(fsError("chmod", t.path(filepath.Dir(rel)), err))
+			}
+		case !errors.Is(err, fs.ErrExist):
 			return rollback(fsError("mkdir", t.path(filepath.Dir(rel)), err))
 		}
 		if err := makeFolder(root, rel, "."+st.Name+".new", uid, gid, t.path); err != nil {
@@ -226,11 +232,13 @@ func makeFolder(root *os.Root, rel, tmp string, uid, gid uint32, path func(strin
 	if err := root.Mkdir(tmp, 0o700); err != nil {
 		return fsError("mkdir", path(rel), err)
 	}
-	err := root.Lchown(tmp, int(uid), int(gid))
+	// Mode first, while the folder is still ours: chmod after chown
+	// would need CAP_FOWNER.
+	err := root.Chmod(tmp, 0o700)
 	if err != nil {
-		err = fsError("chown", path(rel), err)
-	} else if err = root.Chmod(tmp, 0o700); err != nil {
 		err = fsError("chmod", path(rel), err)
+	} else if err = root.Lchown(tmp, int(uid), int(gid)); err != nil {
+		err = fsError("chown", path(rel), err)
 	} else if err = root.Rename(tmp, rel); err != nil {
 		err = fsError("rename", path(rel), err)
 	}

@@ -1,1 +1,68 @@
-# units targets (filled in by its issue)
+# units/units.mk — offline checks of the systemd units (no VM, no running
+# systemd needed). Included by the top Makefile before `test:`.
+#
+#   make units-verify    systemd-analyze verify; any line on stderr fails
+#   make units-security  systemd-analyze security --offline, fails above 1.5
+#   make units-tmpfiles  applies the tmpfiles.d entry to a scratch root
+#   make units-check     all three (they also run in `make test`)
+#
+# The checks run against a scratch root (.cache/units-root) that holds the
+# host's own unit tree (for sysinit.target and friends), our units, and the
+# real cgo helper at /usr/libexec/aimx-mailboxd, so that verify can check
+# ExecStart= without installing anything on this machine.
+
+UNITS_ROOT := .cache/units-root
+UNITS_FILES := units/aimx-mailboxd.socket units/aimx-mailboxd@.service
+# systemd-analyze security --threshold takes tenths: 15 means exposure 1.5.
+UNITS_EXPOSURE_MAX := 15
+
+# $(call apt-install,PACKAGES) and $(call need-tool,COMMAND,PACKAGES): install
+# from apt (CI runs as root; no sudo), the latter only when COMMAND is missing.
+apt-install = { echo "installing $(1) from apt" >&2; \
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; } || \
+	{ echo "error: could not install $(1); install it and re-run" >&2; exit 1; }; }
+need-tool = command -v $(1) >/dev/null 2>&1 || $(call apt-install,$(2))
+
+.PHONY: units-root units-verify units-security units-tmpfiles units-check
+TEST_TARGETS += units-verify units-security units-tmpfiles
+
+units-check: units-verify units-security units-tmpfiles
+
+units-root: pkg-binaries
+	@$(call need-tool,systemd-analyze,systemd)
+	@rm -rf $(UNITS_ROOT)
+	@mkdir -p $(UNITS_ROOT)/usr/lib/systemd $(UNITS_ROOT)/usr/libexec $(UNITS_ROOT)/etc/aimx $(UNITS_ROOT)/var/lib/aimx
+	@cp -a /usr/lib/systemd/system $(UNITS_ROOT)/usr/lib/systemd/
+	@install -m 0644 $(UNITS_FILES) $(UNITS_ROOT)/usr/lib/systemd/system/
+	@install -m 0755 $(PKG_STAGE)/bin/aimx-mailboxd $(UNITS_ROOT)/usr/libexec/aimx-mailboxd
+
+# --man=yes (the default) checks Documentation=man: against our own pages.
+units-verify: units-root man
+	@$(call need-tool,man,man-db)
+	@out=$$(MANPATH=$(CURDIR)/$(PKG_STAGE)/manpath systemd-analyze verify --root=$(UNITS_ROOT) \
+		$(addprefix $(UNITS_ROOT)/usr/lib/systemd/system/,$(notdir $(UNITS_FILES))) 2>&1); rc=$$?; \
+	if [ $$rc -ne 0 ] || [ -n "$$out" ]; then \
+		printf '%s\n' "$$out" >&2; echo "FAIL units-verify: systemd-analyze verify printed the above (rc=$$rc)" >&2; exit 1; \
+	fi; echo "ok   units-verify: $(notdir $(UNITS_FILES))"
+
+units-security: units-root
+	@out=$$(systemd-analyze security --offline=yes --root=$(UNITS_ROOT) \
+		--threshold=$(UNITS_EXPOSURE_MAX) --no-pager aimx-mailboxd@x.service 2>&1); rc=$$?; \
+	lim=$$(awk 'BEGIN { printf "%.1f", $(UNITS_EXPOSURE_MAX) / 10 }'); \
+	score=$$(printf '%s\n' "$$out" | sed -n 's/.*Overall exposure level for aimx-mailboxd@x.service: \([0-9.]*\).*/\1/p'); \
+	if [ $$rc -ne 0 ] || [ -z "$$score" ]; then \
+		printf '%s\n' "$$out" | grep -v '^  *✓' >&2; \
+		echo "FAIL units-security: exposure $${score:-unknown} is above $$lim (rc=$$rc)" >&2; exit 1; \
+	fi; echo "ok   units-security: aimx-mailboxd@x.service exposure $$score (limit $$lim)"
+
+# Install the tmpfiles.d entry into a scratch root under the name the
+# maintainer scripts use, apply it there, and check owner and mode.
+units-tmpfiles:
+	@$(call need-tool,systemd-tmpfiles,systemd)
+	@root=$$(mktemp -d); trap 'rm -rf "$$root"' EXIT; \
+	install -D -m 0644 units/aimx-mailboxd.tmpfiles "$$root/usr/lib/tmpfiles.d/aimx-mailboxd.conf"; \
+	systemd-tmpfiles --root="$$root" --create aimx-mailboxd.conf || exit 1; \
+	for d in /var/lib/aimx /var/lib/aimx/inbox /var/lib/aimx/sent; do \
+		got=$$(stat -c '%U:%G %a %F' "$$root$$d" 2>&1); \
+		[ "$$got" = "root:root 755 directory" ] || { echo "FAIL units-tmpfiles: $$d is '$$got', want 'root:root 755 directory'" >&2; exit 1; }; \
+	done; echo "ok   units-tmpfiles: /var/lib/aimx{,/inbox,/sent} root:root 0755"

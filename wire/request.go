@@ -40,9 +40,9 @@ func ReadRequest(r *bufio.Reader) (Request, error) {
 	switch {
 	case verb == VerbCreate, verb == VerbDelete, verb == VerbList, verb == VerbVersion:
 	case daemonVerbs[verb]:
-		return Request{}, Errorf(Protocol, "verb '%s' is served by the AIMX mail daemon's socket, not the mailbox socket: send it there", verb)
+		return Request{Verb: verb}, Errorf(Protocol, "verb '%s' is served by the AIMX mail daemon's socket, not the mailbox socket: send it there", verb)
 	default:
-		return Request{}, Errorf(Protocol, "unknown verb '%s'", verb)
+		return Request{Verb: verb}, Errorf(Protocol, "unknown verb '%s'", verb)
 	}
 
 	req := Request{Verb: verb}

@@ -1,0 +1,177 @@
+#!/bin/bash
+# packaging/smoke.sh DEB DEB_NEXT RPM RPM_NEXT
+#
+# Installs, upgrades, removes and purges the real packages with dpkg and rpm
+# inside a throwaway copy-on-write view of this machine: a private mount
+# namespace, an overlayfs whose upper layer is a tmpfs, and a chroot into it.
+# Nothing reaches the real root. PID 1 there is not systemd, so this is the
+# chroot / image-build path of the maintainer scripts: they must succeed,
+# enable the socket offline, create /var/lib/aimx, and never touch the config
+# or mailboxes on removal.
+#
+# AIMX_SMOKE_CAPS (default: the unit's set, "chown,dac_override")
+# picks the capabilities the helper keeps, to find the smallest set.
+#
+# It also runs the installed helper behind `systemd-socket-activate --accept`
+# with exactly the unit's CapabilityBoundingSet= and no inheritable caps, and
+# has an ordinary user create, list and force-delete a mailbox through the
+# installed CLI. (The full unit sandbox needs systemd as PID 1: the VM lane.)
+#
+# Needs root and permission to mount (unshare -m, overlayfs); otherwise it
+# says why and exits 0 without running (a skip, never a silent pass).
+set -euo pipefail
+
+if [ "${1:-}" = --inner ]; then
+	shift
+	inner=1
+else
+	inner=0
+fi
+
+if [ "$inner" = 0 ]; then
+	[ $# -eq 4 ] || { echo "usage: $0 DEB DEB_NEXT RPM RPM_NEXT" >&2; exit 2; }
+	if [ "$(id -u)" != 0 ]; then
+		echo "skip package-smoke: needs root (mount namespace, overlayfs, chroot)"
+		exit 0
+	fi
+	if ! unshare -m true 2>/dev/null; then
+		echo "skip package-smoke: unshare -m is not permitted here"
+		exit 0
+	fi
+	scratch=$(mktemp -d /tmp/aimx-smoke.XXXXXX)
+	trap 'rmdir "$scratch"' EXIT
+	unshare -m --propagation private "$0" --inner "$scratch" "$@"
+	exit $?
+fi
+
+# --- inside the private mount namespace -------------------------------------
+scratch=$1
+shift
+mount -t tmpfs -o size=512m tmpfs "$scratch"
+mkdir -p "$scratch/upper" "$scratch/work" "$scratch/root" "$scratch/pkgs"
+cp "$@" "$scratch/pkgs/"
+if ! mount -t overlay overlay -o "lowerdir=/,upperdir=$scratch/upper,workdir=$scratch/work" "$scratch/root" 2>/dev/null; then
+	echo "skip package-smoke: cannot mount overlayfs over / here"
+	exit 0
+fi
+R=$scratch/root
+mount -t proc proc "$R/proc"
+mount --rbind /dev "$R/dev"
+mount -t tmpfs tmpfs "$R/run"
+mount -t tmpfs tmpfs "$R/tmp"
+mkdir -p "$R/pkgs"
+mount --bind "$scratch/pkgs" "$R/pkgs"
+
+deb=/pkgs/$(basename "$1")
+deb_next=/pkgs/$(basename "$2")
+rpm=/pkgs/$(basename "$3")
+rpm_next=/pkgs/$(basename "$4")
+
+caps=${AIMX_SMOKE_CAPS:-chown,dac_override}
+chroot "$R" /bin/bash -s -- "$deb" "$deb_next" "$rpm" "$rpm_next" "$caps" <<'CHROOT'
+set -euo pipefail
+deb=$1 deb_next=$2 rpm=$3 rpm_next=$4 caps=$5
+fails=0
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*" >&2; fails=$((fails + 1)); }
+check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then ok "$what"; else bad "$what"; fi; }
+mode_is() { [ "$(stat -c '%U:%G %a' "$1")" = "$2" ]; }
+wants=/etc/systemd/system/sockets.target.wants/aimx-mailboxd.socket
+no_template_links() { ! find /etc/systemd -name 'aimx-mailboxd@*' | grep -q .; }
+
+export DEBIAN_FRONTEND=noninteractive
+rm -f /etc/mailname
+unset AIMX_DOMAIN || true
+[ ! -d /run/systemd/system ] || { echo "FAIL /run/systemd/system exists in the chroot" >&2; exit 1; }
+
+echo "--- deb: first install without a known domain"
+check "dpkg -i $deb" dpkg -i "$deb"
+for f in /usr/libexec/aimx-mailboxd /usr/bin/aimx-mailboxes \
+	/usr/lib/systemd/system/aimx-mailboxd.socket /usr/lib/systemd/system/aimx-mailboxd@.service \
+	/usr/lib/tmpfiles.d/aimx-mailboxd.conf /usr/share/doc/aimx-mailboxd/copyright \
+	/usr/share/man/man1/aimx-mailboxes.1.gz /usr/share/man/man8/aimx-mailboxd.8.gz; do
+	check "installed $f" test -e "$f"
+done
+for d in /var/lib/aimx /var/lib/aimx/inbox /var/lib/aimx/sent; do
+	check "tmpfiles made $d root:root 755" mode_is "$d" "root:root 755"
+done
+check "socket enabled offline ($wants)" test -L "$wants"
+check "template and instances never enabled" no_template_links
+check "no config written without a domain" test ! -e /etc/aimx/config.toml
+
+echo "--- helper: a user creates, lists and deletes a mailbox (capabilities: $caps)"
+id alice >/dev/null 2>&1 || useradd -m alice
+mkdir -p /etc/aimx
+printf '# operator comment\ndomain = "example.com"\n' >/etc/aimx/config.toml
+chmod 0640 /etc/aimx/config.toml
+mkdir -p /run/aimx
+systemd-socket-activate --accept -l /run/aimx/mailboxd.sock -- \
+	setpriv --bounding-set=-all$(printf ',+%s' ${caps//,/ }) --inh-caps=-all \
+	/usr/libexec/aimx-mailboxd >/dev/null 2>/tmp/helper.log &
+sa=$!
+trap 'kill "$sa" 2>/dev/null || true' EXIT
+for _ in $(seq 50); do [ -S /run/aimx/mailboxd.sock ] && break; sleep 0.1; done
+chmod 0666 /run/aimx/mailboxd.sock
+as_alice() { setpriv --reuid=alice --regid=alice --init-groups env HOME=/home/alice "$@"; }
+check "alice: aimx-mailboxes create x" as_alice aimx-mailboxes create x
+check "inbox/x is alice:alice 700" mode_is /var/lib/aimx/inbox/x "alice:alice 700"
+check "sent/x is alice:alice 700" mode_is /var/lib/aimx/sent/x "alice:alice 700"
+check "config gained [mailboxes.x] and kept the comment" \
+	grep -qx '\[mailboxes.x\]' /etc/aimx/config.toml
+check "config kept its comment" grep -qx '# operator comment' /etc/aimx/config.toml
+check "config still root:root 640" mode_is /etc/aimx/config.toml "root:root 640"
+check "alice: files and an owner-only folder in her inbox" \
+	as_alice sh -c 'mkdir /var/lib/aimx/inbox/x/sub && echo hi >/var/lib/aimx/inbox/x/sub/m.md && echo hi >/var/lib/aimx/inbox/x/a.md && chmod 0700 /var/lib/aimx/inbox/x/sub'
+check "alice: list --json shows x with 1 message" \
+	sh -c "setpriv --reuid=alice --regid=alice --init-groups aimx-mailboxes list --json | grep -q '\"name\":\"x\".*\"total\":1'"
+check "alice: delete x --force --yes" as_alice aimx-mailboxes delete x --force --yes
+check "inbox/x removed" test ! -e /var/lib/aimx/inbox/x
+check "config lost [mailboxes.x]" sh -c "! grep -q 'mailboxes.x' /etc/aimx/config.toml"
+kill "$sa" 2>/dev/null || true
+wait "$sa" 2>/dev/null || true
+if [ "$fails" -ne 0 ]; then echo "--- helper log"; cat /tmp/helper.log; fi
+sum_before=$(sha256sum /etc/aimx/config.toml)
+mkdir -p /var/lib/aimx/inbox/keep && echo mail >/var/lib/aimx/inbox/keep/1.md
+
+echo "--- deb: upgrade"
+check "dpkg -i $deb_next (upgrade)" dpkg -i "$deb_next"
+check "socket still enabled after upgrade" test -L "$wants"
+check "config untouched by upgrade" sh -c "[ \"\$(sha256sum /etc/aimx/config.toml)\" = '$sum_before' ]"
+
+echo "--- deb: remove, then purge"
+check "dpkg -r aimx-mailboxd" dpkg -r aimx-mailboxd
+check "helper removed" test ! -e /usr/libexec/aimx-mailboxd
+check "config kept on remove" sh -c "[ \"\$(sha256sum /etc/aimx/config.toml)\" = '$sum_before' ]"
+check "dpkg -P aimx-mailboxd" dpkg -P aimx-mailboxd
+check "enablement link gone after purge" test ! -e "$wants" -a ! -L "$wants"
+check "no mask left after purge" test ! -L /etc/systemd/system/aimx-mailboxd.socket
+check "config kept on purge" sh -c "[ \"\$(sha256sum /etc/aimx/config.toml)\" = '$sum_before' ]"
+check "mail kept on purge" test -f /var/lib/aimx/inbox/keep/1.md
+
+echo "--- deb: first install with AIMX_DOMAIN seeds a minimal config"
+rm -rf /etc/aimx
+check "AIMX_DOMAIN=example.org dpkg -i $deb" env AIMX_DOMAIN=example.org dpkg -i "$deb"
+check "seeded config is root:root 640" mode_is /etc/aimx/config.toml "root:root 640"
+check "seeded config names the domain" grep -qx 'domain = "example.org"' /etc/aimx/config.toml
+check "no temporary file left in /etc/aimx" sh -c "! ls -A /etc/aimx | grep -q tmp"
+check "dpkg -P aimx-mailboxd" dpkg -P aimx-mailboxd
+
+echo "--- rpm: install, upgrade, erase"
+rm -rf /etc/aimx /var/lib/aimx
+check "rpm -i $rpm" rpm -i --nodeps "$rpm"
+check "rpm: helper installed" test -x /usr/libexec/aimx-mailboxd
+check "rpm: tmpfiles made /var/lib/aimx/inbox" mode_is /var/lib/aimx/inbox "root:root 755"
+check "rpm: socket enabled offline" test -L "$wants"
+check "rpm: template never enabled" no_template_links
+check "rpm -U $rpm_next" rpm -U --nodeps "$rpm_next"
+check "rpm: socket still enabled after upgrade" test -L "$wants"
+check "rpm -e aimx-mailboxd" rpm -e --nodeps aimx-mailboxd
+check "rpm: socket disabled after erase" test ! -e "$wants" -a ! -L "$wants"
+check "rpm: /var/lib/aimx kept after erase" test -d /var/lib/aimx/inbox
+
+if [ "$fails" -ne 0 ]; then
+	echo "FAIL package-smoke: $fails check(s) failed" >&2
+	exit 1
+fi
+echo "ok   package-smoke: all checks passed"
+CHROOT
