@@ -176,24 +176,13 @@ func equal(a, b any) bool {
 			}
 		}
 		return true
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
+	case []any, []map[string]any: // arrays, and arrays of tables
+		av, bv := reflect.ValueOf(a), reflect.ValueOf(b)
+		if av.Type() != bv.Type() || av.Len() != bv.Len() {
 			return false
 		}
-		for i := range x {
-			if !equal(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case []map[string]any:
-		y, ok := b.([]map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !equal(x[i], y[i]) {
+		for i := range av.Len() {
+			if !equal(av.Index(i).Interface(), bv.Index(i).Interface()) {
 				return false
 			}
 		}

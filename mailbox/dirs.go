@@ -100,19 +100,19 @@ func (t *Tx) Create(st Stanza, uid, gid uint32) error {
 		return &StepError{Err: err}
 	}
 	for _, rel := range missing {
-		if err := root.Mkdir(filepath.Dir(rel), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		switch err := root.Mkdir(filepath.Dir(rel), 0o755); {
+		case err == nil:
+			// Every owner must reach its folder through it, whatever the umask.
+			if err := root.Chmod(filepath.Dir(rel), 0o755); err != nil {
+				return rollback(fsError("chmod", t.path(filepath.Dir(rel)), err))
+			}
+		case !errors.Is(err, fs.ErrExist):
 			return rollback(fsError("mkdir", t.path(filepath.Dir(rel)), err))
 		}
-		if err := root.Mkdir(rel, 0o700); err != nil {
-			return rollback(fsError("mkdir", t.path(rel), err))
+		if err := makeFolder(root, rel, "."+st.Name+".new", uid, gid, t.path); err != nil {
+			return rollback(err)
 		}
 		created = append(created, rel)
-		if err := root.Lchown(rel, int(uid), int(gid)); err != nil {
-			return rollback(fsError("chown", t.path(rel), err))
-		}
-		if err := root.Chmod(rel, 0o700); err != nil {
-			return rollback(fsError("chmod", t.path(rel), err))
-		}
 	}
 	if renamed, err := t.write(text); err != nil {
 		if renamed {
@@ -179,6 +179,32 @@ func (t *Tx) Delete(name string, force bool) error {
 	return nil
 }
 
+// RemoveLeftovers removes inbox/<name> and sent/<name> of a mailbox that
+// is not in the config, each only when it is an empty folder owned by uid
+// (by anyone when uid is 0). Those are what a DELETE leaves when it is
+// killed between its config write and its rmdir, or when that rmdir
+// fails: repeating the DELETE then converges to the end state of an
+// uninterrupted one. Anything else is left as it is, and nothing is
+// reported, so the answer to the caller does not depend on it.
+func (t *Tx) RemoveLeftovers(name string, uid uint32) {
+	if _, ok := t.Config.Mailboxes[name]; ok || ValidateName(name) != nil {
+		return
+	}
+	root, err := os.OpenRoot(t.DataDir)
+	if err != nil {
+		return
+	}
+	defer root.Close()
+	for _, kind := range []string{Inbox, Sent} {
+		rel := filepath.Join(kind, name)
+		if fi, err := root.Lstat(rel); err == nil && fi.IsDir() {
+			if u, _ := owner(fi); uid == 0 || u == uid {
+				removeIfEmpty(root, rel)
+			}
+		}
+	}
+}
+
 // removeIfEmpty removes folder rel if it is an empty folder, and leaves
 // anything else as it is: a folder that mail reached after the count
 // stays (and LIST shows it as unregistered), so nothing is ever lost. It
@@ -189,6 +215,37 @@ func removeIfEmpty(root *os.Root, rel string) bool {
 		return errors.Is(err, fs.ErrNotExist)
 	}
 	return root.Remove(rel) == nil // never recursive: ENOTEMPTY keeps it
+}
+
+// makeFolder makes folder rel 0700 uid:gid. The folder appears under
+// its name only once it has that owner and mode: it is made under the
+// temporary name tmp beside it (never a valid mailbox name, so LIST skips
+// it), then renamed into place. A helper killed half-way therefore never
+// leaves a root-owned folder that would block the next CREATE with
+// ECONFLICT; the next CREATE of the name removes a stale tmp. On failure
+// tmp is removed and the error names the step and the final path.
+func makeFolder(root *os.Root, rel, tmp string, uid, gid uint32, path func(string) string) error {
+	tmp = filepath.Join(filepath.Dir(rel), tmp)
+	if err := root.RemoveAll(tmp); err != nil {
+		return fsError("remove stale", path(tmp), err)
+	}
+	if err := root.Mkdir(tmp, 0o700); err != nil {
+		return fsError("mkdir", path(rel), err)
+	}
+	// Mode first, while the folder is still ours: chmod after chown
+	// would need CAP_FOWNER.
+	err := root.Chmod(tmp, 0o700)
+	if err != nil {
+		err = fsError("chmod", path(rel), err)
+	} else if err = root.Lchown(tmp, int(uid), int(gid)); err != nil {
+		err = fsError("chown", path(rel), err)
+	} else if err = root.Rename(tmp, rel); err != nil {
+		err = fsError("rename", path(rel), err)
+	}
+	if err != nil {
+		root.Remove(tmp)
+	}
+	return err
 }
 
 func (t *Tx) path(rel string) string { return filepath.Join(t.DataDir, rel) }

@@ -179,13 +179,15 @@ func (t *Tx) write(text []byte) (renamed bool, err error) {
 	if err != nil {
 		return false, fsError("stat", tmp, err)
 	}
+	// Mode first, while the file is still ours: chmod after chown would
+	// need CAP_FOWNER.
+	if err := f.Chmod(t.mode); err != nil {
+		return false, fsError("chmod", tmp, err)
+	}
 	if uid, gid := owner(fi); uid != t.uid || gid != t.gid {
 		if err := f.Chown(int(t.uid), int(t.gid)); err != nil {
 			return false, fsError("chown", tmp, err)
 		}
-	}
-	if err := f.Chmod(t.mode); err != nil {
-		return false, fsError("chmod", tmp, err)
 	}
 	if _, err := f.Write(text); err != nil {
 		return false, fsError("write", tmp, err)

@@ -9,7 +9,7 @@
 # enable the socket offline, create /var/lib/aimx, and never touch the config
 # or mailboxes on removal.
 #
-# AIMX_SMOKE_CAPS (default: the unit's set, "chown,fowner,dac_override")
+# AIMX_SMOKE_CAPS (default: the unit's set, "chown,dac_override")
 # picks the capabilities the helper keeps, to find the smallest set.
 #
 # It also runs the installed helper behind `systemd-socket-activate --accept`
@@ -67,7 +67,7 @@ deb_next=/pkgs/$(basename "$2")
 rpm=/pkgs/$(basename "$3")
 rpm_next=/pkgs/$(basename "$4")
 
-caps=${AIMX_SMOKE_CAPS:-chown,fowner,dac_override}
+caps=${AIMX_SMOKE_CAPS:-chown,dac_override}
 chroot "$R" /bin/bash -s -- "$deb" "$deb_next" "$rpm" "$rpm_next" "$caps" <<'CHROOT'
 set -euo pipefail
 deb=$1 deb_next=$2 rpm=$3 rpm_next=$4 caps=$5

@@ -82,7 +82,7 @@ func drain(conn *net.UnixConn, wait time.Duration) {
 type request struct {
 	s       *Server
 	caller  activation.Peer
-	user    string // the caller's user name; "" when userErr says why not
+	me      authz.User // the caller's passwd entry; zero when userErr says why not
 	userErr error
 	req     wire.Request
 }
@@ -90,7 +90,7 @@ type request struct {
 // Handle answers one parsed request from caller and logs its decision.
 func (s *Server) Handle(caller activation.Peer, req wire.Request) wire.Response {
 	rq := &request{s: s, caller: caller, req: req}
-	rq.user, rq.userErr = authz.PeerUsername(caller.UID)
+	rq.me, rq.userErr = authz.LookupUID(caller.UID)
 	switch req.Verb {
 	case wire.VerbCreate:
 		return rq.create()
@@ -114,7 +114,7 @@ func (rq *request) bypass() authz.Decision {
 }
 
 func (rq *request) ok(body []byte, d authz.Decision) wire.Response {
-	rq.s.log(rq.caller, rq.req, rq.user, d, "")
+	rq.s.log(rq.caller, rq.req, rq.me.Name, d, "")
 	return wire.Response{Body: body}
 }
 
@@ -124,7 +124,7 @@ func (rq *request) fail(e *wire.Error, internal string) wire.Response {
 	if internal == "" {
 		internal = e.Reason
 	}
-	rq.s.log(rq.caller, rq.req, rq.user, authz.Reject, internal)
+	rq.s.log(rq.caller, rq.req, rq.me.Name, authz.Reject, internal)
 	return wire.Response{Err: e}
 }
 
@@ -160,7 +160,7 @@ func (rq *request) create() wire.Response {
 		if rq.userErr != nil {
 			return rq.fail(wire.Errorf(wire.Validation, "%v", rq.userErr), "")
 		}
-		owner = rq.user
+		owner = rq.me.Name
 	} else {
 		switch owner {
 		case "":
@@ -178,7 +178,10 @@ func (rq *request) create() wire.Response {
 	if _, ok := tx.Config.Mailboxes[name]; ok {
 		return rq.failErr(mailbox.ErrExists)
 	}
-	u, err := authz.LookupName(owner)
+	u, err := rq.me, error(nil) // a non-root caller's entry was looked up once, by uid
+	if caller == 0 {
+		u, err = authz.LookupName(owner)
+	}
 	if errors.Is(err, authz.ErrNoPasswdEntry) {
 		return rq.fail(wire.Errorf(wire.Validation, "unknown owner '%s'", owner), err.Error())
 	}
@@ -220,6 +223,11 @@ func (rq *request) delete() wire.Response {
 		case !errors.Is(err, authz.ErrNoPasswdEntry):
 			return rq.failErr(err)
 		}
+	}
+	if target == nil {
+		// A DELETE killed after its config write left its empty folders:
+		// repeating it removes them (the answer stays "does not exist").
+		tx.RemoveLeftovers(name, rq.caller.UID)
 	}
 	decision, err := authz.Authorize(rq.caller.UID, authz.Delete, target)
 	if err != nil {

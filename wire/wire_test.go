@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -170,6 +171,23 @@ func FuzzReadRequest(f *testing.F) {
 			}
 		case err != nil:
 			t.Fatalf("non-wire error %v", err)
+		case strings.Contains(req.Name+req.Owner, "\r"):
+			// A bare \r inside a value is read as part of it (only a
+			// trailing one ends a line); a name with one never passes
+			// ValidateName. WriteRequest refuses to write it.
+			if err := WriteRequest(io.Discard, req); err == nil {
+				t.Fatalf("WriteRequest wrote a \\r in %+v", req)
+			}
+		case len("Owner: "+req.Owner) > MaxLine || len("Name: "+req.Name) > MaxLine:
+			// "Name:<8186 bytes>" is a line of at most MaxLine; written
+			// back with the space after the colon it is one byte longer,
+			// and the re-read refuses it as too long.
+			var b bytes.Buffer
+			WriteRequest(&b, req)
+			var werr *Error
+			if _, err := parse(b.String()); !errors.As(err, &werr) || !strings.Contains(werr.Reason, "longer than") {
+				t.Fatalf("re-read of a line over MaxLine: %v", err)
+			}
 		default:
 			var b bytes.Buffer
 			if err := WriteRequest(&b, req); err != nil {

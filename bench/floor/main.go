@@ -1,0 +1,32 @@
+//go:build linux
+
+// Command floor is the cheapest possible per-connection program, for
+// make bench's floor (a): run by systemd-socket-activate --accept like the
+// helper, it reads SO_PEERCRED of fd 3, reads what the client sent up to
+// its half-close (closing with unread input would reset the connection),
+// answers "AIMX/1 OK\n" and exits.
+// What the helper costs beyond this is its own work.
+package main
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+func main() {
+	if _, err := unix.GetsockoptUcred(3, unix.SOL_SOCKET, unix.SO_PEERCRED); err != nil {
+		os.Exit(1)
+	}
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Read(3, buf)
+		if n <= 0 || err != nil {
+			break
+		}
+	}
+	if _, err := unix.Write(3, []byte("AIMX/1 OK\n")); err != nil {
+		os.Exit(1)
+	}
+	unix.Close(3)
+}

@@ -1,0 +1,57 @@
+# Evidence targets: crash and fault injection (faults/), fuzzing. Their
+# results are spliced into docs/RELIABILITY.md between marker lines.
+.PHONY: faults faults-quick fuzz deps-strace lint-evidence
+
+TEST_TARGETS += faults-quick
+EVIDENCE := $(CURDIR)/.cache/evidence
+FUZZTIME ?= 2m
+
+# splice DOC TAG FILE: replace the lines between <!-- TAG:begin --> and
+# <!-- TAG:end --> in DOC with the contents of FILE.
+splice = awk -v frag='$(3)' -v tag='$(2)' \
+  '$$0 == "<!-- " tag ":begin -->" { print; while ((getline l < frag) > 0) print l; skip = 1; next } \
+   $$0 == "<!-- " tag ":end -->" { skip = 0 } !skip' $(1) > $(1).new && mv $(1).new $(1)
+
+deps-strace:
+	@command -v strace >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq strace; \
+	  else echo "strace is missing: run 'sudo apt-get install strace'"; exit 1; fi; }
+
+# Every kill point and every error injection, for CREATE, DELETE and
+# DELETE with force (about a minute on 2 cores).
+faults: deps-strace
+	@mkdir -p $(EVIDENCE); rm -f $(EVIDENCE)/faults.md
+	$(GO) test -tags faults -count=1 -timeout 15m -run TestCrashSafety ./faults -args -report $(EVIDENCE)/faults.md
+	@test -f $(EVIDENCE)/faults.md && $(call splice,docs/RELIABILITY.md,faults,$(EVIDENCE)/faults.md) && echo "docs/RELIABILITY.md: fault injection results updated"
+
+# A few kill points and EIO injections per operation; part of make test.
+faults-quick: deps-strace
+	$(GO) test -tags faults -count=1 -timeout 5m -run TestCrashSafety ./faults -args -quick
+
+lint: lint-evidence
+lint-evidence:
+	$(GO) vet -tags faults ./faults
+
+# Each fuzz target for FUZZTIME (default 2m); total executions and time
+# go to docs/RELIABILITY.md. A crasher lands in <pkg>/testdata/fuzz/<Fn>/:
+# commit it as a regression seed.
+FUZZ_TARGETS := wire:FuzzReadRequest wire:FuzzReadResponse mailbox:FuzzEdit mailbox:FuzzEditGenerated
+fuzz:
+	@mkdir -p $(EVIDENCE); out=$(EVIDENCE)/fuzz.md; fail=0; \
+	printf 'Run: `make fuzz FUZZTIME=%s`, %s, %s CPUs (%s), %s, %s.\n\n' '$(FUZZTIME)' "$$(date -u '+%Y-%m-%d %H:%M UTC')" "$$(nproc)" \
+	  "$$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$$(uname -sr)" "$$($(GO) version | cut -d' ' -f3)" > $$out; \
+	printf '| Target | Time run | Executions | New interesting inputs | Result |\n|---|---|---|---|---|\n' >> $$out; \
+	for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t#*:}; log=$(EVIDENCE)/fuzz-$$fn.log; \
+	  echo "fuzz $$pkg $$fn for $(FUZZTIME)"; \
+	  $(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s > $$log 2>&1; st=$$?; \
+	  last=$$(grep 'execs:' $$log | tail -1); \
+	  el=$$(echo "$$last" | sed -n 's/.*elapsed: \([^,]*\),.*/\1/p'); \
+	  ex=$$(echo "$$last" | sed -n 's/.*execs: \([0-9]*\).*/\1/p'); \
+	  ni=$$(echo "$$last" | sed -n 's/.*new interesting: \([0-9]*\).*/\1/p'); \
+	  res=PASS; if [ $$st != 0 ]; then res="FAIL (see $$pkg/testdata/fuzz/$$fn)"; fail=1; tail -20 $$log; fi; \
+	  echo "  $$res: $$ex execs in $$el"; \
+	  printf '| `%s.%s` | %s | %s | %s | %s |\n' $$pkg $$fn "$$el" "$$ex" "$$ni" "$$res" >> $$out; \
+	done; \
+	$(call splice,docs/RELIABILITY.md,fuzz,$(EVIDENCE)/fuzz.md) && echo "docs/RELIABILITY.md: fuzz results updated"; \
+	exit $$fail
