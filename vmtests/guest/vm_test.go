@@ -121,7 +121,7 @@ func testMatrix(t *testing.T) {
 
 	// Owner comes from SO_PEERCRED; --owner from a non-root caller is ignored.
 	if r := checkedCLI(t, "alice", "create", "m-alice", "--owner", "bob"); r.code != 0 {
-		t.Fatalf("promise 2 (a user creates a mailbox): alice create m-alice: %s", r)
+		t.Fatalf("promise 2 (a user creates a mailbox; --owner from a non-root caller is ignored): alice create m-alice --owner bob: %s", r)
 	}
 	if owner := stanzaOwner(t, "m-alice"); owner != "alice" {
 		t.Errorf("promise 2 (owner from SO_PEERCRED, Owner: ignored for non-root): m-alice has owner %q, want alice", owner)
