@@ -806,29 +806,11 @@ func writeReport(t *testing.T, total time.Duration) {
 	fmt.Fprintf(&b, "| **total** | | **%d** | | **%d** | | | **%d** |\n\n", kills, errs, viol)
 	b.WriteString("Outcomes of the faulted runs:\n\n")
 	for _, s := range allStats {
-		var keys []string
-		for k := range s.outcomes {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var parts []string
-		for _, k := range keys {
-			parts = append(parts, fmt.Sprintf("%s: %d", k, s.outcomes[k]))
-		}
-		fmt.Fprintf(&b, "- %s (%s): %s\n", s.op, s.elapsed.Round(time.Second), strings.Join(parts, "; "))
+		fmt.Fprintf(&b, "- %s (%s): %s\n", s.op, s.elapsed.Round(time.Second), strings.Join(counts(s.outcomes, "%s: %d"), "; "))
 	}
 	b.WriteString("\nThe steps that `ERR IO` answers named (count of answers):\n\n")
 	for _, s := range allStats {
-		var keys []string
-		for k := range s.steps {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var parts []string
-		for _, k := range keys {
-			parts = append(parts, fmt.Sprintf("`%s` %d", k, s.steps[k]))
-		}
-		fmt.Fprintf(&b, "- %s: %s\n", s.op, strings.Join(parts, ", "))
+		fmt.Fprintf(&b, "- %s: %s\n", s.op, strings.Join(counts(s.steps, "`%s` %d"), ", "))
 	}
 	var missed []string
 	for _, s := range allStats {
@@ -874,4 +856,18 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// counts formats each key of m with its count, sorted by key.
+func counts(m map[string]int, format string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf(format, k, m[k]))
+	}
+	return parts
 }
