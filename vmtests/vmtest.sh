@@ -9,6 +9,11 @@
 # second serial port (OUTDIR/SUITE.result.log); the kernel and systemd
 # console goes to OUTDIR/SUITE.console.log. No verdict line means the
 # guest crashed or timed out: then the tail of the console is printed.
+#
+# make vmbench reuses this driver with two knobs: VMTEST_RUNNER (a
+# script installed as the runner instead of guestfs/run.sh) and
+# VMTEST_PAYLOAD (a folder whose files go beside it); GUEST_TEST may
+# then be "-" (no scenario binary).
 set -eu
 
 suite=$1
@@ -51,8 +56,9 @@ lib=$run/usr/lib/aimx-vmtest
 mkdir -p "$lib/debs" "$run/etc/systemd/system/multi-user.target.wants"
 cp "$here/guestfs/aimx-vmtest.service" "$run/etc/systemd/system/"
 ln -s ../aimx-vmtest.service "$run/etc/systemd/system/multi-user.target.wants/aimx-vmtest.service"
-install -m 0755 "$here/guestfs/run.sh" "$lib/run.sh"
-install -m 0755 "$guest_test" "$lib/guest.test"
+install -m 0755 "${VMTEST_RUNNER:-$here/guestfs/run.sh}" "$lib/run.sh"
+[ "$guest_test" = - ] || install -m 0755 "$guest_test" "$lib/guest.test"
+[ -z "${VMTEST_PAYLOAD:-}" ] || cp -R "$VMTEST_PAYLOAD"/. "$lib/"
 cp "$deb_dir"/*.deb "$lib/debs/" 2>/dev/null || true
 {
 	echo "VMTEST_SUITE=$suite"

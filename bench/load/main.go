@@ -8,6 +8,15 @@
 // carries. It needs root: it creates the user aimxbench and chowns.
 //
 //	load -helper BIN -floor BIN -wrap BIN -out FILE
+//
+// With -socket it starts no activator: it measures only the sequential
+// CREATE+DELETE pairs through that already listening socket (make
+// vmbench: the packaged aimx-mailboxd.socket under real systemd in a
+// qemu guest), floor (a) through -floor-socket (bench/floor behind a
+// second Accept=yes socket unit) and floor (b) beside the helper's
+// -config file.
+//
+//	load -socket PATH -floor-socket PATH -config FILE -pairs N -out FILE
 package main
 
 import (
@@ -38,6 +47,12 @@ var (
 	out    = flag.String("out", "", "write the markdown results here")
 	pairs  = flag.Int("pairs", 500, "sequential CREATE+DELETE pairs per caller")
 	secs   = flag.Duration("throughput-time", 10*time.Second, "time per concurrency level")
+
+	// make vmbench: sockets that already listen (real systemd units).
+	socket      = flag.String("socket", "", "measure the sequential pairs through this listening socket instead of starting the helper (needs -floor-socket and -config)")
+	floorSocket = flag.String("floor-socket", "", "with -socket: the listening socket of floor (a)")
+	configPath  = flag.String("config", "", "with -socket: the helper's config file (its size, and its folder for floor (b))")
+	floorSbx    = flag.String("floor-sandboxed-socket", "", "with -socket, optional: floor (a) behind a copy of the helper's sandboxed instance unit")
 )
 
 func main() {
@@ -48,7 +63,14 @@ func main() {
 	if os.Geteuid() != 0 {
 		fatalf("needs root: creates the user %s and runs the helper for it", benchUser)
 	}
-	if err := run(); err != nil {
+	runf := run
+	if *socket != "" {
+		if *floorSocket == "" || *configPath == "" {
+			fatalf("-socket needs -floor-socket and -config")
+		}
+		runf = runSockets
+	}
+	if err := runf(); err != nil {
 		fatalf("%v", err)
 	}
 }
@@ -99,21 +121,8 @@ func run() error {
 	}
 	stopF()
 	floorB := durableWrites(fs.dir, configSize, *pairs)
-	a, b := pct(floorA, 50), pct(floorB, 50)
-
-	rep.f("\n### Sequential CREATE+DELETE (%d pairs per caller, one connection each)\n\n", *pairs)
-	rep.f("| Caller | Verb | p50 | p90 | p99 | ratio of p50 to floor (a)+(b) |\n|---|---|---|---|---|---|\n")
-	for _, row := range []struct {
-		who, verb string
-		d         []time.Duration
-	}{{"root", "CREATE", rootC}, {"root", "DELETE", rootD}, {benchUser, "CREATE", userC}, {benchUser, "DELETE", userD}} {
-		rep.f("| %s | %s | %s | %s | %s | %.2f |\n", row.who, row.verb, ms(pct(row.d, 50)), ms(pct(row.d, 90)), ms(pct(row.d, 99)), float64(pct(row.d, 50))/float64(a+b))
-	}
-	rep.f("\n### Floors (same run)\n\n")
-	rep.f("| Floor | p50 | p90 | p99 |\n|---|---|---|---|\n")
-	rep.f("| (a) process per connection: a Go program under the same activator that reads SO_PEERCRED and answers `AIMX/1 OK` | %s | %s | %s |\n", ms(a), ms(pct(floorA, 90)), ms(pct(floorA, 99)))
-	rep.f("| (b) durability: write %d bytes to a temporary file, fsync, rename, fsync the folder | %s | %s | %s |\n", configSize, ms(b), ms(pct(floorB, 90)), ms(pct(floorB, 99)))
-	rep.f("| (a)+(b) | %s | | |\n", ms(a+b))
+	sequentialTables(rootC, rootD, userC, userD, floorA, floorB, configSize,
+		"a Go program under the same activator that reads SO_PEERCRED and answers `AIMX/1 OK`")
 
 	// Throughput.
 	rep.f("\n### Throughput: CREATE of distinct names by root, %s per level\n\n", *secs)
@@ -142,6 +151,103 @@ func run() error {
 	}
 	fmt.Print(rep.String())
 	return nil
+}
+
+// sequentialTables writes the sequential pairs and the floors, with the
+// ratio of each p50 to floor (a)+(b); floorAWhat says what ran floor (a).
+func sequentialTables(rootC, rootD, userC, userD, floorA, floorB []time.Duration, configSize int, floorAWhat string) {
+	a, b := pct(floorA, 50), pct(floorB, 50)
+
+	rep.f("\n### Sequential CREATE+DELETE (%d pairs per caller, one connection each)\n\n", *pairs)
+	rep.f("| Caller | Verb | p50 | p90 | p99 | ratio of p50 to floor (a)+(b) |\n|---|---|---|---|---|---|\n")
+	for _, row := range []struct {
+		who, verb string
+		d         []time.Duration
+	}{{"root", "CREATE", rootC}, {"root", "DELETE", rootD}, {benchUser, "CREATE", userC}, {benchUser, "DELETE", userD}} {
+		rep.f("| %s | %s | %s | %s | %s | %.2f |\n", row.who, row.verb, ms(pct(row.d, 50)), ms(pct(row.d, 90)), ms(pct(row.d, 99)), float64(pct(row.d, 50))/float64(a+b))
+	}
+	rep.f("\n### Floors (same run)\n\n")
+	rep.f("| Floor | p50 | p90 | p99 |\n|---|---|---|---|\n")
+	rep.f("| (a) process per connection: %s | %s | %s | %s |\n", floorAWhat, ms(a), ms(pct(floorA, 90)), ms(pct(floorA, 99)))
+	rep.f("| (b) durability: write %d bytes to a temporary file, fsync, rename, fsync the folder | %s | %s | %s |\n", configSize, ms(b), ms(pct(floorB, 90)), ms(pct(floorB, 99)))
+	rep.f("| (a)+(b) | %s | | |\n", ms(a+b))
+}
+
+// runSockets is make vmbench's run: the sequential pairs through the
+// already listening -socket, as root and as the user, then the floors.
+func runSockets() error {
+	start := time.Now()
+	u, err := ensureUser()
+	if err != nil {
+		return err
+	}
+	machineSockets()
+	rootC, rootD := sequential(*socket, *pairs, "root", benchUser)
+	logf("load: %d pairs as root after %s", *pairs, time.Since(start).Round(time.Second))
+	userC, userD, err := sequentialAs(u, *socket, *pairs)
+	if err != nil {
+		return err
+	}
+	logf("load: %d pairs as %s after %s", *pairs, benchUser, time.Since(start).Round(time.Second))
+	cfg, err := os.ReadFile(*configPath)
+	if err != nil {
+		return err
+	}
+	var floorA []time.Duration
+	for i := 0; i < *pairs; i++ {
+		d, resp := request(*floorSocket, "AIMX/1 VERSION\n\n")
+		if resp != "AIMX/1 OK\n" {
+			return fmt.Errorf("floor answered %q", resp)
+		}
+		floorA = append(floorA, d)
+	}
+	logf("load: floor (a) after %s", time.Since(start).Round(time.Second))
+	var floorS []time.Duration
+	for i := 0; *floorSbx != "" && i < *pairs; i++ {
+		d, resp := request(*floorSbx, "AIMX/1 VERSION\n\n")
+		if resp != "AIMX/1 OK\n" {
+			return fmt.Errorf("sandboxed floor answered %q", resp)
+		}
+		floorS = append(floorS, d)
+	}
+	floorB := durableWrites(filepath.Dir(*configPath), len(cfg), *pairs)
+	sequentialTables(rootC, rootD, userC, userD, floorA, floorB, len(cfg),
+		"`bench/floor` (reads SO_PEERCRED, answers `AIMX/1 OK`) as the instance of a second socket unit with `Accept=yes` and no sandbox")
+	if len(floorS) > 0 {
+		// The same table, one more row: where the ratio goes.
+		s, b := pct(floorS, 50), pct(floorB, 50)
+		rep.f("| (a') the same program under a copy of the installed `aimx-mailboxd@.service` (its whole sandbox; only `ExecStart=` changed) | %s | %s | %s |\n", ms(s), ms(pct(floorS, 90)), ms(pct(floorS, 99)))
+		rep.f("| (a')+(b) | %s | | |\n", ms(s+b))
+		rep.f("\nRatio of p50 to (a')+(b), which leaves out what the sandbox costs systemd per instance: ")
+		for i, row := range []struct {
+			label string
+			d     []time.Duration
+		}{{"root CREATE", rootC}, {"root DELETE", rootD}, {benchUser + " CREATE", userC}, {benchUser + " DELETE", userD}} {
+			sep := ", "
+			if i == 0 {
+				sep = ""
+			}
+			rep.f("%s%s %.2f", sep, row.label, float64(pct(row.d, 50))/float64(s+b))
+		}
+		rep.f(". The sandbox alone, (a') over (a): %.2f.\n", float64(s)/float64(pct(floorA, 50)))
+	}
+	rep.f("\nTotal bench time: %s.\n", time.Since(start).Round(time.Second))
+	if *out != "" {
+		return os.WriteFile(*out, []byte(rep.String()), 0o644)
+	}
+	fmt.Print(rep.String())
+	return nil
+}
+
+func machineSockets() {
+	kernel, _ := exec.Command("uname", "-sr").Output()
+	nproc, _ := exec.Command("nproc").Output()
+	fsType, _ := exec.Command("stat", "-f", "-c", "%T", filepath.Dir(*configPath)).Output()
+	sd, _ := exec.Command("systemctl", "--version").Output()
+	sdv, _, _ := strings.Cut(string(sd), "\n")
+	rep.f("Run: %s. Guest: %s CPUs, %s, %s, %s on %s. Sockets: %s (the packaged unit) and %s (floor (a)).\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), strings.TrimSpace(string(nproc)), strings.TrimSpace(string(kernel)), strings.TrimSpace(sdv),
+		filepath.Dir(*configPath), strings.TrimSpace(string(fsType)), *socket, *floorSocket)
 }
 
 const baseConfig = "# make bench sandbox\ndomain = \"bench.test\"\n"
