@@ -91,7 +91,8 @@ func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args
 
 func run() error {
 	start := time.Now()
-	u, err := ensureUser()
+	u, removeUser, err := ensureUser()
+	defer removeUser()
 	if err != nil {
 		return err
 	}
@@ -177,7 +178,8 @@ func sequentialTables(rootC, rootD, userC, userD, floorA, floorB []time.Duration
 // already listening -socket, as root and as the user, then the floors.
 func runSockets() error {
 	start := time.Now()
-	u, err := ensureUser()
+	u, removeUser, err := ensureUser()
+	defer removeUser()
 	if err != nil {
 		return err
 	}
@@ -252,14 +254,18 @@ func machineSockets() {
 
 const baseConfig = "# make bench sandbox\ndomain = \"bench.test\"\n"
 
-func ensureUser() (*user.User, error) {
+// ensureUser returns the bench user, creating it when missing; cleanup
+// removes a user that it created.
+func ensureUser() (u *user.User, cleanup func(), err error) {
+	cleanup = func() {}
 	if u, err := user.Lookup(benchUser); err == nil {
-		return u, nil
+		return u, cleanup, nil
 	}
 	if out, err := exec.Command("useradd", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", benchUser).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("useradd %s: %v: %s", benchUser, err, out)
+		return nil, cleanup, fmt.Errorf("useradd %s: %v: %s", benchUser, err, out)
 	}
-	return user.Lookup(benchUser)
+	u, err = user.Lookup(benchUser)
+	return u, func() { exec.Command("userdel", benchUser).Run() }, err
 }
 
 func machine() {
