@@ -38,6 +38,7 @@ func TestVM(t *testing.T) {
 		{"matrix", testMatrix},
 		{"journal", testJournal},
 		{"sandbox", testSandbox},
+		{"sandbox-probe", testSandboxProbe},
 		{"flood", testFlood},
 		{"per-source", testPerSource},
 		{"upgrade", func(t *testing.T) { testUpgrade(t, v2) }},
