@@ -99,6 +99,8 @@ func testSandboxProbe(t *testing.T) {
 		plantListener(t, p)
 	}
 	unitsBefore := probeUnits(t)
+	// Should the probe get out, stop what it started before later steps.
+	t.Cleanup(func() { run(t, "", "", "systemctl", "stop", "aimx-probe-*") })
 
 	if err := os.MkdirAll(filepath.Dir(probeDropIn), 0o755); err != nil {
 		t.Fatal(err)

@@ -132,14 +132,17 @@ func create(dir string) (string, error) {
 	if err != nil {
 		return p, err
 	}
-	_, err = f.WriteString("written by the sandbox probe\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	// Created is enough (in /dev/mqueue a file is a message queue, which
+	// write(2) refuses); the write is only reported.
+	detail := p
+	if _, werr := f.WriteString("written by the sandbox probe\n"); werr != nil {
+		detail += " (created; write: " + werr.Error() + ")"
 	}
+	f.Close()
 	if dir == "/etc/aimx" || dir == "/var/lib/aimx" || dir == "/tmp" || dir == "/var/tmp" {
 		os.Remove(p)
 	}
-	return p, err
+	return detail, nil
 }
 
 func openWrite(p string) (string, error) {
@@ -151,8 +154,13 @@ func openWrite(p string) (string, error) {
 	return "opened for writing", nil
 }
 
+// dial connects to the socket at p: a stream socket, or a datagram one
+// such as journald's.
 func dial(p string) (string, error) {
 	c, err := net.DialTimeout("unix", p, 5*time.Second)
+	if errors.Is(err, syscall.EPROTOTYPE) {
+		c, err = net.DialTimeout("unixgram", p, 5*time.Second)
+	}
 	if err != nil {
 		return "", err
 	}
