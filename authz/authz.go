@@ -106,7 +106,7 @@ func (d *Denial) Public(name string) string {
 	case d.Kind == ReservedName:
 		return fmt.Sprintf("mailbox name '%s' is reserved for the operator: only root can create it (reserved_names in %s)", name, d.Policy.Path)
 	case d.Kind == ReservedOwner:
-		return fmt.Sprintf("owner '%s' is reserved: no request creates a mailbox for it, only a hand edit of the config", d.Mailbox.Owner)
+		return fmt.Sprintf("owner '%s' is reserved: only a hand edit of the config may give a mailbox to it", d.Mailbox.Owner)
 	case d.Kind == LimitReached:
 		return fmt.Sprintf("you already own %d mailboxes, the most one user may have (max_mailboxes_per_user = %d in %s): delete one first, or ask the operator to raise the limit",
 			d.Owned, d.Policy.MaxMailboxesPerUser, d.Policy.Path)
