@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os/user"
 	"strconv"
+
+	"github.com/aimx/aimx-mailboxd/policy"
 )
 
 // Action is what a caller asks to do to one mailbox.
@@ -53,6 +55,9 @@ const (
 	NotOwner      Kind = "not_owner"      // the mailbox belongs to another user
 	OwnerMismatch Kind = "owner_mismatch" // a non-root create for an owner other than the caller
 	NoSuchMailbox Kind = "no_such_mailbox"
+	ReservedName  Kind = "reserved_name"  // a non-root create of a name in the policy's reserved_names
+	ReservedOwner Kind = "reserved_owner" // a create for root or aimx-catchall, whoever asks
+	LimitReached  Kind = "limit_reached"  // a non-root create past max_mailboxes_per_user
 )
 
 // Denial is the error Authorize returns. Its Error text is for the log;
@@ -62,6 +67,8 @@ type Denial struct {
 	Action  Action
 	Caller  uint32
 	Mailbox Mailbox
+	Policy  policy.Policy // for ReservedName and LimitReached: where the rule is set
+	Owned   int           // for LimitReached: how many the caller owns
 }
 
 func (d *Denial) Error() string {
@@ -72,6 +79,8 @@ func (d *Denial) Error() string {
 		return fmt.Sprintf("uid %d may not %s mailbox '%s': it is owned by '%s' (uid %d)", d.Caller, d.Action, d.Mailbox.Name, d.Mailbox.Owner, d.Mailbox.OwnerUID)
 	case OwnerMismatch:
 		return fmt.Sprintf("uid %d may not %s mailbox '%s' for owner '%s' (uid %d)", d.Caller, d.Action, d.Mailbox.Name, d.Mailbox.Owner, d.Mailbox.OwnerUID)
+	case ReservedName, ReservedOwner, LimitReached:
+		return fmt.Sprintf("uid %d may not create mailbox '%s': %s", d.Caller, d.Mailbox.Name, d.Public(d.Mailbox.Name))
 	}
 	return "no such mailbox"
 }
@@ -80,13 +89,62 @@ func (d *Denial) Error() string {
 // exist (behavior.md's no-leak rule: every DELETE denial).
 func (d *Denial) Hidden() bool { return d.Action == Delete }
 
+// Invalid reports whether the wire answers VALIDATION: the request broke
+// a rule about names, owners or limits rather than asking for someone
+// else's mailbox.
+func (d *Denial) Invalid() bool {
+	return d.Kind == ReservedName || d.Kind == ReservedOwner || d.Kind == LimitReached
+}
+
 // Public is the canonical wire reason for a request about mailbox name:
-// NoSuchMailboxReason when Hidden, NotAuthorizedReason otherwise.
+// NoSuchMailboxReason when Hidden, the rule that broke when Invalid,
+// NotAuthorizedReason otherwise.
 func (d *Denial) Public(name string) string {
-	if d.Hidden() {
+	switch {
+	case d.Hidden():
 		return NoSuchMailboxReason(name)
+	case d.Kind == ReservedName:
+		return fmt.Sprintf("mailbox name '%s' is reserved for the operator: only root can create it (reserved_names in %s)", name, d.Policy.Path)
+	case d.Kind == ReservedOwner:
+		return fmt.Sprintf("owner '%s' is reserved: only a hand edit of the config may give a mailbox to it", d.Mailbox.Owner)
+	case d.Kind == LimitReached:
+		return fmt.Sprintf("you already own %d mailboxes, the most one user may have (max_mailboxes_per_user = %d in %s): delete one first, or ask the operator to raise the limit",
+			d.Owned, d.Policy.MaxMailboxesPerUser, d.Policy.Path)
 	}
 	return NotAuthorizedReason(d.Action, name)
+}
+
+// ReservedOwners may never be given a mailbox by a request (behavior.md,
+// "Who may do what"): only a hand edit of the config may.
+var ReservedOwners = []string{"root", "aimx-catchall"}
+
+// CheckCreate applies the rules a CREATE must pass before the config is
+// read: the owner is not reserved (whoever asks), and a non-root caller
+// does not ask for one of the policy's reserved names. It returns nil or
+// a *Denial. It does no I/O.
+func CheckCreate(caller uint32, name, owner string, p policy.Policy) error {
+	deny := func(k Kind) error {
+		return &Denial{Kind: k, Action: Create, Caller: caller, Mailbox: Mailbox{Name: name, Owner: owner}, Policy: p}
+	}
+	for _, r := range ReservedOwners {
+		if owner == r {
+			return deny(ReservedOwner)
+		}
+	}
+	if caller != 0 && p.Reserved(name) {
+		return deny(ReservedName)
+	}
+	return nil
+}
+
+// CheckLimit applies the per-user limit to a CREATE by caller, who owns
+// owned mailboxes already: root is exempt, and a limit of 0 means none.
+// It returns nil or a *Denial. It does no I/O.
+func CheckLimit(caller uint32, name string, owned int, p policy.Policy) error {
+	if caller == 0 || p.MaxMailboxesPerUser == 0 || owned < p.MaxMailboxesPerUser {
+		return nil
+	}
+	return &Denial{Kind: LimitReached, Action: Create, Caller: caller, Mailbox: Mailbox{Name: name}, Policy: p, Owned: owned}
 }
 
 // NoSuchMailboxReason is the one reason for a mailbox that does not exist

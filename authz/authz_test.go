@@ -6,6 +6,8 @@ import (
 	"os/user"
 	"strings"
 	"testing"
+
+	"github.com/aimx/aimx-mailboxd/policy"
 )
 
 func TestAuthorize(t *testing.T) {
@@ -91,5 +93,78 @@ func TestPeerUsername(t *testing.T) {
 	}
 	if u, err := LookupName("root"); err != nil || u != (User{Name: "root"}) {
 		t.Errorf("root: %+v, %v", u, err)
+	}
+}
+
+func TestCheckCreate(t *testing.T) {
+	const alice = 1001
+	pol := policy.Default("/etc/aimx/mailboxd.toml")
+	for _, tc := range []struct {
+		name          string
+		caller        uint32
+		mailbox, user string
+		kind          Kind // "" when allowed
+		public        string
+	}{
+		{"user, ordinary name", alice, "notes", "alice", "", ""},
+		{"user, reserved name", alice, "postmaster", "alice", ReservedName,
+			"mailbox name 'postmaster' is reserved for the operator: only root can create it (reserved_names in /etc/aimx/mailboxd.toml)"},
+		{"root, reserved name", 0, "postmaster", "alice", "", ""},
+		{"root for root", 0, "x", "root", ReservedOwner,
+			"owner 'root' is reserved: only a hand edit of the config may give a mailbox to it"},
+		{"root for aimx-catchall", 0, "x", "aimx-catchall", ReservedOwner,
+			"owner 'aimx-catchall' is reserved: only a hand edit of the config may give a mailbox to it"},
+		{"a user named aimx-catchall", 4242, "x", "aimx-catchall", ReservedOwner,
+			"owner 'aimx-catchall' is reserved: only a hand edit of the config may give a mailbox to it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckCreate(tc.caller, tc.mailbox, tc.user, pol)
+			checkDenial(t, err, tc.kind, tc.mailbox, tc.public)
+		})
+	}
+}
+
+func TestCheckLimit(t *testing.T) {
+	pol := policy.Default("/etc/aimx/mailboxd.toml")
+	pol.MaxMailboxesPerUser = 3
+	unlimited := pol
+	unlimited.MaxMailboxesPerUser = 0
+	for _, tc := range []struct {
+		name   string
+		caller uint32
+		owned  int
+		p      policy.Policy
+		kind   Kind
+		public string
+	}{
+		{"under", 1001, 2, pol, "", ""},
+		{"at the limit", 1001, 3, pol, LimitReached,
+			"you already own 3 mailboxes, the most one user may have (max_mailboxes_per_user = 3 in /etc/aimx/mailboxd.toml): delete one first, or ask the operator to raise the limit"},
+		{"root is exempt", 0, 50, pol, "", ""},
+		{"0 means no limit", 1001, 5000, unlimited, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkDenial(t, CheckLimit(tc.caller, "m", tc.owned, tc.p), tc.kind, "m", tc.public)
+		})
+	}
+}
+
+func checkDenial(t *testing.T, err error, kind Kind, name, public string) {
+	t.Helper()
+	if kind == "" {
+		if err != nil {
+			t.Fatalf("denied: %v", err)
+		}
+		return
+	}
+	var d *Denial
+	if !errors.As(err, &d) || d.Kind != kind {
+		t.Fatalf("got %v, want a %s denial", err, kind)
+	}
+	if !d.Invalid() || d.Hidden() {
+		t.Errorf("a %s denial must answer VALIDATION (Invalid, not Hidden)", kind)
+	}
+	if got := d.Public(name); got != public {
+		t.Errorf("public reason\n got %s\nwant %s", got, public)
 	}
 }

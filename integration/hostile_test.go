@@ -188,6 +188,7 @@ func TestClientNeverReads(t *testing.T) {
 		fmt.Fprintf(&big, "\n[mailboxes.m%04d]\naddress = \"m%04d@example.test\"\nowner = \"%s\"\n", i, i, alice.name)
 	}
 	e := newEnv(t, big.String())
+	e.writePolicy("max_mailboxes_per_user = 0 # alice owns 3000 here\n")
 	small, _ := dial(t, e.sock)
 	defer small.Close()
 	io.WriteString(small, "AIMX/1 VERSION\n\n") // never read, never closed

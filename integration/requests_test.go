@@ -395,6 +395,7 @@ func checkMode(t *testing.T, path string, uid, gid uint32, mode os.FileMode) {
 
 func TestConcurrentCreates(t *testing.T) {
 	e := newEnv(t, baseConfig)
+	e.writePolicy("max_mailboxes_per_user = 0 # 60 each here; the limit has its own test\n")
 	callers := []*user{&alice, &bob, nil}
 	var wg sync.WaitGroup
 	errs := make(chan string, 90)

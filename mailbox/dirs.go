@@ -1,11 +1,14 @@
 package mailbox
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // The two folders every mailbox has under the data dir.
@@ -99,15 +102,17 @@ func (t *Tx) Create(st Stanza, uid, gid uint32) error {
 		}
 		return &StepError{Err: err}
 	}
-	for _, rel := range missing {
-		switch err := root.Mkdir(filepath.Dir(rel), 0o755); {
-		case err == nil:
-			// Every owner must reach its folder through it, whatever the umask.
-			if err := root.Chmod(filepath.Dir(rel), 0o755); err != nil {
-				return rollback(fsError("chmod", t.path(filepath.Dir(rel)), err))
+	for _, kind := range []string{Inbox, Sent} {
+		rel := filepath.Join(kind, st.Name)
+		if !slices.Contains(missing, rel) {
+			// Reclaimed: owner-only, as AIMX's daemon keeps it.
+			if err := setMode(root, rel, 0o700); err != nil {
+				return rollback(fsError("chmod", t.path(rel), err))
 			}
-		case !errors.Is(err, fs.ErrExist):
-			return rollback(fsError("mkdir", t.path(filepath.Dir(rel)), err))
+			continue
+		}
+		if err := makeParent(root, kind, t.path); err != nil {
+			return rollback(err)
 		}
 		if err := makeFolder(root, rel, "."+st.Name+".new", uid, gid, t.path); err != nil {
 			return rollback(err)
@@ -123,11 +128,14 @@ func (t *Tx) Create(st Stanza, uid, gid uint32) error {
 	return nil
 }
 
-// Delete removes mailbox name: with force it first empties both folders
-// (never following a symlink out of them), refuses with a *NonEmptyError
-// while any entry is left, removes the stanza from the config, then
-// removes each folder that is empty (a folder that is not stays, so no
-// mail is lost). It returns a *NonEmptyError, *StepError or *EditError.
+// Delete removes mailbox name. With force it first renames both folders
+// aside into the folder's trash (Trash, a name no mailbox can have),
+// where EmptyTrash empties them later, outside the lock; without force it
+// refuses with a *NonEmptyError while either folder holds an entry. It
+// then removes the stanza from the config and, without force, removes
+// each folder that is empty (a folder that is not stays, so no mail is
+// lost). When the config write fails, folders set aside are put back. It
+// returns a *NonEmptyError, *StepError or *EditError.
 func (t *Tx) Delete(name string, force bool) error {
 	root, err := os.OpenRoot(t.DataDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -136,47 +144,118 @@ func (t *Tx) Delete(name string, force bool) error {
 	if root != nil {
 		defer root.Close()
 	}
+	text, err := t.Config.WithoutStanza(name)
+	if err != nil {
+		return err
+	}
 	count := map[string]int{}
+	var aside [][2]string // {rel, trash rel}: put back if the write fails
+	putBack := func() {
+		for _, a := range aside {
+			root.Rename(a[1], a[0])
+		}
+	}
 	for _, kind := range []string{Inbox, Sent} {
 		if root == nil {
 			break
 		}
 		rel := filepath.Join(kind, name)
-		mb, err := openMailboxDir(root, rel)
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotFolder) {
+		fi, err := root.Lstat(rel)
+		if errors.Is(err, fs.ErrNotExist) || err == nil && !fi.IsDir() {
 			continue // nothing of the mailbox's here; left alone
 		}
 		if err != nil {
-			return &StepError{Err: fsError("open", t.path(rel), err)}
+			putBack()
+			return &StepError{Err: fsError("lstat", t.path(rel), err)}
 		}
 		if force {
-			err = wipe(mb, t.path(rel))
+			to, err := t.setAside(root, kind, name)
+			if err != nil {
+				putBack()
+				return &StepError{Err: err}
+			}
+			aside = append(aside, [2]string{rel, to})
+			continue
 		}
+		mb, err := root.OpenRoot(rel)
 		if err == nil {
 			count[kind], err = countEntries(mb, t.path(rel))
+			mb.Close()
 		}
-		mb.Close()
 		if err != nil {
-			return &StepError{Err: err}
+			return &StepError{Err: fsError("open", t.path(rel), err)}
 		}
 	}
 	if count[Inbox]+count[Sent] > 0 {
 		return &NonEmptyError{Name: name, Inbox: count[Inbox], Sent: count[Sent]}
 	}
-	text, err := t.Config.WithoutStanza(name)
-	if err != nil {
-		return err
-	}
 	if renamed, err := t.write(text); err != nil {
+		if !renamed {
+			putBack()
+		}
 		return &StepError{Err: err, Committed: renamed}
 	}
 	for _, kind := range []string{Inbox, Sent} {
-		if root == nil {
+		if root == nil || force {
 			break
 		}
 		removeIfEmpty(root, filepath.Join(kind, name))
 	}
 	return nil
+}
+
+// Trash is the folder inside inbox/ and sent/ where a forced DELETE sets
+// a mailbox's folders aside, under the lock, to be emptied after the
+// answer. Its name starts with '.', so it is never a mailbox.
+const Trash = ".trash"
+
+// setAside renames kind/name into kind/.trash/ under a fresh name and
+// returns that name. The trash is made 0700 with the owner of kind/ when
+// missing.
+func (t *Tx) setAside(root *os.Root, kind, name string) (string, error) {
+	trash := filepath.Join(kind, Trash)
+	switch err := root.Mkdir(trash, 0o700); {
+	case err == nil:
+		if err := ownLike(root, trash, kind); err != nil {
+			return "", fsError("chown", t.path(trash), err)
+		}
+	case !errors.Is(err, fs.ErrExist):
+		return "", fsError("mkdir", t.path(trash), err)
+	}
+	var r [8]byte
+	rand.Read(r[:])
+	to := filepath.Join(trash, name+"."+hex.EncodeToString(r[:]))
+	if err := root.Rename(filepath.Join(kind, name), to); err != nil {
+		return "", fsError("rename", t.path(filepath.Join(kind, name))+" to "+t.path(to), err)
+	}
+	return to, nil
+}
+
+// EmptyTrash removes everything in inbox/.trash and sent/.trash of
+// dataDir: the folders that forced DELETEs set aside, including
+// any left by a helper killed before it emptied them. It runs outside the
+// lock. A mailbox owner may have planted symlinks, hard links, FIFOs or
+// deep trees there: removal goes through a handle on the trash, never
+// follows a symlink out of it and touches nothing outside it. Failures
+// are left for a later call.
+func EmptyTrash(dataDir string) {
+	root, err := os.OpenRoot(dataDir)
+	if err != nil {
+		return
+	}
+	defer root.Close()
+	for _, kind := range []string{Inbox, Sent} {
+		trash, err := root.OpenRoot(filepath.Join(kind, Trash))
+		if err != nil {
+			continue
+		}
+		if names, err := readNames(trash, ""); err == nil {
+			for _, n := range names {
+				trash.RemoveAll(n)
+			}
+		}
+		trash.Close()
+	}
 }
 
 // RemoveLeftovers removes inbox/<name> and sent/<name> of a mailbox that
@@ -215,6 +294,59 @@ func removeIfEmpty(root *os.Root, rel string) bool {
 		return errors.Is(err, fs.ErrNotExist)
 	}
 	return root.Remove(rel) == nil // never recursive: ENOTEMPTY keeps it
+}
+
+// makeParent makes inbox/ or sent/ (kind) when missing: mode 0711 with
+// the owner of the data dir (root:root 0711 on a real host), so that each
+// owner reaches its own folder by name and nobody can list the names.
+func makeParent(root *os.Root, kind string, path func(string) string) error {
+	err := root.Mkdir(kind, 0o711)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err == nil {
+		// Mode first, whatever the umask, while the folder is still ours.
+		err = root.Chmod(kind, 0o711)
+		if err == nil {
+			err = ownLike(root, kind, ".")
+		}
+		if err != nil {
+			root.Remove(kind)
+		}
+	}
+	if err != nil {
+		return fsError("make", path(kind), err)
+	}
+	return nil
+}
+
+// ownLike gives rel the owner of folder like, when it differs.
+func ownLike(root *os.Root, rel, like string) error {
+	want, err := root.Lstat(like)
+	if err != nil {
+		return err
+	}
+	got, err := root.Lstat(rel)
+	if err != nil {
+		return err
+	}
+	wu, wg := owner(want)
+	if gu, gg := owner(got); gu == wu && gg == wg {
+		return nil
+	}
+	return root.Lchown(rel, int(wu), int(wg))
+}
+
+// setMode sets rel's permission bits to mode unless they already are.
+func setMode(root *os.Root, rel string, mode os.FileMode) error {
+	fi, err := root.Lstat(rel)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm() == mode && fi.Mode()&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky) == 0 {
+		return nil
+	}
+	return root.Chmod(rel, mode)
 }
 
 // makeFolder makes folder rel 0700 uid:gid. The folder appears under
@@ -264,22 +396,6 @@ func openMailboxDir(root *os.Root, rel string) (*os.Root, error) {
 		return nil, fmt.Errorf("%w (%s)", errNotFolder, fi.Mode().Type())
 	}
 	return root.OpenRoot(rel)
-}
-
-// wipe removes every entry inside mb, not mb itself. Through the handle a
-// symlink is removed, never followed, and a hard link loses only its name
-// here.
-func wipe(mb *os.Root, path string) error {
-	names, err := readNames(mb, path)
-	if err != nil {
-		return err
-	}
-	for _, n := range names {
-		if err := mb.RemoveAll(n); err != nil {
-			return fsError("remove", filepath.Join(path, n), err)
-		}
-	}
-	return nil
 }
 
 func countEntries(mb *os.Root, path string) (int, error) {

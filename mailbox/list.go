@@ -107,33 +107,44 @@ func countMessages(root *os.Root, rel string) (total, unread int) {
 	for _, de := range des {
 		var msg string
 		switch name := de.Name(); {
-		case de.Type().IsRegular() && strings.HasSuffix(name, ".md"):
+		case strings.HasSuffix(name, ".md") && !de.IsDir():
 			msg = name
 		case de.IsDir():
-			inner := filepath.Join(name, name+".md")
-			if fi, err := mb.Lstat(inner); err == nil && fi.Mode().IsRegular() {
-				msg = inner
-			}
+			msg = filepath.Join(name, name+".md")
+		default:
+			continue
 		}
-		if msg == "" {
+		regular, read := readMessage(mb, msg)
+		if !regular {
 			continue
 		}
 		total++
-		if !isRead(mb, msg) {
+		if !read {
 			unread++
 		}
 	}
 	return total, unread
 }
 
-// isRead reports whether a message's TOML front matter (between the first
-// two "+++" lines) says read = true.
-func isRead(mb *os.Root, name string) bool {
-	f, err := mb.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+// readMessage opens message name inside mb without following a symlink
+// and without blocking (a FIFO planted in place of a message must not
+// stall the answer), and reports whether it is a regular file and, if so,
+// whether its front matter says read = true.
+func readMessage(mb *os.Root, name string) (regular, read bool) {
+	f, err := mb.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return false
+		return false, false
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return false, false
+	}
+	return true, isRead(f)
+}
+
+// isRead reports whether a message's TOML front matter (between the first
+// two "+++" lines) says read = true.
+func isRead(f io.Reader) bool {
 	sc := bufio.NewScanner(io.LimitReader(f, maxFrontMatter))
 	var fm bytes.Buffer
 	inside := false

@@ -15,6 +15,10 @@ func (e *NameError) Error() string {
 	return fmt.Sprintf("invalid mailbox name '%s': %s", e.Name, e.Rule)
 }
 
+// MaxNameLen is the longest mailbox name: the longest local part of an
+// address (RFC 5321).
+const MaxNameLen = 64
+
 // ValidateName checks a mailbox name against behavior.md ("Names"). It
 // returns a *NameError naming the rule that broke. No name reaches the
 // filesystem or the config before it has passed this check.
@@ -23,6 +27,8 @@ func ValidateName(name string) error {
 	switch {
 	case name == "":
 		rule = "it must not be empty"
+	case len(name) > MaxNameLen:
+		rule = fmt.Sprintf("it must be at most %d bytes long (it is %d)", MaxNameLen, len(name))
 	case strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789._-") != "":
 		rule = "only lower-case letters, digits, '.', '_' and '-' are allowed"
 	case strings.HasPrefix(name, "."):

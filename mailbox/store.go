@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,13 +29,48 @@ import (
 type Store struct {
 	ConfigPath string // config.toml; DefaultConfigPath when empty
 	DataDir    string // overrides the config's data_dir when not empty
+	// LockTimeout bounds the wait for the config lock (the policy's
+	// lock_timeout_seconds); zero means DefaultLockTimeout.
+	LockTimeout time.Duration
 }
+
+// DefaultLockTimeout is the wait for the lock when the Store names none
+// (the policy file's default).
+const DefaultLockTimeout = 10 * time.Second
+
+func (s *Store) lockTimeout() time.Duration {
+	if s.LockTimeout <= 0 {
+		return DefaultLockTimeout
+	}
+	return s.LockTimeout
+}
+
+// Path is the config file in force.
+func (s *Store) Path() string { return s.configPath() }
 
 func (s *Store) configPath() string {
 	if s.ConfigPath == "" {
 		return DefaultConfigPath
 	}
 	return s.ConfigPath
+}
+
+// LockPath is the lock file of the config: .<config name>.lock beside it.
+func (s *Store) LockPath() string {
+	path := s.configPath()
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".lock")
+}
+
+// BusyError is a lock that another request held for longer than the
+// Store's LockTimeout. Nothing was changed.
+type BusyError struct {
+	Config, Lock string
+	Waited       time.Duration
+}
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("config %s is busy: its lock %s was held by another request for more than %s; nothing was changed, try again",
+		e.Config, e.Lock, e.Waited)
 }
 
 // DataDirFor is the data dir in force for config c: Store.DataDir, else
@@ -67,16 +103,20 @@ type Tx struct {
 	DataDir string
 
 	store *Store
-	dir   *os.File // the config's folder: holds the flock, fsynced after rename
+	lock  int      // the flocked lock file's descriptor
+	dir   *os.File // the config's folder, fsynced after rename
 	mode  os.FileMode
 	uid   uint32
 	gid   uint32
 }
 
-// Lock takes the exclusive flock(2) on the config's folder, removes any
-// temporary file a crashed writer left there, and reads the config. It
-// fails with a *ConfigError when the config is missing or does not parse
-// (the lock is then released).
+// Lock takes the exclusive flock(2) on the config's lock file (LockPath:
+// a regular file 0600 with the owner of the config's folder, made on
+// first use, never a path a symlink could redirect), waiting at most
+// LockTimeout; removes any temporary file a crashed writer left; and
+// reads the config. It fails with a *BusyError when the wait ran out, and
+// with a *ConfigError when the config is missing or does not parse; the
+// lock is then released.
 func (s *Store) Lock() (*Tx, error) {
 	path := s.configPath()
 	dirPath := filepath.Dir(path)
@@ -84,10 +124,20 @@ func (s *Store) Lock() (*Tx, error) {
 	if err != nil {
 		return nil, &ConfigError{Path: path, Err: err}
 	}
-	tx := &Tx{store: s, dir: dir}
-	if err := flock(dir); err != nil {
+	tx := &Tx{store: s, dir: dir, lock: -1}
+	if tx.lock, err = s.openLock(dir); err != nil {
 		tx.Close()
-		return nil, fsError("flock", dirPath, err)
+		return nil, err
+	}
+	if err := lockWithin(tx.lock, s.lockTimeout()); err != nil {
+		if errors.Is(err, errLockTimeout) {
+			err = &BusyError{Config: path, Lock: s.LockPath(), Waited: s.lockTimeout()}
+		} else {
+			err = fsError("flock", s.LockPath(), err)
+		}
+		tx.lock = -1 // lockWithin closed it
+		tx.Close()
+		return nil, err
 	}
 	if err := tx.sweep(); err != nil {
 		tx.Close()
@@ -122,14 +172,90 @@ func (s *Store) Lock() (*Tx, error) {
 }
 
 // Close releases the lock.
-func (t *Tx) Close() error { return t.dir.Close() }
+func (t *Tx) Close() error {
+	if t.lock >= 0 {
+		unix.Close(t.lock)
+		t.lock = -1
+	}
+	return t.dir.Close()
+}
 
-func flock(f *os.File) error {
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			return err
+// openLock opens (making it on first use) the lock file in the config's
+// folder dir without following a symlink, and makes it a regular file
+// 0600 owned like dir: nobody but the folder's owner can open it, so
+// nobody else can hold it. A lock file it cannot bring to that state is
+// refused rather than used.
+func (s *Store) openLock(dir *os.File) (int, error) {
+	path := s.LockPath()
+	dfi, err := dir.Stat()
+	if err != nil {
+		return -1, fsError("stat", dir.Name(), err)
+	}
+	duid, dgid := owner(dfi)
+	fd, err := unix.Openat(int(dir.Fd()), filepath.Base(path), unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0o600)
+	if err != nil {
+		return -1, fsError("open lock file", path, err)
+	}
+	var st unix.Stat_t
+	err = unix.Fstat(fd, &st)
+	switch {
+	case err != nil:
+		err = fsError("stat", path, err)
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		err = fmt.Errorf("lock file %s is not a regular file: remove it (it is made again on the next request)", path)
+	case st.Mode&0o7777 != 0o600 || st.Uid != duid || st.Gid != dgid:
+		// Mode first, while the file may still be ours (as when this
+		// request just made it): chmod after chown would need CAP_FOWNER.
+		if err = unix.Fchmod(fd, 0o600); err == nil {
+			err = unix.Fchown(fd, int(duid), int(dgid))
 		}
+		if err != nil {
+			err = fmt.Errorf("lock file %s must be mode 0600 and owned by %d:%d like its folder (it is %04o %d:%d), and fixing it failed: %w; run 'chown %d:%d %s && chmod 0600 %s'",
+				path, duid, dgid, st.Mode&0o7777, st.Uid, st.Gid, err, duid, dgid, path, path)
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+var errLockTimeout = errors.New("lock wait timed out")
+
+// lockWithin takes an exclusive flock on fd, waiting at most d. On any
+// failure fd is closed; a lock granted after the wait gave up is released
+// at once (its descriptor is closed as soon as the kernel grants it).
+func lockWithin(fd int, d time.Duration) error {
+	err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.EWOULDBLOCK) {
+		unix.Close(fd)
+		return err
+	}
+	done := make(chan error, 1)
+	go func() {
+		for {
+			err := unix.Flock(fd, unix.LOCK_EX)
+			if !errors.Is(err, unix.EINTR) {
+				done <- err
+				return
+			}
+		}
+	}()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			unix.Close(fd)
+		}
+		return err
+	case <-timer.C:
+		go func() { <-done; unix.Close(fd) }()
+		return errLockTimeout
 	}
 }
 

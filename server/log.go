@@ -5,6 +5,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/coreos/go-systemd/v22/journal"
 
@@ -34,7 +36,44 @@ func (s *Server) log(peer activation.Peer, req wire.Request, user string, d auth
 	if s.Log == nil {
 		return
 	}
-	s.Log.Log(Record{Verb: req.Verb, UID: peer.UID, PID: peer.PID, User: user, Mailbox: req.Name, Decision: d, Reason: reason})
+	s.Log.Log(Record{Verb: Escape(req.Verb), UID: peer.UID, PID: peer.PID, User: Escape(user),
+		Mailbox: Escape(req.Name), Decision: d, Reason: Escape(reason)})
+}
+
+// Escape returns s with every control character (C0, DEL, C1, U+2028,
+// U+2029), every byte that is not UTF-8, and the backslash written as an
+// escape (\x1b, \u2028, \\), so that text a user sent cannot move an
+// operator's cursor, colour a terminal or forge a log line. Every field
+// of a log record goes through it (behavior.md, "Logs").
+func Escape(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || r == '\\' || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r == '\\':
+			b.WriteString("\\\\")
+		case r < 0x80 && unicode.IsControl(r):
+			fmt.Fprintf(&b, "\\x%02x", r)
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // NewLogger returns a logger that sends native journald fields when the

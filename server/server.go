@@ -19,6 +19,7 @@ import (
 	"github.com/aimx/aimx-mailboxd/activation"
 	"github.com/aimx/aimx-mailboxd/authz"
 	"github.com/aimx/aimx-mailboxd/mailbox"
+	"github.com/aimx/aimx-mailboxd/policy"
 	"github.com/aimx/aimx-mailboxd/version"
 	"github.com/aimx/aimx-mailboxd/wire"
 )
@@ -37,6 +38,16 @@ const (
 type Server struct {
 	Store *mailbox.Store
 	Log   Logger
+	// PolicyPath is the policy file; empty means mailboxd.toml beside the
+	// config.
+	PolicyPath string
+}
+
+func (s *Server) policyPath() string {
+	if s.PolicyPath != "" {
+		return s.PolicyPath
+	}
+	return policy.PathFor(s.Store.Path())
 }
 
 // ErrNoResponse is returned by Serve when the connection ended, or the
@@ -52,6 +63,7 @@ func (s *Server) Serve(conn *net.UnixConn, peer activation.Peer) error {
 	req, err := wire.ReadRequest(r)
 	var resp wire.Response
 	var werr *wire.Error
+	var rq *request
 	switch {
 	case errors.As(err, &werr):
 		s.log(peer, req, "", authz.Reject, werr.Reason)
@@ -61,14 +73,20 @@ func (s *Server) Serve(conn *net.UnixConn, peer activation.Peer) error {
 		s.log(peer, req, "", authz.Reject, "no request: "+err.Error())
 		return fmt.Errorf("%w: read request: %v", ErrNoResponse, err)
 	default:
-		resp = s.Handle(peer, req)
+		rq = s.handle(peer, req)
+		resp = rq.resp
 	}
 	conn.SetWriteDeadline(time.Now().Add(ReadTimeout))
-	if err := wire.WriteResponse(conn, resp); err != nil {
-		return fmt.Errorf("%w: %v", ErrNoResponse, err)
+	werr2 := wire.WriteResponse(conn, resp)
+	if werr2 == nil {
+		conn.CloseWrite()
+		drain(conn, drainWait)
 	}
-	conn.CloseWrite()
-	drain(conn, drainWait)
+	conn.Close()
+	rq.after() // the answer is out: empty the trash, outside the lock
+	if werr2 != nil {
+		return fmt.Errorf("%w: %v", ErrNoResponse, werr2)
+	}
 	return nil
 }
 
@@ -85,13 +103,46 @@ type request struct {
 	me      authz.User // the caller's passwd entry; zero when userErr says why not
 	userErr error
 	req     wire.Request
+	policy  policy.Policy
+	store   mailbox.Store // s.Store with the policy's lock timeout
+
+	resp    wire.Response
+	dataDir string // set by an edit: whose trash to empty after the answer
 }
 
 // Handle answers one parsed request from caller and logs its decision.
+// Work that may follow the answer (emptying folders a forced DELETE set
+// aside) is done before it returns.
 func (s *Server) Handle(caller activation.Peer, req wire.Request) wire.Response {
-	rq := &request{s: s, caller: caller, req: req}
+	rq := s.handle(caller, req)
+	rq.after()
+	return rq.resp
+}
+
+func (s *Server) handle(caller activation.Peer, req wire.Request) *request {
+	rq := &request{s: s, caller: caller, req: req, store: *s.Store}
 	rq.me, rq.userErr = authz.LookupUID(caller.UID)
-	switch req.Verb {
+	rq.resp = rq.answer()
+	return rq
+}
+
+// after does what may wait until the answer is out.
+func (rq *request) after() {
+	if rq != nil && rq.dataDir != "" {
+		mailbox.EmptyTrash(rq.dataDir)
+	}
+}
+
+func (rq *request) answer() wire.Response {
+	switch rq.req.Verb {
+	case wire.VerbCreate, wire.VerbDelete, wire.VerbList:
+		pol, err := policy.Load(rq.s.policyPath())
+		if err != nil {
+			return rq.fail(wire.Errorf(wire.IO, "%v", err), "")
+		}
+		rq.policy, rq.store.LockTimeout = pol, pol.LockTimeout
+	}
+	switch rq.req.Verb {
 	case wire.VerbCreate:
 		return rq.create()
 	case wire.VerbDelete:
@@ -102,7 +153,7 @@ func (s *Server) Handle(caller activation.Peer, req wire.Request) wire.Response 
 		body, _ := json.Marshal(version.Get())
 		return rq.ok(body, rq.bypass())
 	}
-	return rq.fail(wire.Errorf(wire.Protocol, "unknown verb '%s'", req.Verb), "")
+	return rq.fail(wire.Errorf(wire.Protocol, "unknown verb '%s'", rq.req.Verb), "")
 }
 
 // bypass is the decision for a request anyone may make.
@@ -161,20 +212,19 @@ func (rq *request) create() wire.Response {
 			return rq.fail(wire.Errorf(wire.Validation, "%v", rq.userErr), "")
 		}
 		owner = rq.me.Name
-	} else {
-		switch owner {
-		case "":
-			return rq.fail(wire.Errorf(wire.Validation, "root must name the owner of mailbox '%s': send Owner: <user> (aimx-mailboxes create %s --owner USER)", name, name), "")
-		case "root", "aimx-catchall":
-			return rq.fail(wire.Errorf(wire.Validation, "owner '%s' is reserved: only a hand edit of the config may give a mailbox to it", owner), "")
-		}
+	} else if owner == "" {
+		return rq.fail(wire.Errorf(wire.Validation, "root must name the owner of mailbox '%s': send Owner: <user> (aimx-mailboxes create %s --owner USER)", name, name), "")
+	}
+	if err := authz.CheckCreate(caller, name, owner, rq.policy); err != nil {
+		return rq.deny(err)
 	}
 
-	tx, err := rq.s.Store.Lock()
+	tx, err := rq.store.Lock()
 	if err != nil {
 		return rq.failErr(err)
 	}
 	defer tx.Close()
+	rq.dataDir = tx.DataDir
 	if _, ok := tx.Config.Mailboxes[name]; ok {
 		return rq.failErr(mailbox.ErrExists)
 	}
@@ -187,6 +237,12 @@ func (rq *request) create() wire.Response {
 	}
 	if err != nil {
 		return rq.failErr(err)
+	}
+	if caller != 0 && rq.policy.MaxMailboxesPerUser > 0 {
+		owned := ownedBy(tx.Config, u, rq.policy.MaxMailboxesPerUser)
+		if err := authz.CheckLimit(caller, name, owned, rq.policy); err != nil {
+			return rq.deny(err)
+		}
 	}
 	target := &authz.Mailbox{Name: name, Owner: u.Name, OwnerUID: u.UID, OwnerResolved: true}
 	decision, err := authz.Authorize(caller, authz.Create, target)
@@ -203,16 +259,45 @@ func (rq *request) create() wire.Response {
 	return rq.ok(nil, decision)
 }
 
+// ownedBy counts the stanzas of c whose owner resolves to u's uid,
+// stopping at limit. Stanzas that name u exactly are counted without a
+// look-up; every other owner name is looked up once.
+func ownedBy(c *mailbox.Config, u authz.User, limit int) int {
+	n := 0
+	others := map[string]bool{}
+	for _, st := range c.Mailboxes {
+		if st.Owner == u.Name {
+			n++
+		} else {
+			others[st.Owner] = true
+		}
+	}
+	for name := range others {
+		if n >= limit {
+			break
+		}
+		if o, err := authz.LookupName(name); err == nil && o.UID == u.UID {
+			for _, st := range c.Mailboxes {
+				if st.Owner == name {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
 func (rq *request) delete() wire.Response {
 	name := rq.req.Name
 	if err := mailbox.ValidateName(name); err != nil {
 		return rq.failErr(err)
 	}
-	tx, err := rq.s.Store.Lock()
+	tx, err := rq.store.Lock()
 	if err != nil {
 		return rq.failErr(err)
 	}
 	defer tx.Close()
+	rq.dataDir = tx.DataDir
 	var target *authz.Mailbox
 	if st, ok := tx.Config.Mailboxes[name]; ok {
 		target = &authz.Mailbox{Name: name, Owner: st.Owner}
@@ -247,14 +332,17 @@ func (rq *request) deny(err error) wire.Response {
 		return rq.failErr(err)
 	}
 	code := wire.Access
-	if d.Hidden() {
+	switch {
+	case d.Hidden():
 		code = wire.Mailbox
+	case d.Invalid():
+		code = wire.Validation
 	}
 	return rq.fail(&wire.Error{Code: code, Reason: d.Public(rq.req.Name)}, d.Error())
 }
 
 func (rq *request) list() wire.Response {
-	cfg, err := rq.s.Store.Load()
+	cfg, err := rq.store.Load()
 	if err != nil {
 		return rq.failErr(err)
 	}
@@ -275,7 +363,7 @@ func (rq *request) list() wire.Response {
 		}
 		return mine
 	}
-	entries, err := rq.s.Store.List(cfg, keep)
+	entries, err := rq.store.List(cfg, keep)
 	if err != nil {
 		return rq.failErr(err)
 	}

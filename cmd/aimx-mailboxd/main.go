@@ -17,6 +17,7 @@ import (
 type cli struct {
 	Config  string `help:"Config file (default: $$AIMX_CONFIG_DIR/config.toml, else ${default_config})." type:"path" placeholder:"PATH"`
 	DataDir string `help:"Data dir holding inbox/ and sent/ (default: $$AIMX_DATA_DIR, else the config's data_dir, else ${default_data})." type:"path" placeholder:"PATH"`
+	Policy  string `help:"Policy file (default: mailboxd.toml beside the config)." type:"path" placeholder:"PATH"`
 }
 
 func main() {
@@ -36,6 +37,6 @@ func (c *cli) run() error {
 	if err != nil {
 		return err
 	}
-	srv := &server.Server{Store: mailbox.FromEnv(c.Config, c.DataDir), Log: server.NewLogger(os.Stderr)}
+	srv := &server.Server{Store: mailbox.FromEnv(c.Config, c.DataDir), Log: server.NewLogger(os.Stderr), PolicyPath: c.Policy}
 	return srv.Serve(conn, peer)
 }

@@ -36,6 +36,7 @@ type cli struct {
 	Socket  string `help:"Socket of aimx-mailboxd." env:"AIMX_MAILBOXD_SOCKET" default:"/run/aimx/mailboxd.sock" type:"path" placeholder:"PATH"`
 	Config  string `help:"Config file, for root's direct mode when the socket is down (default: $$AIMX_CONFIG_DIR/config.toml, else /etc/aimx/config.toml)." type:"path" placeholder:"PATH"`
 	DataDir string `help:"Data dir, for root's direct mode (default: $$AIMX_DATA_DIR, else the config's data_dir)." type:"path" placeholder:"PATH"`
+	Policy  string `help:"Policy file, for root's direct mode (default: mailboxd.toml beside the config)." type:"path" placeholder:"PATH"`
 
 	Create  createCmd  `cmd:"" help:"Create a mailbox owned by you (root: by --owner)."`
 	Delete  deleteCmd  `cmd:"" help:"Delete one of your mailboxes."`
@@ -197,7 +198,7 @@ func (c *cli) call(req wire.Request) ([]byte, error) {
 		}
 	case os.Geteuid() == 0 && (errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)):
 		fmt.Fprintf(c.stderr, "aimx-mailboxes: %s is not answering (%v); running the request in-process as root\n", c.Socket, unwrapSyscall(err))
-		srv := &server.Server{Store: mailbox.FromEnv(c.Config, c.DataDir), Log: server.NewLogger(io.Discard)}
+		srv := &server.Server{Store: mailbox.FromEnv(c.Config, c.DataDir), Log: server.NewLogger(io.Discard), PolicyPath: c.Policy}
 		resp = srv.Handle(activation.Peer{UID: 0, GID: 0, PID: int32(os.Getpid())}, req)
 	default:
 		return nil, &exitError{code: exitUnreachable, msg: fmt.Sprintf("cannot reach aimx-mailboxd at %s: %v", c.Socket, unwrapSyscall(err)),

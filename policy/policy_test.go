@@ -1,0 +1,80 @@
+package policy
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestMissingFileMeansDefaults(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	p, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.MaxMailboxesPerUser != 32 || p.LockTimeout != 10*time.Second || !slices.Equal(p.ReservedNames, DefaultReservedNames) || p.Path != path {
+		t.Errorf("defaults: %+v", p)
+	}
+	for _, n := range []string{"postmaster", "abuse", "hostmaster", "admin", "webmaster", "security", "root", "mailer-daemon"} {
+		if !p.Reserved(n) {
+			t.Errorf("%s is not reserved by default", n)
+		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	p, err := Parse("p.toml", []byte("# operator\nreserved_names = [\"boss\"]\nmax_mailboxes_per_user = 0\nlock_timeout_seconds = 3\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p.ReservedNames, []string{"boss"}) || p.MaxMailboxesPerUser != 0 || p.LockTimeout != 3*time.Second {
+		t.Errorf("got %+v", p)
+	}
+	// A key left out keeps its default.
+	p, err = Parse("p.toml", []byte("lock_timeout_seconds = 1\n"))
+	if err != nil || p.MaxMailboxesPerUser != 32 || !p.Reserved("postmaster") {
+		t.Errorf("got %+v, %v", p, err)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"\nmax_mailboxes = 3\n", "policy file /etc/aimx/mailboxd.toml, line 2, key max_mailboxes: unknown key; the keys are reserved_names, max_mailboxes_per_user and lock_timeout_seconds"},
+		{"# c\n\nmax_mailboxes_per_user = \"ten\"\n", "policy file /etc/aimx/mailboxd.toml, line 3, key max_mailboxes_per_user: must be a whole number, 0 or more (0: no limit), not a string"},
+		{"max_mailboxes_per_user = -1\n", "policy file /etc/aimx/mailboxd.toml, line 1, key max_mailboxes_per_user: must be a whole number, 0 or more (0: no limit), not -1"},
+		{"lock_timeout_seconds = 0\n", "policy file /etc/aimx/mailboxd.toml, line 1, key lock_timeout_seconds: must be a whole number of seconds from 1 to 3600, not 0"},
+		{"lock_timeout_seconds = 2.5\n", "policy file /etc/aimx/mailboxd.toml, line 1, key lock_timeout_seconds: must be a whole number of seconds from 1 to 3600, not a float"},
+		{"reserved_names = \"postmaster\"\n", "policy file /etc/aimx/mailboxd.toml, line 1, key reserved_names: must be an array of mailbox names, not a string"},
+		{"reserved_names = [\"a\", 1]\n", "policy file /etc/aimx/mailboxd.toml, line 1, key reserved_names: must be an array of mailbox names, but holds an integer"},
+		{"[limits]\nx = 1\n", "policy file /etc/aimx/mailboxd.toml, line 1, key limits: unknown key; the keys are reserved_names, max_mailboxes_per_user and lock_timeout_seconds"},
+		{"a = 1\nlock_timeout_seconds = \n", "policy file /etc/aimx/mailboxd.toml, line 2, key lock_timeout_seconds: expected value but found '\\n' instead"},
+	} {
+		_, err := Parse("/etc/aimx/mailboxd.toml", []byte(tc.text))
+		var perr *Error
+		if !errors.As(err, &perr) || err.Error() != tc.want {
+			t.Errorf("%q:\n got %v\nwant %s", tc.text, err, tc.want)
+		}
+	}
+}
+
+func TestUnreadableFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	if err := os.Mkdir(path, 0o755); err != nil { // a folder in its place
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	var perr *Error
+	if !errors.As(err, &perr) || perr.Path != path {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestPathFor(t *testing.T) {
+	if got := PathFor("/etc/aimx/config.toml"); got != "/etc/aimx/mailboxd.toml" {
+		t.Errorf("got %s", got)
+	}
+}
