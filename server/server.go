@@ -27,11 +27,17 @@ import (
 // ReadTimeout is how long a client has to send its whole request.
 const ReadTimeout = 30 * time.Second
 
+// WriteTimeout is how long a client has to read its whole response.
+const WriteTimeout = 30 * time.Second
+
 // Drain bounds: what is read and thrown away of a client's surplus input
-// so that it reads its response instead of a reset.
+// so that it reads its response instead of a reset. After a frame that
+// did not parse, only what already arrived is drained (errorDrainWait);
+// after a response, until the client's EOF (drainWait).
 const (
-	drainBytes = 1 << 20
-	drainWait  = time.Second
+	drainBytes     = 1 << 20
+	drainWait      = time.Second
+	errorDrainWait = 20 * time.Millisecond
 )
 
 // Server answers requests against one Store and logs each decision.
@@ -66,17 +72,17 @@ func (s *Server) Serve(conn *net.UnixConn, peer activation.Peer) error {
 	var rq *request
 	switch {
 	case errors.As(err, &werr):
-		s.log(peer, req, "", authz.Reject, werr.Reason)
+		s.log(peer, req, "", authz.Reject, Malformed, werr.Reason)
 		resp.Err = werr
-		drain(conn, 20*time.Millisecond) // what the client already sent
+		drain(conn, errorDrainWait)
 	case err != nil:
-		s.log(peer, req, "", authz.Reject, "no request: "+err.Error())
+		s.log(peer, req, "", authz.Reject, Abandoned, "no request: "+err.Error())
 		return fmt.Errorf("%w: read request: %v", ErrNoResponse, err)
 	default:
 		rq = s.handle(peer, req)
 		resp = rq.resp
 	}
-	conn.SetWriteDeadline(time.Now().Add(ReadTimeout))
+	conn.SetWriteDeadline(time.Now().Add(WriteTimeout))
 	werr2 := wire.WriteResponse(conn, resp)
 	if werr2 == nil {
 		conn.CloseWrite()
@@ -165,17 +171,30 @@ func (rq *request) bypass() authz.Decision {
 }
 
 func (rq *request) ok(body []byte, d authz.Decision) wire.Response {
-	rq.s.log(rq.caller, rq.req, rq.me.Name, d, "")
+	rq.s.log(rq.caller, rq.req, rq.me.Name, d, Accepted, "")
 	return wire.Response{Body: body}
 }
 
 // fail logs a rejection with its internal reason (the wire reason when
-// internal is empty) and answers e.
+// internal is empty) and answers e. The record's outcome follows e's
+// code: IO is the service failing, PROTOCOL a frame for another socket,
+// anything else a rule refusing the request.
 func (rq *request) fail(e *wire.Error, internal string) wire.Response {
+	o := Refused
+	switch e.Code {
+	case wire.IO:
+		o = Failed
+	case wire.Protocol, wire.Malformed:
+		o = Malformed
+	}
+	return rq.failAs(o, e, internal)
+}
+
+func (rq *request) failAs(o Outcome, e *wire.Error, internal string) wire.Response {
 	if internal == "" {
 		internal = e.Reason
 	}
-	rq.s.log(rq.caller, rq.req, rq.me.Name, authz.Reject, internal)
+	rq.s.log(rq.caller, rq.req, rq.me.Name, authz.Reject, o, internal)
 	return wire.Response{Err: e}
 }
 
@@ -185,9 +204,12 @@ func (rq *request) failErr(err error) wire.Response {
 		nameErr     *mailbox.NameError
 		conflictErr *mailbox.ConflictError
 		nonEmptyErr *mailbox.NonEmptyError
+		busyErr     *mailbox.BusyError
 	)
 	code := wire.IO
 	switch {
+	case errors.As(err, &busyErr):
+		return rq.failAs(Busy, &wire.Error{Code: wire.IO, Reason: err.Error()}, "")
 	case errors.As(err, &nameErr):
 		code = wire.Validation
 	case errors.Is(err, mailbox.ErrExists):
