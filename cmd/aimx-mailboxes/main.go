@@ -78,20 +78,32 @@ func main() {
 	os.Exit(c.main(os.Args[1:]))
 }
 
-func (c *cli) main(args []string) int {
+// exitRequest is how kong's Exit (after --help) stops the parse: main
+// recovers it and returns its code, so nothing after the help runs.
+type exitRequest struct{ code int }
+
+func (c *cli) main(args []string) (code int) {
 	parser, err := kong.New(c, kong.Name("aimx-mailboxes"),
 		kong.Description("Create, delete and list your AIMX mailboxes."),
-		kong.Writers(c.stdout, c.stderr), kong.Exit(func(int) {}))
+		kong.Writers(c.stdout, c.stderr),
+		kong.Exit(func(code int) { panic(exitRequest{code}) }))
 	if err != nil {
 		panic(err) // the struct tags above are wrong
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			e, ok := r.(exitRequest)
+			if !ok {
+				panic(r)
+			}
+			code = e.code
+		}
+	}()
 	ctx, err := parser.Parse(args)
-	if err == nil && ctx.Command() == "" {
-		return exitOK // --help
+	if err != nil {
+		return c.usageError(parser, err)
 	}
-	if err == nil {
-		err = ctx.Run(c)
-	}
+	err = ctx.Run(c)
 	var ee *exitError
 	switch {
 	case err == nil:
@@ -105,6 +117,20 @@ func (c *cli) main(args []string) int {
 		fmt.Fprintf(c.stderr, "hint: %s\n", ee.hint)
 	}
 	return ee.code
+}
+
+// usageError prints what is wrong with the command line in one line, then
+// the usage of the command it names, all on stderr; exit code 2.
+func (c *cli) usageError(parser *kong.Kong, err error) int {
+	fmt.Fprintf(c.stderr, "aimx-mailboxes: %s\n", err)
+	var perr *kong.ParseError
+	if errors.As(err, &perr) && perr.Context != nil {
+		fmt.Fprintln(c.stderr)
+		parser.Stdout = c.stderr
+		perr.Context.PrintUsage(true)
+		parser.Stdout = c.stdout
+	}
+	return exitUnreachable
 }
 
 func (cmd *createCmd) Run(c *cli) error {
