@@ -5,11 +5,11 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strings"
 	"syscall"
@@ -213,21 +213,18 @@ func (cmd *versionCmd) Run(c *cli) error {
 // socket is missing or refuses, root answers req in-process instead; any
 // other caller gets exit code 2.
 func (c *cli) call(req wire.Request) ([]byte, error) {
-	conn, err := net.Dial("unix", c.Socket)
-	var resp wire.Response
+	resp, err := wire.Call(context.Background(), c.Socket, req)
+	var dialErr *wire.DialError
 	switch {
 	case err == nil:
-		resp, err = exchange(conn.(*net.UnixConn), req)
-		if err != nil {
-			return nil, &exitError{code: exitUnreachable, msg: fmt.Sprintf("talking to %s: %v", c.Socket, err)}
-		}
-	case os.Geteuid() == 0 && (errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)):
+	case errors.As(err, &dialErr) && os.Geteuid() == 0 && (errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)):
 		fmt.Fprintf(c.stderr, "aimx-mailboxes: %s is not answering (%v); running the request in-process as root\n", c.Socket, unwrapSyscall(err))
 		srv := &server.Server{Store: mailbox.FromEnv(c.Config, c.DataDir), Log: server.NewLogger(io.Discard)}
 		resp = srv.Handle(activation.Peer{UID: 0, GID: 0, PID: int32(os.Getpid())}, req)
+	case errors.As(err, &dialErr):
+		return nil, unreachable(c.Socket, err)
 	default:
-		return nil, &exitError{code: exitUnreachable, msg: fmt.Sprintf("cannot reach aimx-mailboxd at %s: %v", c.Socket, unwrapSyscall(err)),
-			hint: "is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket"}
+		return nil, &exitError{code: exitUnreachable, msg: err.Error()}
 	}
 	if resp.Err != nil {
 		return nil, &exitError{code: exitServerError, msg: resp.Err.Reason, hint: hintFor(resp.Err.Code)}
@@ -235,12 +232,11 @@ func (c *cli) call(req wire.Request) ([]byte, error) {
 	return resp.Body, nil
 }
 
-func exchange(conn *net.UnixConn, req wire.Request) (wire.Response, error) {
-	defer conn.Close()
-	if err := wire.WriteRequest(conn, req); err != nil {
-		return wire.Response{}, err
-	}
-	return wire.ReadResponse(wire.NewReader(conn))
+// unreachable is what the person (or agent) reads when the socket cannot
+// be reached.
+func unreachable(socket string, err error) *exitError {
+	return &exitError{code: exitUnreachable, msg: fmt.Sprintf("cannot reach aimx-mailboxd at %s: %v", socket, unwrapSyscall(err)),
+		hint: "is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket"}
 }
 
 func hintFor(code wire.Code) string {
