@@ -78,6 +78,8 @@ func TestHelpSendsNoRequest(t *testing.T) {
 		{"delete hb --force --yes -h", "Usage: aimx-mailboxes delete <name> [flags]"},
 		{"--help delete hb --yes", "Usage: aimx-mailboxes delete <name> [flags]"},
 		{"delete --help", "Usage: aimx-mailboxes delete <name> [flags]"},
+		{"mcp --help", "Usage: aimx-mailboxes mcp [flags]"},
+		{"mcp -h", "Usage: aimx-mailboxes mcp [flags]"},
 	} {
 		t.Run(tc.args, func(t *testing.T) {
 			r := newRecorder(t)
@@ -107,7 +109,7 @@ func TestUsageErrors(t *testing.T) {
 		first string // the first line of stderr
 		usage string // the usage line that follows it
 	}{
-		{"", `aimx-mailboxes: expected one of "create", "delete", "list", "version"`, "Usage: aimx-mailboxes <command> [flags]"},
+		{"", `aimx-mailboxes: expected one of "create", "delete", "list", "version", "mcp"`, "Usage: aimx-mailboxes <command> [flags]"},
 		{"--frob", "aimx-mailboxes: unknown flag --frob", "Usage: aimx-mailboxes <command> [flags]"},
 		{"delete", `aimx-mailboxes: expected "<name>"`, "Usage: aimx-mailboxes delete <name> [flags]"},
 		{"delete hb --yes --frob", "aimx-mailboxes: unknown flag --frob", "Usage: aimx-mailboxes delete <name> [flags]"},

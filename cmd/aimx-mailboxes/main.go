@@ -41,6 +41,7 @@ type cli struct {
 	Delete  deleteCmd  `cmd:"" help:"Delete one of your mailboxes."`
 	List    listCmd    `cmd:"" help:"List your mailboxes (root: all of them)."`
 	Version versionCmd `cmd:"" help:"Print the client's and the server's version."`
+	MCP     mcpCmd     `cmd:"" name:"mcp" help:"Serve your mailboxes to an AI agent over MCP (stdio): tools mailbox_list, mailbox_create, mailbox_delete."`
 
 	stdin  io.Reader
 	stdout io.Writer
@@ -227,7 +228,7 @@ func (c *cli) call(req wire.Request) ([]byte, error) {
 		return nil, &exitError{code: exitUnreachable, msg: err.Error()}
 	}
 	if resp.Err != nil {
-		return nil, &exitError{code: exitServerError, msg: resp.Err.Reason, hint: hintFor(resp.Err.Code)}
+		return nil, &exitError{code: exitServerError, msg: resp.Err.Reason, hint: hints[resp.Err.Code].cli}
 	}
 	return resp.Body, nil
 }
@@ -239,12 +240,13 @@ func unreachable(socket string, err error) *exitError {
 		hint: "is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket"}
 }
 
-func hintFor(code wire.Code) string {
-	switch code {
-	case wire.NonEmpty:
-		return "pass --force to delete the messages together with the mailbox"
-	}
-	return ""
+// hints says what to do after an error, by code, in the words of each
+// surface: the CLI's flags and the MCP tools' arguments.
+var hints = map[wire.Code]struct{ cli, mcp string }{
+	wire.NonEmpty: {
+		cli: "pass --force to delete the messages together with the mailbox",
+		mcp: "call mailbox_delete again with force: true to delete the messages together with the mailbox",
+	},
 }
 
 func unwrapSyscall(err error) error {
