@@ -18,8 +18,8 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/aimx/aimx-mailboxd/activation"
-	"github.com/aimx/aimx-mailboxd/authz"
 	"github.com/aimx/aimx-mailboxd/mailbox"
+	"github.com/aimx/aimx-mailboxd/passwd"
 	"github.com/aimx/aimx-mailboxd/server"
 	"github.com/aimx/aimx-mailboxd/version"
 	"github.com/aimx/aimx-mailboxd/wire"
@@ -137,8 +137,8 @@ func (c *cli) usageError(parser *kong.Kong, err error) int {
 
 func (cmd *createCmd) Run(c *cli) error {
 	if uid := os.Getuid(); uid != 0 && cmd.Owner != "" {
-		if me, err := authz.PeerUsername(uint32(uid)); err == nil && me != cmd.Owner {
-			fmt.Fprintf(c.stderr, "aimx-mailboxes: warning: --owner %s is ignored for non-root callers; mailbox '%s' will be owned by %s\n", cmd.Owner, cmd.Name, me)
+		if me, err := passwd.LookupUID(uint32(uid)); err == nil && me.Name != cmd.Owner {
+			fmt.Fprintf(c.stderr, "aimx-mailboxes: warning: --owner %s is ignored for non-root callers; mailbox '%s' will be owned by %s\n", cmd.Owner, cmd.Name, me.Name)
 		}
 	}
 	if _, err := c.call(wire.Request{Verb: wire.VerbCreate, Name: cmd.Name, Owner: cmd.Owner}); err != nil {
