@@ -1,10 +1,13 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -174,32 +177,32 @@ func (r Record) message() string {
 	return msg
 }
 
-// LogfmtLogger writes one logfmt line per record to W.
+// LogfmtLogger writes one logfmt line per record to W, through log/slog's
+// TextHandler: the record's fields in a fixed order, nothing else (no
+// time or level keys: the outcome and priority say what happened). The
+// fields are escaped before they get here (Escape), so a line never
+// holds a control character.
 type LogfmtLogger struct{ W io.Writer }
 
 func (l LogfmtLogger) Log(r Record) {
-	var b strings.Builder
-	kv := func(k, v string) {
-		if b.Len() > 0 {
-			b.WriteByte(' ')
+	h := slog.NewTextHandler(l.W, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.LevelKey || a.Key == slog.MessageKey {
+			return slog.Attr{}
 		}
-		b.WriteString(k + "=")
-		if v == "" || strings.ContainsAny(v, " \"=\\\t\r\n") {
-			v = strconv.Quote(v)
-		}
-		b.WriteString(v)
-	}
-	kv("verb", r.Verb)
-	kv("caller_uid", strconv.FormatUint(uint64(r.UID), 10))
-	kv("caller_pid", strconv.FormatInt(int64(r.PID), 10))
-	kv("caller_user", r.User)
-	kv("mailbox", r.Mailbox)
-	kv("decision", string(r.Decision))
+		return a
+	}})
+	rec := slog.NewRecord(time.Time{}, slog.LevelInfo, "", 0) // zero time: no time key
+	rec.AddAttrs(
+		slog.String("verb", r.Verb),
+		slog.Uint64("caller_uid", uint64(r.UID)),
+		slog.Int64("caller_pid", int64(r.PID)),
+		slog.String("caller_user", r.User),
+		slog.String("mailbox", r.Mailbox),
+		slog.String("decision", string(r.Decision)),
+	)
 	if r.Reason != "" {
-		kv("reason", r.Reason)
+		rec.AddAttrs(slog.String("reason", r.Reason))
 	}
-	kv("outcome", string(r.Outcome))
-	kv("priority", priorityNames[r.Outcome.Priority()])
-	b.WriteByte('\n')
-	io.WriteString(l.W, b.String())
+	rec.AddAttrs(slog.String("outcome", string(r.Outcome)), slog.String("priority", priorityNames[r.Outcome.Priority()]))
+	h.Handle(context.Background(), rec)
 }

@@ -36,7 +36,7 @@ func TestLogRecordEscaped(t *testing.T) {
 	if bytes.ContainsAny(buf.Bytes(), "\x1b\x07") || bytes.Contains(buf.Bytes(), []byte("\u2028")) {
 		t.Fatalf("control characters reached the log: %q", got)
 	}
-	want := `verb=MAILBOX-CREATE caller_uid=1000 caller_pid=7 caller_user="al\\u2028ice" mailbox="x\\x1b]0;pwned\\x07" decision=reject reason="bad\\x1b[2J" outcome=refused priority=notice` + "\n"
+	want := `verb=MAILBOX-CREATE caller_uid=1000 caller_pid=7 caller_user=al\u2028ice mailbox=x\x1b]0;pwned\x07 decision=reject reason=bad\x1b[2J outcome=refused priority=notice` + "\n"
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
