@@ -91,6 +91,7 @@ func testReloadWithoutAIMX(t *testing.T) {
 	if fileExists("/etc/systemd/system/" + aimxUnit) {
 		t.Fatalf("%s exists before this step installs it", aimxUnit)
 	}
+	waitReloadIdle(t)
 	since := time.Now()
 	if r := cliAs(t, "alice", "create", "x-noaimx"); r.code != 0 {
 		t.Fatalf("alice create x-noaimx: %s", r)
