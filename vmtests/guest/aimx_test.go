@@ -21,7 +21,7 @@ import (
 )
 
 // The AIMX mail daemon (aimx serve, crate aimx 0.2.0) beside aimx-mailboxd:
-// promises 9 to 13 of vmtests/README-section.md. The host's build of aimx
+// promises 9 to 13 of README.md ("Running beside the AIMX daemon"). The host's build of aimx
 // and a stand-in aimx.service (byte for byte what `aimx setup` writes, plus
 // a drop-in with its two test switches: no DNS for the DKIM check, SMTP on
 // 127.0.0.1:25) come in the payload (vmtests/aimx.mk).
