@@ -256,7 +256,10 @@ func deliverAs(t *testing.T, user string) {
 		t.Errorf("promise 11 (isolation): %s's list shows %s", other, box)
 	}
 	if r := run(t, other, "", "ls", inbox); r.code == 0 {
-		t.Errorf("promise 11 (isolation): %s can list %s: %s", other, inbox, r)
+		// Seen once (bookworm, loaded host, both directions at once) and not
+		// explained yet: say who ran ls and what the folder looked like.
+		t.Errorf("promise 11 (isolation): %s can list %s: %s; folder: %s; ls ran as: %s",
+			other, inbox, r, mustRun(t, "stat", "-c", "%A %U:%G", inbox), run(t, other, "", "id").stdout)
 	}
 	if r := run(t, other, "", "cat", msgs[0]); r.code == 0 {
 		t.Errorf("promise 11 (isolation): %s can read %s", other, msgs[0])
