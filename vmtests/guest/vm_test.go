@@ -41,6 +41,7 @@ func TestVM(t *testing.T) {
 		{"sandbox", testSandbox},
 		{"flood", testFlood},
 		{"per-source", testPerSource},
+		{"aimx", testAIMX},
 		{"upgrade", func(t *testing.T) { testUpgrade(t, v2) }},
 		{"remove", testRemove},
 	}
@@ -546,7 +547,7 @@ func testRemove(t *testing.T) {
 	}
 	mustRun(t, "systemctl", "daemon-reload")
 	for _, dir := range []string{"/lib/systemd/system", "/usr/lib/systemd/system", "/etc/systemd/system", "/etc/systemd/system/sockets.target.wants"} {
-		for _, unit := range []string{"aimx-mailboxd.socket", "aimx-mailboxd@.service"} {
+		for _, unit := range []string{"aimx-mailboxd.socket", "aimx-mailboxd@.service", "aimx-mailboxd-reload.path", "aimx-mailboxd-reload@.service", "aimx-mailboxd-reload.timer", "aimx.service.d/aimx-mailboxd.conf"} {
 			if p := filepath.Join(dir, unit); fileExists(p) {
 				t.Errorf("promise 7 (dpkg -P removes the units): %s remains", p)
 			}
