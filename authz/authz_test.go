@@ -2,59 +2,57 @@ package authz
 
 import (
 	"errors"
-	"fmt"
-	"os/user"
 	"strings"
 	"testing"
 
 	"github.com/aimx/aimx-mailboxd/policy"
 )
 
-func TestAuthorize(t *testing.T) {
-	const alice, bob = 1001, 1002
+const alice, bob = 1001, 1002
+
+var pol = policy.Default("/etc/aimx/mailboxd.toml")
+
+func TestMayDelete(t *testing.T) {
 	mine := &Mailbox{Name: "m", Owner: "alice", OwnerUID: alice, OwnerResolved: true}
 	orphan := &Mailbox{Name: "o", Owner: "gone"}
 	for _, tc := range []struct {
 		name   string
 		caller uint32
-		action Action
 		mb     *Mailbox
 		want   Decision
 		kind   Kind
 	}{
-		{"root creates for anyone", 0, Create, mine, RootBypass, ""},
-		{"owner creates own", alice, Create, mine, Accept, ""},
-		{"other creates for owner", bob, Create, mine, Reject, OwnerMismatch},
-		{"root deletes any", 0, Delete, mine, RootBypass, ""},
-		{"root deletes orphan", 0, Delete, orphan, RootBypass, ""},
-		{"owner deletes own", alice, Delete, mine, Accept, ""},
-		{"other deletes another's", bob, Delete, mine, Reject, NotOwner},
-		{"user deletes orphan", alice, Delete, orphan, Reject, NotRoot},
-		{"user deletes missing", alice, Delete, nil, Reject, NoSuchMailbox},
-		{"root deletes missing", 0, Delete, nil, Reject, NoSuchMailbox},
+		{"root deletes any", 0, mine, RootBypass, ""},
+		{"root deletes an orphan's", 0, orphan, RootBypass, ""},
+		{"owner deletes her own", alice, mine, Accept, ""},
+		{"another user's", bob, mine, Reject, NotOwner},
+		{"a user, an orphan's", alice, orphan, Reject, NotRoot},
+		{"a user, missing", alice, nil, Reject, NoSuchMailbox},
+		{"root, missing", 0, nil, Reject, NoSuchMailbox},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Authorize(tc.caller, tc.action, tc.mb)
+			got, err := MayDelete(tc.caller, tc.mb)
 			if got != tc.want {
 				t.Errorf("decision %q, want %q", got, tc.want)
 			}
 			var d *Denial
 			switch {
 			case tc.kind == "" && err != nil:
-				t.Errorf("err %v, want none", err)
+				t.Errorf("denied: %v", err)
 			case tc.kind != "" && (!errors.As(err, &d) || d.Kind != tc.kind):
-				t.Errorf("err %v, want a %s denial", err, tc.kind)
+				t.Errorf("got %v, want a %s denial", err, tc.kind)
 			}
 		})
 	}
 }
 
+// No leak: every DELETE denial reads like a missing mailbox.
 func TestNoLeak(t *testing.T) {
 	banned := []string{"owner", "permission", "EACCES", "root", "authorized", "denied"}
-	for _, mb := range []*Mailbox{nil, {Name: "x", Owner: "bob", OwnerUID: 2, OwnerResolved: true}, {Name: "x", Owner: "gone"}} {
-		_, err := Authorize(1, Delete, mb)
+	for _, mb := range []*Mailbox{nil, {Name: "x", Owner: "bob", OwnerUID: bob, OwnerResolved: true}, {Name: "x", Owner: "gone"}} {
+		_, err := MayDelete(alice, mb)
 		var d *Denial
-		if !errors.As(err, &d) || !d.Hidden() {
+		if !errors.As(err, &d) || !d.Hidden() || d.Invalid() {
 			t.Fatalf("%+v: %v is not a hidden denial", mb, err)
 		}
 		if got := d.Public("x"); got != "mailbox 'x' does not exist" {
@@ -66,67 +64,47 @@ func TestNoLeak(t *testing.T) {
 			}
 		}
 	}
-	_, err := Authorize(2, Create, &Mailbox{Name: "x", Owner: "alice", OwnerUID: 1, OwnerResolved: true})
-	var d *Denial
-	if !errors.As(err, &d) || d.Hidden() || d.Public("x") != "not authorized to create mailbox 'x'" {
-		t.Errorf("create denial: %v", err)
-	}
 }
 
-func TestPeerUsername(t *testing.T) {
-	if name, err := PeerUsername(0); err != nil || name != "root" {
-		t.Errorf("uid 0: %q, %v", name, err)
-	}
-	// Find a uid with no passwd entry.
-	uid := uint32(4_000_000_000)
-	for ; ; uid++ {
-		if _, err := user.LookupId(fmt.Sprint(uid)); err != nil {
-			break
-		}
-	}
-	_, err := PeerUsername(uid)
-	if err == nil || err.Error() != fmt.Sprintf("uid %d has no passwd entry", uid) || !errors.Is(err, ErrNoPasswdEntry) {
-		t.Errorf("unknown uid: %v", err)
-	}
-	if _, err := LookupName("no-such-user-aimx"); !errors.Is(err, ErrNoPasswdEntry) {
-		t.Errorf("unknown name: %v", err)
-	}
-	if u, err := LookupName("root"); err != nil || u != (User{Name: "root"}) {
-		t.Errorf("root: %+v, %v", u, err)
-	}
-}
-
-func TestCheckCreate(t *testing.T) {
-	const alice = 1001
-	pol := policy.Default("/etc/aimx/mailboxd.toml")
+func TestCreateOwner(t *testing.T) {
 	for _, tc := range []struct {
-		name          string
-		caller        uint32
-		mailbox, user string
-		kind          Kind // "" when allowed
-		public        string
+		name           string
+		caller         uint32
+		callerName     string
+		mailbox, owner string
+		wantOwner      string
+		want           Decision
+		kind           Kind // "" when allowed
+		public         string
 	}{
-		{"user, ordinary name", alice, "notes", "alice", "", ""},
-		{"user, reserved name", alice, "postmaster", "alice", ReservedName,
+		{"a user creates her own", alice, "alice", "notes", "", "alice", Accept, "", ""},
+		{"a user's Owner: is ignored", alice, "alice", "notes", "bob", "alice", Accept, "", ""},
+		{"root names the owner", 0, "root", "notes", "bob", "bob", RootBypass, "", ""},
+		{"root without Owner:", 0, "root", "notes", "", "", Reject, MissingOwner,
+			"root must name the owner of mailbox 'notes': send Owner: <user> (aimx-mailboxes create notes --owner USER)"},
+		{"a user, reserved name", alice, "alice", "postmaster", "", "", Reject, ReservedName,
 			"mailbox name 'postmaster' is reserved for the operator: only root can create it (reserved_names in /etc/aimx/mailboxd.toml)"},
-		{"root, reserved name", 0, "postmaster", "alice", "", ""},
-		{"root for root", 0, "x", "root", ReservedOwner,
+		{"root, reserved name", 0, "root", "postmaster", "alice", "alice", RootBypass, "", ""},
+		{"root for root", 0, "root", "x", "root", "", Reject, ReservedOwner,
 			"owner 'root' is reserved: only a hand edit of the config may give a mailbox to it"},
-		{"root for aimx-catchall", 0, "x", "aimx-catchall", ReservedOwner,
+		{"root for aimx-catchall", 0, "root", "x", "aimx-catchall", "", Reject, ReservedOwner,
 			"owner 'aimx-catchall' is reserved: only a hand edit of the config may give a mailbox to it"},
-		{"a user named aimx-catchall", 4242, "x", "aimx-catchall", ReservedOwner,
+		{"the user aimx-catchall", 4242, "aimx-catchall", "x", "", "", Reject, ReservedOwner,
 			"owner 'aimx-catchall' is reserved: only a hand edit of the config may give a mailbox to it"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckCreate(tc.caller, tc.mailbox, tc.user, pol)
+			owner, d, err := CreateOwner(tc.caller, tc.callerName, tc.mailbox, tc.owner, pol)
+			if owner != tc.wantOwner || d != tc.want {
+				t.Errorf("got owner %q decision %q, want %q %q", owner, d, tc.wantOwner, tc.want)
+			}
 			checkDenial(t, err, tc.kind, tc.mailbox, tc.public)
 		})
 	}
 }
 
 func TestCheckLimit(t *testing.T) {
-	pol := policy.Default("/etc/aimx/mailboxd.toml")
-	pol.MaxMailboxesPerUser = 3
+	limited := pol
+	limited.MaxMailboxesPerUser = 3
 	unlimited := pol
 	unlimited.MaxMailboxesPerUser = 0
 	for _, tc := range []struct {
@@ -137,11 +115,11 @@ func TestCheckLimit(t *testing.T) {
 		kind   Kind
 		public string
 	}{
-		{"under", 1001, 2, pol, "", ""},
-		{"at the limit", 1001, 3, pol, LimitReached,
+		{"under", alice, 2, limited, "", ""},
+		{"at the limit", alice, 3, limited, LimitReached,
 			"you already own 3 mailboxes, the most one user may have (max_mailboxes_per_user = 3 in /etc/aimx/mailboxd.toml): delete one first, or ask the operator to raise the limit"},
-		{"root is exempt", 0, 50, pol, "", ""},
-		{"0 means no limit", 1001, 5000, unlimited, "", ""},
+		{"root is exempt", 0, 50, limited, "", ""},
+		{"0 means no limit", alice, 5000, unlimited, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkDenial(t, CheckLimit(tc.caller, "m", tc.owned, tc.p), tc.kind, "m", tc.public)
@@ -166,5 +144,48 @@ func checkDenial(t *testing.T, err error, kind Kind, name, public string) {
 	}
 	if got := d.Public(name); got != public {
 		t.Errorf("public reason\n got %s\nwant %s", got, public)
+	}
+	if !strings.Contains(d.Error(), public) {
+		t.Errorf("log reason %q lacks the public one", d.Error())
+	}
+}
+
+func TestReclaim(t *testing.T) {
+	for _, tc := range []struct {
+		fu, fg uint32
+		want   bool
+	}{{alice, alice, true}, {alice, 100, false}, {bob, alice, false}, {0, 0, false}} {
+		if got := Reclaim(tc.fu, tc.fg, alice, alice); got != tc.want {
+			t.Errorf("folder %d:%d for alice: %v, want %v", tc.fu, tc.fg, got, tc.want)
+		}
+	}
+}
+
+func TestRemoveLeftover(t *testing.T) {
+	if !RemoveLeftover(0, alice) || !RemoveLeftover(alice, alice) || RemoveLeftover(bob, alice) {
+		t.Error("root removes any leftover, a user only her own")
+	}
+}
+
+func TestListed(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		caller               uint32
+		registered, resolved bool
+		ownerUID, dirUID     uint32
+		want                 bool
+	}{
+		{"root, anyone's", 0, true, true, bob, 0, true},
+		{"root, an orphan's", 0, true, false, 0, 0, true},
+		{"root, unregistered", 0, false, false, 0, bob, true},
+		{"her own", alice, true, true, alice, 0, true},
+		{"another's", alice, true, true, bob, alice, false},
+		{"an orphan's", alice, true, false, 0, alice, false},
+		{"her unregistered folder", alice, false, false, 0, alice, true},
+		{"another's unregistered folder", alice, false, false, 0, bob, false},
+	} {
+		if got := Listed(tc.caller, tc.registered, tc.resolved, tc.ownerUID, tc.dirUID); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -200,9 +200,10 @@ func TestClientNeverReads(t *testing.T) {
 	stuck, _ := dial(t, e.sock)
 	defer stuck.Close()
 	io.WriteString(stuck, "AIMX/1 MAILBOX-LIST\n\n") // about 600 KB of answer, never read
-	time.Sleep(200 * time.Millisecond)
-	if n := len(e.children()); n != 1 {
-		t.Errorf("%d helper instances while the LIST answer is stuck, want 1", n)
+	for deadline := time.Now().Add(10 * time.Second); len(e.children()) != 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d helper instances while the LIST answer is stuck, want 1", len(e.children()))
+		}
 	}
 	if got := e.raw(&bob, "AIMX/1 VERSION\n\n"); !strings.HasPrefix(got, "AIMX/1 OK\n") {
 		t.Errorf("another caller while one never reads: %q", got)

@@ -375,7 +375,7 @@ func TestHostileLogEscapes(t *testing.T) {
 	if !strings.HasPrefix(got, "AIMX/1 ERR VALIDATION invalid mailbox name ") {
 		t.Fatalf("create %q: %q", name, got)
 	}
-	if !e.logged("decision=reject", `x\\x1b]0;owned\\x07\\x1b[2J\\x0by\\u2028z\\u0085w`) {
+	if !e.logged("decision=reject", `mailbox=x\x1b]0;owned\x07\x1b[2J\x0by\u2028z\u0085w `) {
 		t.Errorf("no escaped record in:\n%q", e.logs.String())
 	}
 	if strings.ContainsAny(e.logs.String(), "\x1b\x07\v\u2028\u0085") {

@@ -463,12 +463,11 @@ func TestOneRecordPerRequest(t *testing.T) {
 	for _, f := range frames {
 		e.raw(&alice, f)
 	}
-	count := func() int { return strings.Count(e.logs.String(), " decision=") }
-	for i := 0; i < 100 && count() < len(frames); i++ {
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond)
-	if n := count(); n != len(frames) {
+	// Once every instance has exited and the activator is stopped, the
+	// log holds all that was written: count it exactly.
+	e.waitNoChildren(t, 30*time.Second)
+	e.stop()
+	if n := strings.Count(e.logs.String(), " decision="); n != len(frames) {
 		t.Errorf("%d decision records for %d requests:\n%s", n, len(frames), e.logs)
 	}
 	for _, want := range [][]string{

@@ -55,12 +55,13 @@ type StepError struct {
 func (e *StepError) Error() string { return e.Err.Error() }
 func (e *StepError) Unwrap() error { return e.Err }
 
-// Create adds mailbox st owned by uid:gid: it keeps a folder that already
-// belongs to exactly uid:gid, creates the missing ones 0700 uid:gid, then
-// appends the stanza to the config. On failure it removes only the
-// folders it created (unless the config was already replaced) and returns
-// a *StepError, a *ConflictError, an *EditError, or ErrExists.
-func (t *Tx) Create(st Stanza, uid, gid uint32) error {
+// Create adds mailbox st owned by uid:gid: it keeps a folder already on
+// disk when reclaim (the rule, authz.Reclaim) allows it, and sets it
+// 0700; creates the missing ones 0700 uid:gid; then appends the stanza to
+// the config. On failure it removes only the folders it created (unless
+// the config was already replaced) and returns a *StepError, a
+// *ConflictError, an *EditError, or ErrExists.
+func (t *Tx) Create(st Stanza, uid, gid uint32, reclaim func(folderUID, folderGID uint32) bool) error {
 	if _, ok := t.Config.Mailboxes[st.Name]; ok {
 		return fmt.Errorf("mailbox '%s': %w", st.Name, ErrExists)
 	}
@@ -87,7 +88,7 @@ func (t *Tx) Create(st Stanza, uid, gid uint32) error {
 			return &ConflictError{Path: t.path(rel), Problem: "exists and is not a folder",
 				Fix: "move it out of the way, then create the mailbox again"}
 		default:
-			if u, g := owner(fi); u != uid || g != gid {
+			if u, g := owner(fi); !reclaim(u, g) {
 				return &ConflictError{Path: t.path(rel),
 					Problem: fmt.Sprintf("exists and is owned by %d:%d, not by the mailbox owner %d:%d", u, g, uid, gid),
 					Fix:     fmt.Sprintf("move it out of the way or run 'chown -R %d:%d %s', then create the mailbox again", uid, gid, t.path(rel))}
@@ -259,13 +260,13 @@ func EmptyTrash(dataDir string) {
 }
 
 // RemoveLeftovers removes inbox/<name> and sent/<name> of a mailbox that
-// is not in the config, each only when it is an empty folder owned by uid
-// (by anyone when uid is 0). Those are what a DELETE leaves when it is
+// is not in the config, each only when it is an empty folder whose owner
+// may (the rule, authz.RemoveLeftover) says yes to. Those are what a DELETE leaves when it is
 // killed between its config write and its rmdir, or when that rmdir
 // fails: repeating the DELETE then converges to the end state of an
 // uninterrupted one. Anything else is left as it is, and nothing is
 // reported, so the answer to the caller does not depend on it.
-func (t *Tx) RemoveLeftovers(name string, uid uint32) {
+func (t *Tx) RemoveLeftovers(name string, may func(folderUID uint32) bool) {
 	if _, ok := t.Config.Mailboxes[name]; ok || ValidateName(name) != nil {
 		return
 	}
@@ -277,7 +278,7 @@ func (t *Tx) RemoveLeftovers(name string, uid uint32) {
 	for _, kind := range []string{Inbox, Sent} {
 		rel := filepath.Join(kind, name)
 		if fi, err := root.Lstat(rel); err == nil && fi.IsDir() {
-			if u, _ := owner(fi); uid == 0 || u == uid {
+			if u, _ := owner(fi); may(u) {
 				removeIfEmpty(root, rel)
 			}
 		}

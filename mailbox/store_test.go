@@ -27,6 +27,12 @@ func newStore(t *testing.T, text string) *Store {
 
 func me() (uint32, uint32) { return uint32(os.Getuid()), uint32(os.Getgid()) }
 
+// exactly is authz.Reclaim's rule for an owner uid:gid (mailbox does not
+// import authz: the rule is handed in).
+func exactly(uid, gid uint32) func(uint32, uint32) bool {
+	return func(fu, fg uint32) bool { return fu == uid && fg == gid }
+}
+
 func create(t *testing.T, s *Store, name string) error {
 	t.Helper()
 	tx, err := s.Lock()
@@ -35,7 +41,7 @@ func create(t *testing.T, s *Store, name string) error {
 	}
 	defer tx.Close()
 	uid, gid := me()
-	return tx.Create(Stanza{Name: name, Address: name + "@example.com", Owner: "someone"}, uid, gid)
+	return tx.Create(Stanza{Name: name, Address: name + "@example.com", Owner: "someone"}, uid, gid, exactly(uid, gid))
 }
 
 // TestLockSerializes: concurrent edits through separate locks (separate

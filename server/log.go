@@ -1,10 +1,13 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -15,8 +18,9 @@ import (
 	"github.com/aimx/aimx-mailboxd/wire"
 )
 
-// Record is the one log record of a request's decision. Reason is the
-// internal reason of a reject: the log may say what the wire must not.
+// Record is the one log record of a request. Reason is the internal
+// reason of anything but an acceptance: the log may say what the wire
+// must not.
 type Record struct {
 	Verb     string
 	UID      uint32
@@ -24,20 +28,73 @@ type Record struct {
 	User     string
 	Mailbox  string
 	Decision authz.Decision
+	Outcome  Outcome
 	Reason   string
 }
 
-// Logger writes decision records.
+// Outcome is what became of a request. It picks the record's priority
+// and MESSAGE_ID, so that `journalctl -p warning` shows a broken service
+// and not the users it refused.
+type Outcome string
+
+const (
+	// Accepted: the request was carried out (decision accept or
+	// root_bypass). Priority info.
+	Accepted Outcome = "accepted"
+	// Refused: a rule said no (a bad name, a reserved name, the limit,
+	// someone else's mailbox, ...). Priority notice.
+	Refused Outcome = "refused"
+	// Malformed: the frame broke the framing rules or named a verb this
+	// socket does not serve. Priority notice.
+	Malformed Outcome = "malformed"
+	// Abandoned: the client hung up, or ran out of time, before a whole
+	// request arrived; nothing was answered. Priority info.
+	Abandoned Outcome = "abandoned"
+	// Busy: the config lock stayed held past lock_timeout_seconds.
+	// Priority warning.
+	Busy Outcome = "busy"
+	// Failed: the service could not do its job: the config or the policy
+	// file is missing or broken, or a filesystem step failed. Priority err.
+	Failed Outcome = "failed"
+)
+
+// MessageIDs are the journald MESSAGE_ID of each outcome (documented in
+// aimx-mailboxd(8), as systemd's catalog documents its own).
+var MessageIDs = map[Outcome]string{
+	Accepted:  "d931e5a798264149836183506857ff73",
+	Refused:   "9c0894c1d0384c189dd08a75d65098ba",
+	Malformed: "63f6f0c21ff546d1b4659872e2329b03",
+	Abandoned: "e62e48f2361541bb9cea3a397fe050e5",
+	Busy:      "6a5be87b7ffd418b8d41c69a13d99878",
+	Failed:    "d080d67fa2bd42fda242b8a7da6ca3a6",
+}
+
+// Priority is the syslog priority of a record with outcome o.
+func (o Outcome) Priority() journal.Priority {
+	switch o {
+	case Failed:
+		return journal.PriErr
+	case Busy:
+		return journal.PriWarning
+	case Refused, Malformed:
+		return journal.PriNotice
+	}
+	return journal.PriInfo
+}
+
+var priorityNames = map[journal.Priority]string{journal.PriErr: "err", journal.PriWarning: "warning", journal.PriNotice: "notice", journal.PriInfo: "info"}
+
+// Logger writes request records.
 type Logger interface {
 	Log(Record)
 }
 
-func (s *Server) log(peer activation.Peer, req wire.Request, user string, d authz.Decision, reason string) {
+func (s *Server) log(peer activation.Peer, req wire.Request, user string, d authz.Decision, o Outcome, reason string) {
 	if s.Log == nil {
 		return
 	}
 	s.Log.Log(Record{Verb: Escape(req.Verb), UID: peer.UID, PID: peer.PID, User: Escape(user),
-		Mailbox: Escape(req.Name), Decision: d, Reason: Escape(reason)})
+		Mailbox: Escape(req.Name), Decision: d, Outcome: o, Reason: Escape(reason)})
 }
 
 // Escape returns s with every control character (C0, DEL, C1, U+2028,
@@ -88,15 +145,17 @@ func NewLogger(fallback io.Writer) Logger {
 
 type journalLogger struct{}
 
-// Log sends r with the fields AIMX_VERB, AIMX_CALLER_UID, AIMX_CALLER_PID,
-// AIMX_CALLER_USER, AIMX_MAILBOX, AIMX_DECISION and AIMX_REASON.
+// Log sends r at its outcome's priority with MESSAGE_ID, OBJECT_PID (the
+// caller: journald's field for the process a record is about),
+// SYSLOG_IDENTIFIER and the fields AIMX_VERB, AIMX_CALLER_UID,
+// AIMX_CALLER_PID, AIMX_CALLER_USER, AIMX_MAILBOX, AIMX_DECISION,
+// AIMX_OUTCOME and AIMX_REASON.
 func (journalLogger) Log(r Record) {
-	prio := journal.PriInfo
-	if r.Decision == authz.Reject {
-		prio = journal.PriNotice
-	}
 	fields := map[string]string{
 		"SYSLOG_IDENTIFIER": "aimx-mailboxd",
+		"MESSAGE_ID":        MessageIDs[r.Outcome],
+		"OBJECT_PID":        strconv.FormatInt(int64(r.PID), 10),
+		"AIMX_OUTCOME":      string(r.Outcome),
 		"AIMX_VERB":         r.Verb,
 		"AIMX_CALLER_UID":   strconv.FormatUint(uint64(r.UID), 10),
 		"AIMX_CALLER_PID":   strconv.FormatInt(int64(r.PID), 10),
@@ -107,41 +166,43 @@ func (journalLogger) Log(r Record) {
 	if r.Reason != "" {
 		fields["AIMX_REASON"] = r.Reason
 	}
-	journal.Send(r.message(), prio, fields)
+	journal.Send(r.message(), r.Outcome.Priority(), fields)
 }
 
 func (r Record) message() string {
-	msg := fmt.Sprintf("%s %s by uid %d (%s): %s", r.Verb, r.Mailbox, r.UID, r.User, r.Decision)
+	msg := fmt.Sprintf("%s %s by uid %d (%s): %s", r.Verb, r.Mailbox, r.UID, r.User, r.Outcome)
 	if r.Reason != "" {
 		msg += ": " + r.Reason
 	}
 	return msg
 }
 
-// LogfmtLogger writes one logfmt line per record to W.
+// LogfmtLogger writes one logfmt line per record to W, through log/slog's
+// TextHandler: the record's fields in a fixed order, nothing else (no
+// time or level keys: the outcome and priority say what happened). The
+// fields are escaped before they get here (Escape), so a line never
+// holds a control character.
 type LogfmtLogger struct{ W io.Writer }
 
 func (l LogfmtLogger) Log(r Record) {
-	var b strings.Builder
-	kv := func(k, v string) {
-		if b.Len() > 0 {
-			b.WriteByte(' ')
+	h := slog.NewTextHandler(l.W, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.LevelKey || a.Key == slog.MessageKey {
+			return slog.Attr{}
 		}
-		b.WriteString(k + "=")
-		if v == "" || strings.ContainsAny(v, " \"=\\\t\r\n") {
-			v = strconv.Quote(v)
-		}
-		b.WriteString(v)
-	}
-	kv("verb", r.Verb)
-	kv("caller_uid", strconv.FormatUint(uint64(r.UID), 10))
-	kv("caller_pid", strconv.FormatInt(int64(r.PID), 10))
-	kv("caller_user", r.User)
-	kv("mailbox", r.Mailbox)
-	kv("decision", string(r.Decision))
+		return a
+	}})
+	rec := slog.NewRecord(time.Time{}, slog.LevelInfo, "", 0) // zero time: no time key
+	rec.AddAttrs(
+		slog.String("verb", r.Verb),
+		slog.Uint64("caller_uid", uint64(r.UID)),
+		slog.Int64("caller_pid", int64(r.PID)),
+		slog.String("caller_user", r.User),
+		slog.String("mailbox", r.Mailbox),
+		slog.String("decision", string(r.Decision)),
+	)
 	if r.Reason != "" {
-		kv("reason", r.Reason)
+		rec.AddAttrs(slog.String("reason", r.Reason))
 	}
-	b.WriteByte('\n')
-	io.WriteString(l.W, b.String())
+	rec.AddAttrs(slog.String("outcome", string(r.Outcome)), slog.String("priority", priorityNames[r.Outcome.Priority()]))
+	h.Handle(context.Background(), rec)
 }

@@ -31,12 +31,12 @@ func TestEscape(t *testing.T) {
 func TestLogRecordEscaped(t *testing.T) {
 	var buf bytes.Buffer
 	s := &Server{Log: LogfmtLogger{W: &buf}}
-	s.log(activation.Peer{UID: 1000, PID: 7}, wire.Request{Verb: "MAILBOX-CREATE", Name: "x\x1b]0;pwned\x07"}, "al\u2028ice", authz.Reject, "bad\x1b[2J")
+	s.log(activation.Peer{UID: 1000, PID: 7}, wire.Request{Verb: "MAILBOX-CREATE", Name: "x\x1b]0;pwned\x07"}, "al\u2028ice", authz.Reject, Refused, "bad\x1b[2J")
 	got := buf.String()
 	if bytes.ContainsAny(buf.Bytes(), "\x1b\x07") || bytes.Contains(buf.Bytes(), []byte("\u2028")) {
 		t.Fatalf("control characters reached the log: %q", got)
 	}
-	want := `verb=MAILBOX-CREATE caller_uid=1000 caller_pid=7 caller_user="al\\u2028ice" mailbox="x\\x1b]0;pwned\\x07" decision=reject reason="bad\\x1b[2J"` + "\n"
+	want := `verb=MAILBOX-CREATE caller_uid=1000 caller_pid=7 caller_user=al\u2028ice mailbox=x\x1b]0;pwned\x07 decision=reject reason=bad\x1b[2J outcome=refused priority=notice` + "\n"
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/aimx/aimx-mailboxd/activation"
 	"github.com/aimx/aimx-mailboxd/authz"
 	"github.com/aimx/aimx-mailboxd/mailbox"
+	"github.com/aimx/aimx-mailboxd/passwd"
 	"github.com/aimx/aimx-mailboxd/policy"
 	"github.com/aimx/aimx-mailboxd/version"
 	"github.com/aimx/aimx-mailboxd/wire"
@@ -27,11 +28,17 @@ import (
 // ReadTimeout is how long a client has to send its whole request.
 const ReadTimeout = 30 * time.Second
 
+// WriteTimeout is how long a client has to read its whole response.
+const WriteTimeout = 30 * time.Second
+
 // Drain bounds: what is read and thrown away of a client's surplus input
-// so that it reads its response instead of a reset.
+// so that it reads its response instead of a reset. After a frame that
+// did not parse, only what already arrived is drained (errorDrainWait);
+// after a response, until the client's EOF (drainWait).
 const (
-	drainBytes = 1 << 20
-	drainWait  = time.Second
+	drainBytes     = 1 << 20
+	drainWait      = time.Second
+	errorDrainWait = 20 * time.Millisecond
 )
 
 // Server answers requests against one Store and logs each decision.
@@ -66,17 +73,17 @@ func (s *Server) Serve(conn *net.UnixConn, peer activation.Peer) error {
 	var rq *request
 	switch {
 	case errors.As(err, &werr):
-		s.log(peer, req, "", authz.Reject, werr.Reason)
+		s.log(peer, req, "", authz.Reject, Malformed, werr.Reason)
 		resp.Err = werr
-		drain(conn, 20*time.Millisecond) // what the client already sent
+		drain(conn, errorDrainWait)
 	case err != nil:
-		s.log(peer, req, "", authz.Reject, "no request: "+err.Error())
+		s.log(peer, req, "", authz.Reject, Abandoned, "no request: "+err.Error())
 		return fmt.Errorf("%w: read request: %v", ErrNoResponse, err)
 	default:
 		rq = s.handle(peer, req)
 		resp = rq.resp
 	}
-	conn.SetWriteDeadline(time.Now().Add(ReadTimeout))
+	conn.SetWriteDeadline(time.Now().Add(WriteTimeout))
 	werr2 := wire.WriteResponse(conn, resp)
 	if werr2 == nil {
 		conn.CloseWrite()
@@ -100,7 +107,7 @@ func drain(conn *net.UnixConn, wait time.Duration) {
 type request struct {
 	s       *Server
 	caller  activation.Peer
-	me      authz.User // the caller's passwd entry; zero when userErr says why not
+	me      passwd.User // the caller's passwd entry; zero when userErr says why not
 	userErr error
 	req     wire.Request
 	policy  policy.Policy
@@ -121,7 +128,7 @@ func (s *Server) Handle(caller activation.Peer, req wire.Request) wire.Response 
 
 func (s *Server) handle(caller activation.Peer, req wire.Request) *request {
 	rq := &request{s: s, caller: caller, req: req, store: *s.Store}
-	rq.me, rq.userErr = authz.LookupUID(caller.UID)
+	rq.me, rq.userErr = passwd.LookupUID(caller.UID)
 	rq.resp = rq.answer()
 	return rq
 }
@@ -165,17 +172,30 @@ func (rq *request) bypass() authz.Decision {
 }
 
 func (rq *request) ok(body []byte, d authz.Decision) wire.Response {
-	rq.s.log(rq.caller, rq.req, rq.me.Name, d, "")
+	rq.s.log(rq.caller, rq.req, rq.me.Name, d, Accepted, "")
 	return wire.Response{Body: body}
 }
 
 // fail logs a rejection with its internal reason (the wire reason when
-// internal is empty) and answers e.
+// internal is empty) and answers e. The record's outcome follows e's
+// code: IO is the service failing, PROTOCOL a frame for another socket,
+// anything else a rule refusing the request.
 func (rq *request) fail(e *wire.Error, internal string) wire.Response {
+	o := Refused
+	switch e.Code {
+	case wire.IO:
+		o = Failed
+	case wire.Protocol, wire.Malformed:
+		o = Malformed
+	}
+	return rq.failAs(o, e, internal)
+}
+
+func (rq *request) failAs(o Outcome, e *wire.Error, internal string) wire.Response {
 	if internal == "" {
 		internal = e.Reason
 	}
-	rq.s.log(rq.caller, rq.req, rq.me.Name, authz.Reject, internal)
+	rq.s.log(rq.caller, rq.req, rq.me.Name, authz.Reject, o, internal)
 	return wire.Response{Err: e}
 }
 
@@ -185,9 +205,12 @@ func (rq *request) failErr(err error) wire.Response {
 		nameErr     *mailbox.NameError
 		conflictErr *mailbox.ConflictError
 		nonEmptyErr *mailbox.NonEmptyError
+		busyErr     *mailbox.BusyError
 	)
 	code := wire.IO
 	switch {
+	case errors.As(err, &busyErr):
+		return rq.failAs(Busy, &wire.Error{Code: wire.IO, Reason: err.Error()}, "")
 	case errors.As(err, &nameErr):
 		code = wire.Validation
 	case errors.Is(err, mailbox.ErrExists):
@@ -205,17 +228,11 @@ func (rq *request) create() wire.Response {
 	if err := mailbox.ValidateName(name); err != nil {
 		return rq.failErr(err)
 	}
-	owner := rq.req.Owner
-	if caller != 0 {
-		// Owner: is ignored: a caller only ever creates for itself.
-		if rq.userErr != nil {
-			return rq.fail(wire.Errorf(wire.Validation, "%v", rq.userErr), "")
-		}
-		owner = rq.me.Name
-	} else if owner == "" {
-		return rq.fail(wire.Errorf(wire.Validation, "root must name the owner of mailbox '%s': send Owner: <user> (aimx-mailboxes create %s --owner USER)", name, name), "")
+	if caller != 0 && rq.userErr != nil {
+		return rq.fail(wire.Errorf(wire.Validation, "%v", rq.userErr), "")
 	}
-	if err := authz.CheckCreate(caller, name, owner, rq.policy); err != nil {
+	owner, decision, err := authz.CreateOwner(caller, rq.me.Name, name, rq.req.Owner, rq.policy)
+	if err != nil {
 		return rq.deny(err)
 	}
 
@@ -230,9 +247,9 @@ func (rq *request) create() wire.Response {
 	}
 	u, err := rq.me, error(nil) // a non-root caller's entry was looked up once, by uid
 	if caller == 0 {
-		u, err = authz.LookupName(owner)
+		u, err = passwd.LookupName(owner)
 	}
-	if errors.Is(err, authz.ErrNoPasswdEntry) {
+	if errors.Is(err, passwd.ErrNoEntry) {
 		return rq.fail(wire.Errorf(wire.Validation, "unknown owner '%s'", owner), err.Error())
 	}
 	if err != nil {
@@ -244,16 +261,12 @@ func (rq *request) create() wire.Response {
 			return rq.deny(err)
 		}
 	}
-	target := &authz.Mailbox{Name: name, Owner: u.Name, OwnerUID: u.UID, OwnerResolved: true}
-	decision, err := authz.Authorize(caller, authz.Create, target)
-	if err != nil {
-		return rq.deny(err)
-	}
 	if tx.Config.Domain == "" {
 		return rq.fail(wire.Errorf(wire.IO, "config %s has no domain: add a line domain = \"<your mail domain>\"", tx.Config.Path), "")
 	}
 	st := mailbox.Stanza{Name: name, Address: name + "@" + tx.Config.Domain, Owner: u.Name}
-	if err := tx.Create(st, u.UID, u.GID); err != nil {
+	reclaim := func(folderUID, folderGID uint32) bool { return authz.Reclaim(folderUID, folderGID, u.UID, u.GID) }
+	if err := tx.Create(st, u.UID, u.GID, reclaim); err != nil {
 		return rq.failErr(err)
 	}
 	return rq.ok(nil, decision)
@@ -262,7 +275,7 @@ func (rq *request) create() wire.Response {
 // ownedBy counts the stanzas of c whose owner resolves to u's uid,
 // stopping at limit. Stanzas that name u exactly are counted without a
 // look-up; every other owner name is looked up once.
-func ownedBy(c *mailbox.Config, u authz.User, limit int) int {
+func ownedBy(c *mailbox.Config, u passwd.User, limit int) int {
 	n := 0
 	others := map[string]bool{}
 	for _, st := range c.Mailboxes {
@@ -276,7 +289,7 @@ func ownedBy(c *mailbox.Config, u authz.User, limit int) int {
 		if n >= limit {
 			break
 		}
-		if o, err := authz.LookupName(name); err == nil && o.UID == u.UID {
+		if o, err := passwd.LookupName(name); err == nil && o.UID == u.UID {
 			for _, st := range c.Mailboxes {
 				if st.Owner == name {
 					n++
@@ -301,20 +314,21 @@ func (rq *request) delete() wire.Response {
 	var target *authz.Mailbox
 	if st, ok := tx.Config.Mailboxes[name]; ok {
 		target = &authz.Mailbox{Name: name, Owner: st.Owner}
-		u, err := authz.LookupName(st.Owner)
+		u, err := passwd.LookupName(st.Owner)
 		switch {
 		case err == nil:
 			target.OwnerUID, target.OwnerResolved = u.UID, true
-		case !errors.Is(err, authz.ErrNoPasswdEntry):
+		case !errors.Is(err, passwd.ErrNoEntry):
 			return rq.failErr(err)
 		}
 	}
 	if target == nil {
 		// A DELETE killed after its config write left its empty folders:
 		// repeating it removes them (the answer stays "does not exist").
-		tx.RemoveLeftovers(name, rq.caller.UID)
+		caller := rq.caller.UID
+		tx.RemoveLeftovers(name, func(folderUID uint32) bool { return authz.RemoveLeftover(caller, folderUID) })
 	}
-	decision, err := authz.Authorize(rq.caller.UID, authz.Delete, target)
+	decision, err := authz.MayDelete(rq.caller.UID, target)
 	if err != nil {
 		return rq.deny(err)
 	}
@@ -347,21 +361,22 @@ func (rq *request) list() wire.Response {
 		return rq.failErr(err)
 	}
 	caller := rq.caller.UID
-	owners := map[string]bool{} // owner name → resolves to the caller
+	type resolved struct {
+		ok  bool
+		uid uint32
+	}
+	owners := map[string]resolved{} // each owner name is looked up once
 	keep := func(e mailbox.Entry) bool {
-		switch {
-		case caller == 0:
-			return true
-		case !e.Registered:
-			return e.DirUID == caller
+		var o resolved
+		if e.Registered && caller != 0 {
+			var seen bool
+			if o, seen = owners[e.Owner]; !seen {
+				u, err := passwd.LookupName(e.Owner)
+				o = resolved{err == nil, u.UID}
+				owners[e.Owner] = o
+			}
 		}
-		mine, seen := owners[e.Owner]
-		if !seen {
-			u, err := authz.LookupName(e.Owner)
-			mine = err == nil && u.UID == caller
-			owners[e.Owner] = mine
-		}
-		return mine
+		return authz.Listed(caller, e.Registered, o.ok, o.uid, e.DirUID)
 	}
 	entries, err := rq.store.List(cfg, keep)
 	if err != nil {

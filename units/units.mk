@@ -13,6 +13,8 @@
 
 UNITS_ROOT := .cache/units-root
 UNITS_FILES := units/aimx-mailboxd.socket units/aimx-mailboxd@.service
+# The reload path beside the AIMX daemon (its script must exist for verify's ExecStart= check).
+UNITS_FILES += units/aimx-mailboxd-reload.path units/aimx-mailboxd-reload@.service units/aimx-mailboxd-reload.timer
 # systemd-analyze security --threshold takes tenths: 12 means exposure 1.2.
 UNITS_EXPOSURE_MAX := 12
 
@@ -35,6 +37,7 @@ units-root: pkg-binaries
 	@cp -a /usr/lib/systemd/system $(UNITS_ROOT)/usr/lib/systemd/
 	@install -m 0644 $(UNITS_FILES) $(UNITS_ROOT)/usr/lib/systemd/system/
 	@install -m 0755 $(PKG_STAGE)/bin/aimx-mailboxd $(UNITS_ROOT)/usr/libexec/aimx-mailboxd
+	@install -m 0755 units/aimx-mailboxd-reload $(UNITS_ROOT)/usr/libexec/aimx-mailboxd-reload
 
 # --man=yes (the default) checks Documentation=man: against our own pages.
 units-verify: units-root man

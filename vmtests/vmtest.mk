@@ -17,8 +17,9 @@ VMTEST_TOOLS := qemu-system-x86_64:qemu-system-x86 debootstrap:debootstrap cpio:
 
 vmtest: $(addprefix vmtest-,$(VMTEST_SUITES))
 
-$(addprefix vmtest-,$(VMTEST_SUITES)): vmtest-%: vmtest-deps vmtest-debs vmtest-guest
+$(addprefix vmtest-,$(VMTEST_SUITES)): vmtest-%: vmtest-deps vmtest-debs vmtest-guest vmtest-aimx-payload
 	AIMX_VMTEST_V1=$(VMTEST_V1) AIMX_VMTEST_V2=$(VMTEST_V2) AIMX_VMTEST_BREAK=$(VMTEST_BREAK) \
+		VMTEST_PAYLOAD=$(VMTEST_AIMX_PAYLOAD) \
 		sh vmtests/vmtest.sh $* $(VMTEST_OUT)/guest.test $(VMTEST_OUT)/debs $(VMTEST_OUT)
 
 # Installs the host tools when missing (apt-get update first: a fresh

@@ -5,11 +5,11 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strings"
 	"syscall"
@@ -18,8 +18,8 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/aimx/aimx-mailboxd/activation"
-	"github.com/aimx/aimx-mailboxd/authz"
 	"github.com/aimx/aimx-mailboxd/mailbox"
+	"github.com/aimx/aimx-mailboxd/passwd"
 	"github.com/aimx/aimx-mailboxd/server"
 	"github.com/aimx/aimx-mailboxd/version"
 	"github.com/aimx/aimx-mailboxd/wire"
@@ -42,6 +42,7 @@ type cli struct {
 	Delete  deleteCmd  `cmd:"" help:"Delete one of your mailboxes."`
 	List    listCmd    `cmd:"" help:"List your mailboxes (root: all of them)."`
 	Version versionCmd `cmd:"" help:"Print the client's and the server's version."`
+	MCP     mcpCmd     `cmd:"" name:"mcp" help:"Serve your mailboxes to an AI agent over MCP (stdio): tools mailbox_list, mailbox_create, mailbox_delete."`
 
 	stdin  io.Reader
 	stdout io.Writer
@@ -79,20 +80,32 @@ func main() {
 	os.Exit(c.main(os.Args[1:]))
 }
 
-func (c *cli) main(args []string) int {
+// exitRequest is how kong's Exit (after --help) stops the parse: main
+// recovers it and returns its code, so nothing after the help runs.
+type exitRequest struct{ code int }
+
+func (c *cli) main(args []string) (code int) {
 	parser, err := kong.New(c, kong.Name("aimx-mailboxes"),
 		kong.Description("Create, delete and list your AIMX mailboxes."),
-		kong.Writers(c.stdout, c.stderr), kong.Exit(func(int) {}))
+		kong.Writers(c.stdout, c.stderr),
+		kong.Exit(func(code int) { panic(exitRequest{code}) }))
 	if err != nil {
 		panic(err) // the struct tags above are wrong
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			e, ok := r.(exitRequest)
+			if !ok {
+				panic(r)
+			}
+			code = e.code
+		}
+	}()
 	ctx, err := parser.Parse(args)
-	if err == nil && ctx.Command() == "" {
-		return exitOK // --help
+	if err != nil {
+		return c.usageError(parser, err)
 	}
-	if err == nil {
-		err = ctx.Run(c)
-	}
+	err = ctx.Run(c)
 	var ee *exitError
 	switch {
 	case err == nil:
@@ -108,10 +121,24 @@ func (c *cli) main(args []string) int {
 	return ee.code
 }
 
+// usageError prints what is wrong with the command line in one line, then
+// the usage of the command it names, all on stderr; exit code 2.
+func (c *cli) usageError(parser *kong.Kong, err error) int {
+	fmt.Fprintf(c.stderr, "aimx-mailboxes: %s\n", err)
+	var perr *kong.ParseError
+	if errors.As(err, &perr) && perr.Context != nil {
+		fmt.Fprintln(c.stderr)
+		parser.Stdout = c.stderr
+		perr.Context.PrintUsage(true)
+		parser.Stdout = c.stdout
+	}
+	return exitUnreachable
+}
+
 func (cmd *createCmd) Run(c *cli) error {
 	if uid := os.Getuid(); uid != 0 && cmd.Owner != "" {
-		if me, err := authz.PeerUsername(uint32(uid)); err == nil && me != cmd.Owner {
-			fmt.Fprintf(c.stderr, "aimx-mailboxes: warning: --owner %s is ignored for non-root callers; mailbox '%s' will be owned by %s\n", cmd.Owner, cmd.Name, me)
+		if me, err := passwd.LookupUID(uint32(uid)); err == nil && me.Name != cmd.Owner {
+			fmt.Fprintf(c.stderr, "aimx-mailboxes: warning: --owner %s is ignored for non-root callers; mailbox '%s' will be owned by %s\n", cmd.Owner, cmd.Name, me.Name)
 		}
 	}
 	if _, err := c.call(wire.Request{Verb: wire.VerbCreate, Name: cmd.Name, Owner: cmd.Owner}); err != nil {
@@ -188,42 +215,39 @@ func (cmd *versionCmd) Run(c *cli) error {
 // socket is missing or refuses, root answers req in-process instead; any
 // other caller gets exit code 2.
 func (c *cli) call(req wire.Request) ([]byte, error) {
-	conn, err := net.Dial("unix", c.Socket)
-	var resp wire.Response
+	resp, err := wire.Call(context.Background(), c.Socket, req)
+	var dialErr *wire.DialError
 	switch {
 	case err == nil:
-		resp, err = exchange(conn.(*net.UnixConn), req)
-		if err != nil {
-			return nil, &exitError{code: exitUnreachable, msg: fmt.Sprintf("talking to %s: %v", c.Socket, err)}
-		}
-	case os.Geteuid() == 0 && (errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)):
+	case errors.As(err, &dialErr) && os.Geteuid() == 0 && (errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)):
 		fmt.Fprintf(c.stderr, "aimx-mailboxes: %s is not answering (%v); running the request in-process as root\n", c.Socket, unwrapSyscall(err))
 		srv := &server.Server{Store: mailbox.FromEnv(c.Config, c.DataDir), Log: server.NewLogger(io.Discard), PolicyPath: c.Policy}
 		resp = srv.Handle(activation.Peer{UID: 0, GID: 0, PID: int32(os.Getpid())}, req)
+	case errors.As(err, &dialErr):
+		return nil, unreachable(c.Socket, err)
 	default:
-		return nil, &exitError{code: exitUnreachable, msg: fmt.Sprintf("cannot reach aimx-mailboxd at %s: %v", c.Socket, unwrapSyscall(err)),
-			hint: "is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket"}
+		return nil, &exitError{code: exitUnreachable, msg: err.Error()}
 	}
 	if resp.Err != nil {
-		return nil, &exitError{code: exitServerError, msg: resp.Err.Reason, hint: hintFor(resp.Err.Code)}
+		return nil, &exitError{code: exitServerError, msg: resp.Err.Reason, hint: hints[resp.Err.Code].cli}
 	}
 	return resp.Body, nil
 }
 
-func exchange(conn *net.UnixConn, req wire.Request) (wire.Response, error) {
-	defer conn.Close()
-	if err := wire.WriteRequest(conn, req); err != nil {
-		return wire.Response{}, err
-	}
-	return wire.ReadResponse(wire.NewReader(conn))
+// unreachable is what the person (or agent) reads when the socket cannot
+// be reached.
+func unreachable(socket string, err error) *exitError {
+	return &exitError{code: exitUnreachable, msg: fmt.Sprintf("cannot reach aimx-mailboxd at %s: %v", socket, unwrapSyscall(err)),
+		hint: "is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket"}
 }
 
-func hintFor(code wire.Code) string {
-	switch code {
-	case wire.NonEmpty:
-		return "pass --force to delete the messages together with the mailbox"
-	}
-	return ""
+// hints says what to do after an error, by code, in the words of each
+// surface: the CLI's flags and the MCP tools' arguments.
+var hints = map[wire.Code]struct{ cli, mcp string }{
+	wire.NonEmpty: {
+		cli: "pass --force to delete the messages together with the mailbox",
+		mcp: "call mailbox_delete again with force: true to delete the messages together with the mailbox",
+	},
 }
 
 func unwrapSyscall(err error) error {

@@ -22,7 +22,7 @@ const (
 	lockPath = "/etc/aimx/.config.toml.lock"
 )
 
-// Promise 10: what issue 8 found a hostile local user could do, held
+// Promise 15: what issue 8 found a hostile local user could do, held
 // under real systemd: the config lock is root's alone and its wait is
 // bounded (item 1), one user's mailboxes are capped (item 4), and nobody
 // can list the mailbox names on disk (item 7).
@@ -31,9 +31,9 @@ func testHostile(t *testing.T) {
 	setPolicy(t, map[string]string{"lock_timeout_seconds": "2"})
 
 	// Item 7: the folders as the package made them.
-	checkOwnerMode(t, "promise 10 (tmpfiles: the data dir is root:root 0755)", dataDir, 0, 0, 0o755)
+	checkOwnerMode(t, "promise 15 (tmpfiles: the data dir is root:root 0755)", dataDir, 0, 0, 0o755)
 	for _, sub := range []string{"inbox", "sent"} {
-		checkOwnerMode(t, "promise 10 (tmpfiles: "+sub+"/ is root:root 0711)", filepath.Join(dataDir, sub), 0, 0, 0o711)
+		checkOwnerMode(t, "promise 15 (tmpfiles: "+sub+"/ is root:root 0711)", filepath.Join(dataDir, sub), 0, 0, 0o711)
 	}
 
 	if got := raw(t, "alice", "AIMX/1 MAILBOX-CREATE\nName: h-alice\n\n"); got != "AIMX/1 OK\n" {
@@ -41,22 +41,22 @@ func testHostile(t *testing.T) {
 	}
 	// Item 7: alice cannot list the names, and still reaches her own folder.
 	if r := run(t, "alice", "", "ls", "-ln", filepath.Join(dataDir, "inbox")); r.code == 0 || !strings.Contains(r.stderr, "Permission denied") {
-		t.Errorf("promise 10 (nobody but root lists the mailbox names): alice's ls -ln %s/inbox: %s", dataDir, r)
+		t.Errorf("promise 15 (nobody but root lists the mailbox names): alice's ls -ln %s/inbox: %s", dataDir, r)
 	}
 	own := filepath.Join(dataDir, "inbox", "h-alice")
 	if r := run(t, "alice", "", "sh", "-c", "ls -ln "+own+" && echo hi >"+own+"/one.md && rm "+own+"/one.md"); r.code != 0 {
-		t.Errorf("promise 10 (an owner still reaches her own folder through the 0711 inbox/): %s", r)
+		t.Errorf("promise 15 (an owner still reaches her own folder through the 0711 inbox/): %s", r)
 	}
 
 	// Item 1: the lock file is root's alone.
-	checkOwnerMode(t, "promise 10 (the lock file is root:root 0600)", lockPath, 0, 0, 0o600)
+	checkOwnerMode(t, "promise 15 (the lock file is root:root 0600)", lockPath, 0, 0, 0o600)
 	if r := run(t, "alice", "", "flock", "--nonblock", lockPath, "true"); r.code == 0 || !strings.Contains(r.stderr, "Permission denied") {
-		t.Errorf("promise 10 (a user cannot open the lock file): alice's flock %s: %s", lockPath, r)
+		t.Errorf("promise 15 (a user cannot open the lock file): alice's flock %s: %s", lockPath, r)
 	}
 	// Alice's flock on /etc/aimx (the lock before issue 8) stalls nobody.
 	holdAs(t, "alice", "/etc/aimx", func() {
 		if got := raw(t, "bob", "AIMX/1 MAILBOX-CREATE\nName: h-bob\n\n"); got != "AIMX/1 OK\n" {
-			t.Errorf("promise 10 (a user's flock on /etc/aimx does not stall another's CREATE): bob got %q", got)
+			t.Errorf("promise 15 (a user's flock on /etc/aimx does not stall another's CREATE): bob got %q", got)
 		}
 	})
 
@@ -75,20 +75,20 @@ func testHostile(t *testing.T) {
 	})
 	t.Logf("bob's CREATE while root held the lock: %q after %v", got, waited.Round(time.Millisecond))
 	if !strings.HasPrefix(got, "AIMX/1 ERR IO ") || !strings.Contains(got, "busy") {
-		t.Errorf("promise 10 (a CREATE past the lock wait gets IO busy): got %q", got)
+		t.Errorf("promise 15 (a CREATE past the lock wait gets IO busy): got %q", got)
 	}
 	// The bound is the policy's 2 s; 60 s is far below RuntimeMaxSec=.
 	if waited < 2*time.Second || waited > 60*time.Second {
-		t.Errorf("promise 10 (the lock wait is bounded by lock_timeout_seconds = 2): answered after %v", waited)
+		t.Errorf("promise 15 (the lock wait is bounded by lock_timeout_seconds = 2): answered after %v", waited)
 	}
 	if after, _ := os.ReadFile(configPath); string(after) != string(before) {
-		t.Errorf("promise 10 (a busy CREATE changes nothing): the config changed:\n%s", after)
+		t.Errorf("promise 15 (a busy CREATE changes nothing): the config changed:\n%s", after)
 	}
 	if fileExists(filepath.Join(dataDir, "inbox", "h-busy")) {
-		t.Errorf("promise 10 (a busy CREATE changes nothing): inbox/h-busy exists")
+		t.Errorf("promise 15 (a busy CREATE changes nothing): inbox/h-busy exists")
 	}
 	if got := raw(t, "bob", "AIMX/1 MAILBOX-CREATE\nName: h-busy\n\n"); got != "AIMX/1 OK\n" {
-		t.Errorf("promise 10 (the same CREATE works once the lock is free): got %q", got)
+		t.Errorf("promise 15 (the same CREATE works once the lock is free): got %q", got)
 	}
 
 	// Item 7: the helper makes inbox/ and sent/ root:root 0711 when it
@@ -113,19 +113,19 @@ func testHostile(t *testing.T) {
 	for i := owned; i < 3; i++ {
 		name := fmt.Sprintf("h-lim-%d", i)
 		if got := raw(t, "alice", "AIMX/1 MAILBOX-CREATE\nName: "+name+"\n\n"); got != "AIMX/1 OK\n" {
-			t.Fatalf("promise 10 (a user may own up to max_mailboxes_per_user): alice's mailbox %d: %q", i+1, got)
+			t.Fatalf("promise 15 (a user may own up to max_mailboxes_per_user): alice's mailbox %d: %q", i+1, got)
 		}
 		made = append(made, name)
 	}
 	got = raw(t, "alice", "AIMX/1 MAILBOX-CREATE\nName: h-lim-over\n\n")
 	if !strings.HasPrefix(got, "AIMX/1 ERR VALIDATION ") || !strings.Contains(got, "3") || !strings.Contains(got, "max_mailboxes_per_user") {
-		t.Errorf("promise 10 (one more than max_mailboxes_per_user is VALIDATION naming the limit): alice's 4th CREATE got %q", got)
+		t.Errorf("promise 15 (one more than max_mailboxes_per_user is VALIDATION naming the limit): alice's 4th CREATE got %q", got)
 	}
 	if stanzaOwner(t, "h-lim-over") != "" {
-		t.Errorf("promise 10 (a CREATE over the limit changes nothing): h-lim-over is in the config")
+		t.Errorf("promise 15 (a CREATE over the limit changes nothing): h-lim-over is in the config")
 	}
 	if got := raw(t, "root", "AIMX/1 MAILBOX-CREATE\nName: h-lim-root\nOwner: alice\n\n"); got != "AIMX/1 OK\n" {
-		t.Errorf("promise 10 (root is exempt from max_mailboxes_per_user): root's CREATE for alice got %q", got)
+		t.Errorf("promise 15 (root is exempt from max_mailboxes_per_user): root's CREATE for alice got %q", got)
 	}
 	made = append(made, "h-lim-root", "h-alice", "h-busy", "h-bob")
 	for _, name := range made {
@@ -150,12 +150,12 @@ func testFreshDataDir(t *testing.T) {
 	})
 	defer editConfig(t, func(text string) string { return strings.Replace(text, line, "", 1) })
 	if got := raw(t, "alice", "AIMX/1 MAILBOX-CREATE\nName: h-fresh\n\n"); got != "AIMX/1 OK\n" {
-		t.Fatalf("promise 10 (CREATE in a fresh data dir): got %q", got)
+		t.Fatalf("promise 15 (CREATE in a fresh data dir): got %q", got)
 	}
 	alice := lookup(t, "alice")
 	for _, sub := range []string{"inbox", "sent"} {
-		checkOwnerMode(t, "promise 10 (the helper makes "+sub+"/ root:root 0711)", filepath.Join(fresh, sub), 0, 0, 0o711)
-		checkOwnerMode(t, "promise 10 (the helper makes "+sub+"/h-fresh owner:group 0700)", filepath.Join(fresh, sub, "h-fresh"), alice.uid, alice.gid, 0o700)
+		checkOwnerMode(t, "promise 15 (the helper makes "+sub+"/ root:root 0711)", filepath.Join(fresh, sub), 0, 0, 0o711)
+		checkOwnerMode(t, "promise 15 (the helper makes "+sub+"/h-fresh owner:group 0700)", filepath.Join(fresh, sub, "h-fresh"), alice.uid, alice.gid, 0o700)
 	}
 	if got := raw(t, "alice", "AIMX/1 MAILBOX-DELETE\nName: h-fresh\n\n"); got != "AIMX/1 OK\n" {
 		t.Errorf("alice delete h-fresh: %q", got)
@@ -181,13 +181,13 @@ func setPolicy(t *testing.T, keys map[string]string) {
 	t.Helper()
 	orig, err := os.ReadFile(policyPath)
 	if err != nil {
-		t.Fatalf("promise 10 (the package ships %s): %v", policyPath, err)
+		t.Fatalf("promise 15 (the package ships %s): %v", policyPath, err)
 	}
 	text := string(orig)
 	for k, v := range keys {
 		re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(k) + ` = .*$`)
 		if !re.MatchString(text) {
-			t.Fatalf("promise 10 (%s sets every key): no %s in:\n%s", policyPath, k, orig)
+			t.Fatalf("promise 15 (%s sets every key): no %s in:\n%s", policyPath, k, orig)
 		}
 		text = re.ReplaceAllString(text, k+" = "+v)
 	}

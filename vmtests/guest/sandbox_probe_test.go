@@ -74,20 +74,20 @@ var probeSecrets = []string{
 	"/root/aimx-probe-secret", "/proc/1/environ",
 }
 
-// Promise 9: code running as the helper, under the real
+// Promise 14: code running as the helper, under the real
 // aimx-mailboxd@.service, cannot get out. The probe (vmtests/probe)
 // replaces ExecStart= for one connection and tries, reporting each
 // attempt on the connection; every escape must fail, every need must
 // work, and nothing may show up outside afterwards.
 func testSandboxProbe(t *testing.T) {
 	if !fileExists(probePath) {
-		t.Fatalf("promise 9 (sandbox probe): no probe at %s in the payload", probePath)
+		t.Fatalf("promise 14 (sandbox probe): no probe at %s in the payload", probePath)
 	}
 	// Without the account the probe still runs (as whatever the unit
 	// says), so that its report shows what that account could do.
 	var helper *account
 	if _, err := user.Lookup(helperUser); err != nil {
-		t.Errorf("promise 9 (the package creates the system account %s): %v", helperUser, err)
+		t.Errorf("promise 14 (the package creates the system account %s): %v", helperUser, err)
 	} else {
 		a := lookup(t, helperUser)
 		helper = &a
@@ -138,7 +138,7 @@ func testSandboxProbe(t *testing.T) {
 		report[f[0]] = probeResult{f[1] == "ok", d}
 	}
 	if _, ok := report["end"]; !ok {
-		t.Fatalf("promise 9 (the probe runs under the unit and reports): no end line in %q", out)
+		t.Fatalf("promise 14 (the probe runs under the unit and reports): no end line in %q", out)
 	}
 
 	// Who it ran as.
@@ -149,31 +149,31 @@ func testSandboxProbe(t *testing.T) {
 	}
 	for _, w := range want {
 		if !strings.Contains(id, w) {
-			t.Errorf("promise 9 (the helper runs as %s with only CAP_CHOWN and CAP_DAC_OVERRIDE, under the unit): identity %q lacks %q", helperUser, id, w)
+			t.Errorf("promise 14 (the helper runs as %s with only CAP_CHOWN and CAP_DAC_OVERRIDE, under the unit): identity %q lacks %q", helperUser, id, w)
 		}
 	}
 	switch {
 	case helper == nil:
-		t.Errorf("promise 9 (the helper runs as %s): identity %q", helperUser, id)
+		t.Errorf("promise 14 (the helper runs as %s): identity %q", helperUser, id)
 	case !strings.Contains(id, fmt.Sprintf("uid=%d gid=%d euid=%d ", helper.uid, helper.gid, helper.uid)):
-		t.Errorf("promise 9 (the helper runs as %s, uid %d gid %d): identity %q", helperUser, helper.uid, helper.gid, id)
+		t.Errorf("promise 14 (the helper runs as %s, uid %d gid %d): identity %q", helperUser, helper.uid, helper.gid, id)
 	// Supplementary groups: none, or just its own group.
 	case !strings.Contains(id, " groups=[] ") && !strings.Contains(id, fmt.Sprintf(" groups=[%d] ", helper.gid)):
-		t.Errorf("promise 9 (the helper has no supplementary groups): identity %q", id)
+		t.Errorf("promise 14 (the helper has no supplementary groups): identity %q", id)
 	}
 
 	for name, meaning := range probeEscapes {
 		r, found := report[name]
 		switch {
 		case !found:
-			t.Errorf("promise 9 (sandbox probe): no report for %s", name)
+			t.Errorf("promise 14 (sandbox probe): no report for %s", name)
 		case r.ok:
-			t.Errorf("promise 9 (a compromised helper cannot escape): the probe %s (%s: %s)", meaning, name, r.detail)
+			t.Errorf("promise 14 (a compromised helper cannot escape): the probe %s (%s: %s)", meaning, name, r.detail)
 		}
 	}
 	for name, meaning := range probeNeeds {
 		if r, found := report[name]; !found || !r.ok {
-			t.Errorf("promise 9 (the sandbox leaves the helper what it needs): cannot %s (%s: %s)", meaning, name, r.detail)
+			t.Errorf("promise 14 (the sandbox leaves the helper what it needs): cannot %s (%s: %s)", meaning, name, r.detail)
 		}
 	}
 	for _, p := range append(probeSecrets, "/etc/passwd") {
@@ -182,15 +182,15 @@ func testSandboxProbe(t *testing.T) {
 		got := r.ok && strings.Contains(r.detail, "sha256="+host) && !strings.HasPrefix(r.detail, "len=0 ")
 		switch {
 		case p == "/etc/passwd" && !got:
-			t.Errorf("promise 9 (the helper reads /etc/passwd as the host has it): %s", r.detail)
+			t.Errorf("promise 14 (the helper reads /etc/passwd as the host has it): %s", r.detail)
 		case p != "/etc/passwd" && got:
-			t.Errorf("promise 9 (a compromised helper cannot read secrets): the probe read %s (%s)", p, r.detail)
+			t.Errorf("promise 14 (a compromised helper cannot read secrets): the probe read %s (%s)", p, r.detail)
 		}
 	}
 
 	// Nothing it tried left a trace: no transient unit, no file.
 	if after := probeUnits(t); len(after) > len(unitsBefore) {
-		t.Errorf("promise 9 (no unit started from the sandbox): now %v, before %v", after, unitsBefore)
+		t.Errorf("promise 14 (no unit started from the sandbox): now %v, before %v", after, unitsBefore)
 	}
 	for _, dir := range []string{"/root", "/home", "/usr", "/usr/local/bin", "/etc", "/etc/systemd/system",
 		"/var/lib", "/var/spool", "/run", "/run/systemd", "/dev/shm", "/dev/mqueue", "/srv", "/opt", "/tmp", "/var/tmp",
@@ -200,14 +200,14 @@ func testSandboxProbe(t *testing.T) {
 			if strings.HasSuffix(p, "-secret") {
 				continue
 			}
-			t.Errorf("promise 9 (nothing written outside the sandbox's own folders): %s exists", p)
+			t.Errorf("promise 14 (nothing written outside the sandbox's own folders): %s exists", p)
 			os.RemoveAll(p)
 		}
 	}
 
 	// The real helper is back for the steps after this one.
 	if got := raw(t, "alice", "AIMX/1 VERSION\n\n"); !strings.HasPrefix(got, "AIMX/1 OK\n") {
-		t.Errorf("promise 9 (the real helper answers once the probe drop-in is gone): VERSION got %q", got)
+		t.Errorf("promise 14 (the real helper answers once the probe drop-in is gone): VERSION got %q", got)
 	}
 	noInstances(t, "the sandbox probe")
 }

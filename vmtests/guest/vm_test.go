@@ -37,11 +37,13 @@ func TestVM(t *testing.T) {
 		{"install", func(t *testing.T) { testInstall(t, v1) }},
 		{"matrix", testMatrix},
 		{"journal", testJournal},
+		{"mcp", testMCP},
 		{"sandbox", testSandbox},
 		{"sandbox-probe", testSandboxProbe},
 		{"hostile", testHostile},
 		{"flood", testFlood},
 		{"per-source", testPerSource},
+		{"aimx", testAIMX},
 		{"upgrade", func(t *testing.T) { testUpgrade(t, v2) }},
 		{"remove", testRemove},
 	}
@@ -549,7 +551,7 @@ func testRemove(t *testing.T) {
 	}
 	mustRun(t, "systemctl", "daemon-reload")
 	for _, dir := range []string{"/lib/systemd/system", "/usr/lib/systemd/system", "/etc/systemd/system", "/etc/systemd/system/sockets.target.wants"} {
-		for _, unit := range []string{"aimx-mailboxd.socket", "aimx-mailboxd@.service"} {
+		for _, unit := range []string{"aimx-mailboxd.socket", "aimx-mailboxd@.service", "aimx-mailboxd-reload.path", "aimx-mailboxd-reload@.service", "aimx-mailboxd-reload.timer", "aimx.service.d/aimx-mailboxd.conf"} {
 			if p := filepath.Join(dir, unit); fileExists(p) {
 				t.Errorf("promise 7 (dpkg -P removes the units): %s remains", p)
 			}

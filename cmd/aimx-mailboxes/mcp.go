@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/aimx/aimx-mailboxd/mailbox"
+	"github.com/aimx/aimx-mailboxd/version"
+	"github.com/aimx/aimx-mailboxd/wire"
+)
+
+// mcpCmd serves the caller's mailboxes to an AI agent over the Model
+// Context Protocol, on stdin and stdout. The tools have the names,
+// arguments and result shapes of AIMX's own MCP server (aimx mcp), so an
+// agent's configuration can switch between the two.
+//
+// Every tool call is a request on the socket, made by this process, so
+// the caller the helper sees (SO_PEERCRED) is the agent's own uid and
+// every rule of the server applies unchanged. It never reads the config,
+// and, unlike the other commands, root gets no in-process fallback: an
+// agent running as root still goes through the socket, where every
+// request is logged.
+type mcpCmd struct{}
+
+func (cmd *mcpCmd) Run(c *cli) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if isTerminal(c.stdin) {
+		fmt.Fprintln(c.stderr, "aimx-mailboxes: mcp speaks the Model Context Protocol on stdin and stdout for an agent host that starts it (see aimx-mailboxes(1), MCP); Ctrl-D ends it")
+	}
+	t := &mcp.IOTransport{Reader: io.NopCloser(c.stdin), Writer: nopWriteCloser{c.stdout}}
+	if err := newMCPServer(c.Socket).Run(ctx, t); err != nil && ctx.Err() == nil {
+		return &exitError{code: exitServerError, msg: fmt.Sprintf("mcp: %v", err)}
+	}
+	return nil
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+// nameSchema states protocol.md's and behavior.md's name rules, so an
+// agent learns them before it calls. The pattern is that of behavior.md
+// without look-arounds: dot-separated runs of [a-z0-9_-], hence no
+// leading or trailing '.' and no '..'. The reserved names are left to the
+// server, which says which rule broke.
+func nameSchema(what string) *jsonschema.Schema {
+	one, max := 1, 64
+	return &jsonschema.Schema{
+		Type: "string",
+		Description: what + " 1 to 64 characters from a-z, 0-9, '.', '_' and '-', " +
+			"not starting or ending with '.', without '..'. " +
+			"'catchall' and 'aimx-catchall' are reserved, and the host may reserve more (e.g. 'postmaster') for root.",
+		MinLength: &one,
+		MaxLength: &max,
+		Pattern:   `^[a-z0-9_-]+(\.[a-z0-9_-]+)*$`,
+	}
+}
+
+// strict is an object schema that rejects any argument it does not name.
+func strict(props map[string]*jsonschema.Schema, required ...string) *jsonschema.Schema {
+	return &jsonschema.Schema{
+		Type:                 "object",
+		Properties:           props,
+		Required:             required,
+		AdditionalProperties: &jsonschema.Schema{Not: &jsonschema.Schema{}},
+	}
+}
+
+type mailboxCreateArgs struct {
+	Name string `json:"name"`
+}
+
+type mailboxDeleteArgs struct {
+	Name  string `json:"name"`
+	Force bool   `json:"force,omitempty"`
+}
+
+// newMCPServer returns the MCP server with the three mailbox tools, each
+// a request on socket.
+func newMCPServer(socket string) *mcp.Server {
+	s := mcp.NewServer(&mcp.Implementation{Name: "aimx-mailboxes", Title: "AIMX mailboxes", Version: version.Get().Tag},
+		&mcp.ServerOptions{Instructions: "Manage your own AIMX mailboxes on this host through aimx-mailboxd: " +
+			"list them, create one (it is always owned by the user this server runs as), delete one of yours. " +
+			"Reading and sending mail is not part of this server."})
+	no, yes := false, true
+
+	mcp.AddTool(s, &mcp.Tool{
+		Name: "mailbox_list",
+		Description: "List the mailboxes you own, with their address, folder paths and message counts " +
+			"(total, unread, sent_count). Mailboxes of other users are not shown; root sees all. " +
+			"Returns the JSON array aimx-mailboxd sent: " +
+			`[{"name", "address" (null when the folder has no config entry), "inbox_path", "sent_path", "total", "unread", "sent_count", "registered"}].`,
+		InputSchema: strict(map[string]*jsonschema.Schema{}),
+		Annotations: &mcp.ToolAnnotations{Title: "List my mailboxes", ReadOnlyHint: true, OpenWorldHint: &no},
+	}, func(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+		body, err := mcpCall(ctx, socket, wire.Request{Verb: wire.VerbList})
+		if err != nil {
+			return nil, nil, err
+		}
+		return text(string(body)), nil, nil
+	})
+
+	mcp.AddTool(s, &mcp.Tool{
+		Name: "mailbox_create",
+		Description: "Create a mailbox owned by you. aimx-mailboxd takes the owner from the kernel (SO_PEERCRED), " +
+			"so there is no owner argument: an agent can only create mailboxes for the user it runs as. " +
+			"Returns the new mailbox's address.",
+		InputSchema: strict(map[string]*jsonschema.Schema{
+			"name": nameSchema("Mailbox name, the local part of its address:"),
+		}, "name"),
+		Annotations: &mcp.ToolAnnotations{Title: "Create a mailbox", DestructiveHint: &no, OpenWorldHint: &no},
+	}, func(ctx context.Context, _ *mcp.CallToolRequest, args mailboxCreateArgs) (*mcp.CallToolResult, any, error) {
+		if _, err := mcpCall(ctx, socket, wire.Request{Verb: wire.VerbCreate, Name: args.Name}); err != nil {
+			return nil, nil, err
+		}
+		// The address holds the config's domain, which only the server
+		// reads: ask it, as the caller, like AIMX's own tool does.
+		if addr := addressOf(ctx, socket, args.Name); addr != "" {
+			return text(addr), nil, nil
+		}
+		return text(fmt.Sprintf("Mailbox '%s' created.", args.Name)), nil, nil
+	})
+
+	mcp.AddTool(s, &mcp.Tool{
+		Name: "mailbox_delete",
+		Description: "Delete a mailbox you own. A mailbox that is not yours is answered exactly like one that does not exist. " +
+			"Without force, a mailbox that still holds messages is refused with [NONEMPTY]; " +
+			"with force true, the messages in its inbox and sent folders are deleted with it.",
+		InputSchema: strict(map[string]*jsonschema.Schema{
+			"name": nameSchema("Name of the mailbox to delete:"),
+			"force": {Type: "boolean", Default: json.RawMessage("false"),
+				Description: "Also delete every message in the mailbox's inbox and sent folders. Default false: a mailbox that holds messages is refused."},
+		}, "name"),
+		Annotations: &mcp.ToolAnnotations{Title: "Delete a mailbox", DestructiveHint: &yes, IdempotentHint: false, OpenWorldHint: &no},
+	}, func(ctx context.Context, _ *mcp.CallToolRequest, args mailboxDeleteArgs) (*mcp.CallToolResult, any, error) {
+		if _, err := mcpCall(ctx, socket, wire.Request{Verb: wire.VerbDelete, Name: args.Name, Force: args.Force}); err != nil {
+			return nil, nil, err
+		}
+		return text(fmt.Sprintf("Mailbox '%s' deleted.", args.Name)), nil, nil
+	})
+	return s
+}
+
+func text(s string) *mcp.CallToolResult {
+	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: s}}}
+}
+
+// toolError is a failed call as the agent reads it (the SDK turns it into
+// a result with isError): "[CODE] reason", as AIMX's own tools say it,
+// and the hint on a line of its own.
+type toolError struct{ msg, hint string }
+
+func (e *toolError) Error() string {
+	if e.hint == "" {
+		return e.msg
+	}
+	return e.msg + "\nhint: " + e.hint
+}
+
+// mcpCall sends req and returns the body of its OK. An AIMX/1 error, an
+// unreachable socket or a broken exchange is a *toolError.
+func mcpCall(ctx context.Context, socket string, req wire.Request) ([]byte, error) {
+	resp, err := wire.Call(ctx, socket, req)
+	var dialErr *wire.DialError
+	switch {
+	case errors.As(err, &dialErr):
+		u := unreachable(socket, err)
+		return nil, &toolError{msg: u.msg, hint: u.hint}
+	case err != nil:
+		return nil, &toolError{msg: err.Error()}
+	case resp.Err != nil:
+		return nil, &toolError{msg: fmt.Sprintf("[%s] %s", resp.Err.Code, resp.Err.Reason), hint: hints[resp.Err.Code].mcp}
+	}
+	return resp.Body, nil
+}
+
+// addressOf returns the address of the caller's mailbox name from a LIST,
+// or "" when that fails (the mailbox was created either way).
+func addressOf(ctx context.Context, socket, name string) string {
+	body, err := mcpCall(ctx, socket, wire.Request{Verb: wire.VerbList})
+	if err != nil {
+		return ""
+	}
+	var entries []mailbox.Entry
+	if json.Unmarshal(body, &entries) != nil {
+		return ""
+	}
+	for _, e := range entries {
+		if e.Name == name && e.Address != nil {
+			return *e.Address
+		}
+	}
+	return ""
+}

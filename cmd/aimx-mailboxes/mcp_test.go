@@ -1,0 +1,519 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/aimx/aimx-mailboxd/activation"
+	"github.com/aimx/aimx-mailboxd/mailbox"
+	"github.com/aimx/aimx-mailboxd/server"
+	"github.com/aimx/aimx-mailboxd/wire"
+)
+
+// mainEnv makes this test binary run the CLI's main instead of the tests:
+// the tests spawn it as "aimx-mailboxes mcp" and talk to it over its stdin
+// and stdout, as an agent host does.
+const mainEnv = "AIMX_MAILBOXES_TEST_MAIN"
+
+// agentBin is a world-executable copy of this test binary, so that, run
+// as root, the tests can start the MCP server as an ordinary user.
+var agentBin string
+
+func TestMain(m *testing.M) {
+	if os.Getenv(mainEnv) == "1" {
+		c := &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+		os.Exit(c.main(os.Args[1:]))
+	}
+	os.Exit(func() int {
+		dir, err := os.MkdirTemp("", "aimx-mcp-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		os.Chmod(dir, 0o755)
+		self, err := os.Executable()
+		if err == nil {
+			var b []byte
+			if b, err = os.ReadFile(self); err == nil {
+				agentBin = filepath.Join(dir, "aimx-mailboxes.test")
+				err = os.WriteFile(agentBin, b, 0o755)
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "copy the test binary:", err)
+			return 1
+		}
+		return m.Run()
+	}())
+}
+
+// The agent's user. Run as an ordinary user, that user; run as root,
+// nobody: a root CREATE needs Owner:, which mailbox_create never sends, so
+// root's own agent can only list and delete (TestMCPRootAgent).
+type agent struct {
+	name     string
+	uid, gid int
+}
+
+func theAgent(t *testing.T) agent {
+	t.Helper()
+	name := "nobody"
+	if os.Geteuid() != 0 {
+		u, err := user.Current()
+		if err != nil {
+			t.Fatal(err)
+		}
+		name = u.Username
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatalf("look up %s: %v", name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return agent{name, uid, gid}
+}
+
+const baseConfig = "# written by mcp_test.go\ndomain = \"example.test\"\n"
+
+// helper is the real server code answering on a real socket in a temp
+// dir: each accepted connection goes to server.Server.Serve with the
+// connection's SO_PEERCRED, as the activated helper does. As an ordinary
+// user it can create mailboxes only for that user, which is all these
+// tests need.
+type helper struct {
+	sock, config, data string
+}
+
+func startHelper(t *testing.T, config string) *helper {
+	t.Helper()
+	dir := tempDir(t)
+	h := &helper{sock: filepath.Join(dir, "mailboxd.sock"), config: filepath.Join(dir, "etc", "config.toml"), data: filepath.Join(dir, "data")}
+	for _, d := range []string{filepath.Dir(h.config), filepath.Join(h.data, "inbox"), filepath.Join(h.data, "sent")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(h.config, []byte(config), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	h.listen(t)
+	return h
+}
+
+// listen serves h.sock until the test ends.
+func (h *helper) listen(t *testing.T) {
+	t.Helper()
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: h.sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	if err := os.Chmod(h.sock, 0o666); err != nil { // as the socket unit sets it
+		t.Fatal(err)
+	}
+	srv := &server.Server{Store: mailbox.FromEnv(h.config, h.data), Log: server.LogfmtLogger{W: io.Discard}}
+	go func() {
+		for {
+			conn, err := ln.AcceptUnix()
+			if err != nil {
+				return
+			}
+			peer, err := activation.PeerOf(conn)
+			if err != nil {
+				t.Errorf("SO_PEERCRED: %v", err)
+				conn.Close()
+				continue
+			}
+			go srv.Serve(conn, peer)
+		}
+	}()
+}
+
+// raw is what the socket itself answers to req, for comparing with what
+// a tool passed on.
+func (h *helper) raw(t *testing.T, req wire.Request) *wire.Error {
+	t.Helper()
+	resp, err := wire.Call(context.Background(), h.sock, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Err
+}
+
+func (h *helper) readConfig(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(h.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// tempDir is t.TempDir that any user can reach.
+func tempDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// connect starts "aimx-mailboxes mcp --socket socket" as the agent's
+// user (root: as root when asRoot) and connects the SDK's client to it
+// over the process's stdin and stdout.
+func connect(t *testing.T, socket string, asRoot bool, env ...string) *mcp.ClientSession {
+	t.Helper()
+	args := []string{"mcp"}
+	if socket != "" {
+		args = append(args, "--socket", socket)
+	}
+	cmd := exec.Command(agentBin, args...)
+	cmd.Env = append([]string{mainEnv + "=1", "PATH=/usr/bin:/bin"}, env...)
+	if a := theAgent(t); os.Geteuid() == 0 && !asRoot {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(a.uid), Gid: uint32(a.gid), Groups: []uint32{}}}
+	}
+	stderr := &strings.Builder{}
+	cmd.Stderr = stderr
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "mcp_test", Version: "0"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatalf("start %v: %v; stderr: %s", cmd.Args, err, stderr)
+	}
+	t.Cleanup(func() {
+		// Closing stdin ends the server, with exit 0 and nothing on stderr.
+		if err := cs.Close(); err != nil {
+			t.Errorf("mcp server: %v; stderr: %s", err, stderr)
+		} else if stderr.Len() > 0 {
+			t.Errorf("mcp server wrote to stderr: %s", stderr)
+		}
+	})
+	return cs
+}
+
+// call calls tool and returns its one text and whether it is a tool error.
+func call(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]any) (string, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
+	if err != nil {
+		t.Fatalf("%s %v: protocol error %v", tool, args, err)
+	}
+	if len(res.Content) != 1 {
+		t.Fatalf("%s %v: %d content blocks, want 1", tool, args, len(res.Content))
+	}
+	tc, ok := res.Content[0].(*mcp.TextContent)
+	if !ok {
+		t.Fatalf("%s %v: content is %T, want text", tool, args, res.Content[0])
+	}
+	if res.StructuredContent != nil {
+		t.Errorf("%s %v: structured content %v; AIMX's tools answer with text only", tool, args, res.StructuredContent)
+	}
+	return tc.Text, res.IsError
+}
+
+// ok calls tool and fails the test unless it succeeds with want.
+func ok(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]any, want string) {
+	t.Helper()
+	got, isErr := call(t, cs, tool, args)
+	if isErr || got != want {
+		t.Errorf("%s %v = %q (isError %v), want %q", tool, args, got, isErr, want)
+	}
+}
+
+// fails calls tool and fails the test unless it is a tool error saying want.
+func fails(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]any, want string) {
+	t.Helper()
+	got, isErr := call(t, cs, tool, args)
+	if !isErr || got != want {
+		t.Errorf("%s %v = %q (isError %v), want the tool error %q", tool, args, got, isErr, want)
+	}
+}
+
+func TestMCPToolsAndSchemas(t *testing.T) {
+	cs := connect(t, filepath.Join(t.TempDir(), "unused.sock"), false)
+	res, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemas := map[string]map[string]any{}
+	for _, tool := range res.Tools {
+		b, _ := json.Marshal(tool.InputSchema)
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		schemas[tool.Name] = m
+	}
+	names := slices.Sorted(func(yield func(string) bool) {
+		for n := range schemas {
+			if !yield(n) {
+				return
+			}
+		}
+	})
+	if want := []string{"mailbox_create", "mailbox_delete", "mailbox_list"}; !slices.Equal(names, want) {
+		t.Fatalf("tools %v, want %v", names, want)
+	}
+	props := func(tool string) []string {
+		var p []string
+		for k := range schemas[tool]["properties"].(map[string]any) {
+			p = append(p, k)
+		}
+		slices.Sort(p)
+		return p
+	}
+	for tool, want := range map[string][]string{"mailbox_list": nil, "mailbox_create": {"name"}, "mailbox_delete": {"force", "name"}} {
+		s := schemas[tool]
+		if s["type"] != "object" || s["additionalProperties"] != false {
+			t.Errorf("%s: schema %v is not a strict object", tool, s)
+		}
+		if got := props(tool); !slices.Equal(got, want) {
+			t.Errorf("%s: properties %v, want %v", tool, got, want)
+		}
+		if len(want) > 0 {
+			if req := fmt.Sprint(s["required"]); req != "[name]" {
+				t.Errorf("%s: required %s, want [name]", tool, req)
+			}
+			name := s["properties"].(map[string]any)["name"].(map[string]any)
+			if name["pattern"] != `^[a-z0-9_-]+(\.[a-z0-9_-]+)*$` || name["maxLength"] != 64.0 || name["minLength"] != 1.0 ||
+				!strings.Contains(name["description"].(string), "not starting or ending with '.', without '..'") {
+				t.Errorf("%s: name schema %v does not state the name rules", tool, name)
+			}
+		}
+	}
+}
+
+// TestMCPLifecycle: list, create, list shows it, delete, list without it;
+// the config and the folders change as the spec says.
+func TestMCPLifecycle(t *testing.T) {
+	h := startHelper(t, baseConfig)
+	cs := connect(t, h.sock, false)
+	a := theAgent(t)
+
+	ok(t, cs, "mailbox_list", nil, "[]")
+	ok(t, cs, "mailbox_create", map[string]any{"name": "agent-1"}, "agent-1@example.test")
+
+	if got, want := h.readConfig(t), baseConfig+fmt.Sprintf("\n[mailboxes.agent-1]\naddress = \"agent-1@example.test\"\nowner = \"%s\"\n", a.name); got != want {
+		t.Errorf("config after create:\n%s\nwant:\n%s", got, want)
+	}
+	for _, folder := range []string{"inbox", "sent"} {
+		p := filepath.Join(h.data, folder, "agent-1")
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if !fi.IsDir() || int(st.Uid) != a.uid || int(st.Gid) != a.gid || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: dir %v, %d:%d %o; want a dir %d:%d 0700", p, fi.IsDir(), st.Uid, st.Gid, fi.Mode().Perm(), a.uid, a.gid)
+		}
+	}
+	os.WriteFile(filepath.Join(h.data, "inbox", "agent-1", "2026-01-01-hello.md"), []byte("+++\nsubject = \"hi\"\n+++\nhello\n"), 0o600)
+
+	want, _ := json.Marshal([]map[string]any{{
+		"name": "agent-1", "address": "agent-1@example.test",
+		"inbox_path": filepath.Join(h.data, "inbox", "agent-1"), "sent_path": filepath.Join(h.data, "sent", "agent-1"),
+		"total": 1, "unread": 1, "sent_count": 0, "registered": true,
+	}})
+	got, isErr := call(t, cs, "mailbox_list", map[string]any{})
+	var gotV, wantV any
+	json.Unmarshal([]byte(got), &gotV)
+	json.Unmarshal(want, &wantV)
+	if isErr || fmt.Sprint(gotV) != fmt.Sprint(wantV) {
+		t.Errorf("mailbox_list = %s (isError %v), want %s", got, isErr, want)
+	}
+	// The text is the socket's LIST body, byte for byte.
+	if resp, err := wire.Call(context.Background(), h.sock, wire.Request{Verb: wire.VerbList}); err != nil || string(resp.Body) != got {
+		t.Errorf("mailbox_list = %q, the socket's body is %q (%v)", got, resp.Body, err)
+	}
+
+	ok(t, cs, "mailbox_delete", map[string]any{"name": "agent-1", "force": true}, "Mailbox 'agent-1' deleted.")
+	ok(t, cs, "mailbox_list", nil, "[]")
+	if got := h.readConfig(t); got != baseConfig {
+		t.Errorf("config after delete:\n%s\nwant:\n%s", got, baseConfig)
+	}
+}
+
+// TestMCPErrors: every error code an ordinary user can reach arrives as a
+// tool error with the server's code and reason, and the CLI's hint.
+func TestMCPErrors(t *testing.T) {
+	h := startHelper(t, baseConfig)
+	cs := connect(t, h.sock, false)
+
+	ok(t, cs, "mailbox_create", map[string]any{"name": "dup"}, "dup@example.test")
+	fails(t, cs, "mailbox_create", map[string]any{"name": "dup"}, "[MAILBOX] mailbox 'dup' already exists")
+	fails(t, cs, "mailbox_delete", map[string]any{"name": "nope"}, "[MAILBOX] mailbox 'nope' does not exist")
+	fails(t, cs, "mailbox_create", map[string]any{"name": "catchall"},
+		"[VALIDATION] invalid mailbox name 'catchall': it is reserved for the catch-all mailbox")
+
+	// NONEMPTY, with the hint in the words of the tool; force then works.
+	if err := os.WriteFile(filepath.Join(h.data, "inbox", "dup", "1.md"), []byte("hi\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fails(t, cs, "mailbox_delete", map[string]any{"name": "dup"},
+		"[NONEMPTY] mailbox 'dup' has 1 files (1 in inbox, 0 in sent); archive or remove them first\n"+
+			"hint: call mailbox_delete again with force: true to delete the messages together with the mailbox")
+	fails(t, cs, "mailbox_delete", map[string]any{"name": "dup", "force": false},
+		"[NONEMPTY] mailbox 'dup' has 1 files (1 in inbox, 0 in sent); archive or remove them first\n"+
+			"hint: call mailbox_delete again with force: true to delete the messages together with the mailbox")
+	ok(t, cs, "mailbox_delete", map[string]any{"name": "dup", "force": true}, "Mailbox 'dup' deleted.")
+
+	// ECONFLICT: inbox/<name> is there and is not a folder.
+	if err := os.WriteFile(filepath.Join(h.data, "inbox", "clash"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// (The socket's own answer, asked as root when the tests run as root:
+	// Owner: names the agent's user; a non-root caller's Owner: is ignored.)
+	e := h.raw(t, wire.Request{Verb: wire.VerbCreate, Name: "clash", Owner: theAgent(t).name})
+	if e == nil || e.Code != wire.Conflict || !strings.Contains(e.Reason, filepath.Join(h.data, "inbox", "clash")) {
+		t.Fatalf("the socket answered %+v, want ECONFLICT naming the path", e)
+	}
+	fails(t, cs, "mailbox_create", map[string]any{"name": "clash"}, "[ECONFLICT] "+e.Reason)
+
+	// IO: a config that does not parse.
+	broken := startHelper(t, "domain = \n")
+	bcs := connect(t, broken.sock, false)
+	e = broken.raw(t, wire.Request{Verb: wire.VerbList})
+	if e == nil || e.Code != wire.IO || !strings.Contains(e.Reason, broken.config) {
+		t.Fatalf("the socket answered %+v, want IO naming %s", e, broken.config)
+	}
+	fails(t, bcs, "mailbox_list", nil, "[IO] "+e.Reason)
+	fails(t, bcs, "mailbox_create", map[string]any{"name": "x"}, "[IO] "+e.Reason)
+	if got := broken.readConfig(t); got != "domain = \n" {
+		t.Errorf("broken config changed: %q", got)
+	}
+
+	if got := h.readConfig(t); got != baseConfig {
+		t.Errorf("config after the errors:\n%s\nwant:\n%s", got, baseConfig)
+	}
+}
+
+// TestMCPSchemaRejects: arguments the schema does not allow are tool
+// errors before any request: no owner argument, no unknown field, no bad
+// name, no missing name.
+func TestMCPSchemaRejects(t *testing.T) {
+	h := startHelper(t, baseConfig)
+	cs := connect(t, h.sock, false)
+	for _, tc := range []struct {
+		tool string
+		args map[string]any
+		want string
+	}{
+		{"mailbox_create", map[string]any{"name": "x", "owner": "root"}, `unexpected additional properties ["owner"]`},
+		{"mailbox_delete", map[string]any{"name": "x", "forc": true}, `unexpected additional properties ["forc"]`},
+		{"mailbox_list", map[string]any{"all": true}, `unexpected additional properties ["all"]`},
+		{"mailbox_create", map[string]any{}, `missing properties: ["name"]`},
+		{"mailbox_create", map[string]any{"name": "Bad"}, `does not match regular expression`},
+		{"mailbox_create", map[string]any{"name": "a..b"}, `does not match regular expression`},
+		{"mailbox_create", map[string]any{"name": ".a"}, `does not match regular expression`},
+		{"mailbox_create", map[string]any{"name": "a."}, `does not match regular expression`},
+		{"mailbox_create", map[string]any{"name": "a\nOwner: root"}, `does not match regular expression`},
+		{"mailbox_create", map[string]any{"name": strings.Repeat("a", 65)}, `maxLength`},
+		{"mailbox_delete", map[string]any{"name": "x", "force": "yes"}, `boolean`},
+	} {
+		got, isErr := call(t, cs, tc.tool, tc.args)
+		if !isErr || !strings.HasPrefix(got, `validating "arguments": `) || !strings.Contains(got, tc.want) {
+			t.Errorf("%s %v = %q (isError %v), want a schema error with %q", tc.tool, tc.args, got, isErr, tc.want)
+		}
+	}
+	ok(t, cs, "mailbox_create", map[string]any{"name": strings.Repeat("a", 64)}, strings.Repeat("a", 64)+"@example.test")
+	if got, want := h.readConfig(t), baseConfig+fmt.Sprintf("\n[mailboxes.%s]\naddress = \"%[1]s@example.test\"\n", strings.Repeat("a", 64)); !strings.HasPrefix(got, want) {
+		t.Errorf("config: only the 64-byte name may have been created:\n%s", got)
+	}
+}
+
+// TestMCPUnreachable: a missing or refusing socket is a tool error with
+// the CLI's hint, and the server keeps serving: once the helper is there,
+// the same session works.
+func TestMCPUnreachable(t *testing.T) {
+	dir := tempDir(t)
+	missing := filepath.Join(dir, "missing.sock")
+	cs := connect(t, missing, false)
+	fails(t, cs, "mailbox_list", nil, "cannot reach aimx-mailboxd at "+missing+": no such file or directory\n"+
+		"hint: is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket")
+	fails(t, cs, "mailbox_create", map[string]any{"name": "x"}, "cannot reach aimx-mailboxd at "+missing+": no such file or directory\n"+
+		"hint: is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket")
+
+	// A socket file with nobody listening: connection refused.
+	refusing := filepath.Join(dir, "refusing.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: refusing, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false)
+	ln.Close()
+	os.Chmod(refusing, 0o666)
+	fails(t, connect(t, refusing, false), "mailbox_delete", map[string]any{"name": "x"}, "cannot reach aimx-mailboxd at "+refusing+": connection refused\n"+
+		"hint: is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket")
+
+	// Root's agent gets the same: mcp has no in-process fallback.
+	fails(t, connect(t, missing, true), "mailbox_list", nil, "cannot reach aimx-mailboxd at "+missing+": no such file or directory\n"+
+		"hint: is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket")
+
+	// Once a helper answers there, the same session is served.
+	h := &helper{sock: missing, config: filepath.Join(dir, "etc", "config.toml"), data: filepath.Join(dir, "data")}
+	for _, d := range []string{filepath.Dir(h.config), filepath.Join(h.data, "inbox"), filepath.Join(h.data, "sent")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(h.config, []byte(baseConfig), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	h.listen(t)
+	ok(t, cs, "mailbox_list", nil, "[]")
+}
+
+// TestMCPSocketFromEnv: AIMX_MAILBOXD_SOCKET applies to mcp as to the
+// other commands.
+func TestMCPSocketFromEnv(t *testing.T) {
+	h := startHelper(t, baseConfig)
+	cs := connect(t, "", false, "AIMX_MAILBOXD_SOCKET="+h.sock)
+	if info := cs.InitializeResult().ServerInfo; info.Name != "aimx-mailboxes" {
+		t.Errorf("server name %q, want aimx-mailboxes", info.Name)
+	}
+	ok(t, cs, "mailbox_create", map[string]any{"name": "env"}, "env@example.test")
+	ok(t, cs, "mailbox_delete", map[string]any{"name": "env"}, "Mailbox 'env' deleted.")
+}
+
+// TestMCPRootAgent: an agent running as root goes through the socket like
+// any other (no in-process fallback). It sees and may delete every
+// mailbox, but cannot create one: mailbox_create has no owner argument
+// and a root CREATE must name the owner.
+func TestMCPRootAgent(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: runs the agent as root and another as nobody")
+	}
+	h := startHelper(t, baseConfig)
+	ok(t, connect(t, h.sock, false), "mailbox_create", map[string]any{"name": "theirs"}, "theirs@example.test")
+	root := connect(t, h.sock, true)
+	fails(t, root, "mailbox_create", map[string]any{"name": "mine"},
+		"[VALIDATION] root must name the owner of mailbox 'mine': send Owner: <user> (aimx-mailboxes create mine --owner USER)")
+	got, isErr := call(t, root, "mailbox_list", nil)
+	if isErr || !strings.HasPrefix(got, `[{"name":"theirs","address":"theirs@example.test",`) {
+		t.Errorf("root's mailbox_list = %q (isError %v), want nobody's mailbox in it", got, isErr)
+	}
+	ok(t, root, "mailbox_delete", map[string]any{"name": "theirs"}, "Mailbox 'theirs' deleted.")
+	if got := h.readConfig(t); got != baseConfig {
+		t.Errorf("config:\n%s\nwant:\n%s", got, baseConfig)
+	}
+}

@@ -1,0 +1,89 @@
+//go:build vmtest
+
+package guest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// mcpAs starts the installed "aimx-mailboxes mcp" as the named user, on
+// the default socket (as an agent host would, with no flags), and
+// connects the MCP Go SDK's client to it over stdio.
+func mcpAs(t *testing.T, name string) *mcp.ClientSession {
+	t.Helper()
+	cmd := asUser(t, name, cli, "mcp")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "vmtest", Version: "0"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatalf("promise 9 (an agent's MCP server starts): %s mcp as %s: %v; stderr %q", cli, name, err, stderr.String())
+	}
+	t.Cleanup(func() {
+		if err := cs.Close(); err != nil || stderr.Len() > 0 {
+			t.Errorf("promise 9 (the MCP server ends cleanly with its stdin): as %s: %v; stderr %q", name, err, stderr.String())
+		}
+	})
+	return cs
+}
+
+// callTool returns a tool's text, "ERROR: " first for a tool error.
+func callTool(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]any) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
+	if err != nil {
+		t.Fatalf("promise 9: %s %v: %v", tool, args, err)
+	}
+	var texts []string
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			texts = append(texts, tc.Text)
+		}
+	}
+	if res.IsError {
+		return "ERROR: " + strings.Join(texts, "\n")
+	}
+	return strings.Join(texts, "\n")
+}
+
+// Promise 9: alice's agent manages her mailboxes through the installed
+// aimx-mailboxes mcp and the activated socket; bob's agent cannot see or
+// delete them, and gets the answer for a missing mailbox.
+func testMCP(t *testing.T) {
+	a, b := mcpAs(t, "alice"), mcpAs(t, "bob")
+	check := func(what, got, want string) {
+		t.Helper()
+		if got != want {
+			t.Errorf("promise 9 (%s): got %q, want %q", what, got, want)
+		}
+	}
+	check("alice's agent creates", callTool(t, a, "mailbox_create", map[string]any{"name": "mcp-alice"}), "mcp-alice@example.test")
+	noInstances(t, "mcp create")
+	check("the stanza is alice's", stanzaOwner(t, "mcp-alice"), "alice")
+	checkDirs(t, "mcp-alice", lookup(t, "alice"))
+	list := callTool(t, a, "mailbox_list", nil)
+	if !strings.Contains(list, `{"name":"mcp-alice","address":"mcp-alice@example.test",`) {
+		t.Errorf("promise 9 (alice's agent lists her mailbox): %s", list)
+	}
+	if got := callTool(t, b, "mailbox_list", nil); strings.Contains(got, "mcp-alice") {
+		t.Errorf("promise 9 (bob's agent does not see alice's mailbox): %s", got)
+	}
+	check("bob's agent deletes alice's", callTool(t, b, "mailbox_delete", map[string]any{"name": "mcp-alice", "force": true}),
+		"ERROR: [MAILBOX] mailbox 'mcp-alice' does not exist")
+	check("bob's agent deletes a missing one", callTool(t, b, "mailbox_delete", map[string]any{"name": "mcp-none"}),
+		"ERROR: [MAILBOX] mailbox 'mcp-none' does not exist")
+	check("no owner argument", fmt.Sprint(strings.Contains(callTool(t, b, "mailbox_create", map[string]any{"name": "x", "owner": "alice"}),
+		`unexpected additional properties ["owner"]`)), "true")
+	check("alice's agent deletes", callTool(t, a, "mailbox_delete", map[string]any{"name": "mcp-alice"}), "Mailbox 'mcp-alice' deleted.")
+	check("the stanza is gone", stanzaOwner(t, "mcp-alice"), "")
+	noInstances(t, "mcp delete")
+}
