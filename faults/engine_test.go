@@ -1,0 +1,197 @@
+//go:build faults
+
+package faults
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// reference is the uninterrupted run of a scenario.
+type reference struct {
+	before, after   snapshot
+	oldText, text   string
+	resp            string
+	tr              *trace
+	killPts, errPts []int
+}
+
+func mkReference(t *testing.T, sc scenario) *reference {
+	sb := newSandbox(t, sc)
+	ref := &reference{before: takeSnapshot(sb.root), oldText: sb.readConfig()}
+	logPath := filepath.Join(sb.root, "..", filepath.Base(sb.root)+".strace")
+	defer os.Remove(logPath)
+	resp, stderr := run(t, sb, sc.frame, []string{"-f", "-o", logPath})
+	if resp != "AIMX/1 OK\n" {
+		t.Fatalf("%s uninterrupted: %q\n%s", sc.op, resp, stderr)
+	}
+	ref.resp, ref.after, ref.text = resp, takeSnapshot(sb.root), sb.readConfig()
+	tr, err := parseTrace(logPath)
+	must(t, err)
+	ref.tr = tr
+	ref.killPts, ref.errPts = tr.points(killSet), tr.points(errSet)
+	if *quick {
+		ref.killPts, ref.errPts = tr.points(quickSet), tr.points(quickSet)
+	}
+	return ref
+}
+
+// stats is what one scenario's runs found.
+type stats struct {
+	op                   string
+	syscalls             int // relevant syscalls of the uninterrupted run
+	killRuns, killHit    int
+	errRuns, errHit      int
+	violations           []string
+	outcomes             map[string]int
+	missed               []string
+	elapsed              time.Duration
+	killPoints, errPoint int
+	attempts             int // helper runs under strace, retries included
+	steps                map[string]int
+}
+
+var (
+	allMu    sync.Mutex
+	allStats []*stats
+)
+
+func TestCrashSafety(t *testing.T) {
+	needRoot(t)
+	start := time.Now()
+	for _, sc := range scenarios {
+		t.Run(strings.ReplaceAll(sc.op, " ", "_"), func(t *testing.T) {
+			st := runScenario(t, sc)
+			allMu.Lock()
+			allStats = append(allStats, st)
+			allMu.Unlock()
+			for _, v := range st.violations {
+				t.Error(v)
+			}
+		})
+	}
+	if *report != "" {
+		writeReport(t, time.Since(start))
+	}
+}
+
+func runScenario(t *testing.T, sc scenario) *stats {
+	start := time.Now()
+	ref := mkReference(t, sc)
+	st := &stats{op: sc.op, syscalls: len(ref.tr.points(killSet)), outcomes: map[string]int{}, steps: map[string]int{},
+		killPoints: len(ref.killPts), errPoint: len(ref.errPts)}
+	type job struct {
+		target int    // event index in the reference trace
+		errno  string // "" for a kill
+	}
+	var jobs []job
+	for _, i := range ref.killPts {
+		jobs = append(jobs, job{target: i})
+	}
+	for _, i := range ref.errPts {
+		for _, e := range errnos {
+			jobs = append(jobs, job{target: i, errno: e})
+			if *quick {
+				break
+			}
+		}
+	}
+	var mu sync.Mutex
+	work := make(chan job)
+	var wg sync.WaitGroup
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range work {
+				r := runOne(t, sc, ref, j.target, j.errno)
+				mu.Lock()
+				if j.errno == "" {
+					st.killRuns++
+					if r.hit {
+						st.killHit++
+					}
+				} else {
+					st.errRuns++
+					if r.hit {
+						st.errHit++
+					}
+				}
+				if !r.hit {
+					st.missed = append(st.missed, r.label)
+				}
+				st.outcomes[r.outcome]++
+				st.attempts += r.attempts
+				if r.step != "" {
+					st.steps[r.step]++
+				}
+				st.violations = append(st.violations, r.violations...)
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, j := range jobs {
+		work <- j
+	}
+	close(work)
+	wg.Wait()
+	st.elapsed = time.Since(start)
+	return st
+}
+
+type result struct {
+	label      string
+	hit        bool // strace hit the targeted call (same syscall, same first argument)
+	attempts   int
+	step       string // the failing step an IO answer names
+	outcome    string
+	violations []string
+}
+
+// runOne runs sc with strace killing the helper at, or failing with
+// errno, the call that was event target of the reference run; then checks
+// the invariants, repeats the request and checks that it converged. It
+// retries twice when the injection landed on another thread's call.
+func runOne(t *testing.T, sc scenario, ref *reference, target int, errno string) result {
+	ev := ref.tr.events[target]
+	label := fmt.Sprintf("%s #%d %s", sc.op, ref.tr.rank(target, killSet), ev.sig)
+	if errno != "" {
+		label += " " + errno
+	} else {
+		label += " SIGKILL"
+	}
+	// strace counts calls per syscall and per thread, and the Go runtime
+	// moves the request's goroutine between threads: when the ordinal of
+	// the reference run lands on another call, try it again, then try the
+	// neighbouring ordinals. Every attempt is checked all the same.
+	ordinals := []int{ev.ordinal, ev.ordinal, ev.ordinal}
+	for n := 1; n <= ev.ordinal+2; n++ {
+		if n != ev.ordinal {
+			ordinals = append(ordinals, n)
+		}
+	}
+	var r result
+	for _, n := range ordinals {
+		spec := fmt.Sprintf("inject=%s:signal=SIGKILL:when=%d", ev.name, n)
+		if errno != "" {
+			spec = fmt.Sprintf("inject=%s:error=%s:when=%d", ev.name, errno, n)
+		}
+		a := attemptOne(t, sc, ref, ev, spec, errno, n)
+		r.attempts++
+		r.violations = append(r.violations, a.violations...)
+		r.hit, r.outcome, r.step = a.hit, a.outcome, a.step
+		if r.hit {
+			break
+		}
+	}
+	r.label = label
+	for i, v := range r.violations {
+		r.violations[i] = label + ": " + v
+	}
+	return r
+}
