@@ -19,6 +19,7 @@ type reference struct {
 	resp            string
 	tr              *trace
 	killPts, errPts []int
+	phase           map[int]string // the step of each event (strace_test.go phases)
 }
 
 func mkReference(t *testing.T, sc scenario) *reference {
@@ -34,16 +35,46 @@ func mkReference(t *testing.T, sc scenario) *reference {
 	tr, err := parseTrace(logPath)
 	must(t, err)
 	ref.tr = tr
+	var badFlocks []string
+	ref.phase, badFlocks = tr.phases(sc.name)
+	for _, l := range badFlocks {
+		t.Errorf("%s uninterrupted: flock on a descriptor that is not the lock file: %s", sc.op, l)
+	}
+	for _, v := range settled(sb, ref.after) {
+		t.Errorf("%s uninterrupted: %s", sc.op, v)
+	}
 	ref.killPts, ref.errPts = tr.points(killSet), tr.points(errSet)
 	if *quick {
-		ref.killPts, ref.errPts = tr.points(quickSet), tr.points(quickSet)
+		// The quick run: every call on the lock file and every call
+		// that sets folders aside, the calls of quickSet elsewhere, but
+		// only three of the trash's many unlinkat calls.
+		var kills, errs []int
+		after := 0
+		for _, i := range tr.points(killSet) {
+			ph, name := ref.phase[i], tr.events[i].name
+			switch {
+			case ph == phaseLock || ph == phaseAside:
+			case !quickSet[name]:
+				continue
+			case ph == phaseAfter:
+				if after++; after > 3 {
+					continue
+				}
+			}
+			kills = append(kills, i)
+			if errSet[name] {
+				errs = append(errs, i)
+			}
+		}
+		ref.killPts, ref.errPts = kills, errs
 	}
 	return ref
 }
 
 // stats is what one scenario's runs found.
 type stats struct {
-	op                   string
+	op, desc             string
+	order                int // the scenario's place in scenarios
 	syscalls             int // relevant syscalls of the uninterrupted run
 	killRuns, killHit    int
 	errRuns, errHit      int
@@ -54,6 +85,13 @@ type stats struct {
 	killPoints, errPoint int
 	attempts             int // helper runs under strace, retries included
 	steps                map[string]int
+	phases               map[string]*phaseStats
+}
+
+// phaseStats is what the runs targeted at one step of the request found.
+type phaseStats struct {
+	calls            map[string]bool // the syscalls targeted
+	kills, errs, bad int
 }
 
 var (
@@ -64,9 +102,10 @@ var (
 func TestCrashSafety(t *testing.T) {
 	needRoot(t)
 	start := time.Now()
-	for _, sc := range scenarios {
+	for i, sc := range scenarios {
 		t.Run(strings.ReplaceAll(sc.op, " ", "_"), func(t *testing.T) {
 			st := runScenario(t, sc)
+			st.order, st.desc = i, sc.desc
 			allMu.Lock()
 			allStats = append(allStats, st)
 			allMu.Unlock()
@@ -84,7 +123,7 @@ func runScenario(t *testing.T, sc scenario) *stats {
 	start := time.Now()
 	ref := mkReference(t, sc)
 	st := &stats{op: sc.op, syscalls: len(ref.tr.points(killSet)), outcomes: map[string]int{}, steps: map[string]int{},
-		killPoints: len(ref.killPts), errPoint: len(ref.errPts)}
+		killPoints: len(ref.killPts), errPoint: len(ref.errPts), phases: map[string]*phaseStats{}}
 	type job struct {
 		target int    // event index in the reference trace
 		errno  string // "" for a kill
@@ -131,6 +170,18 @@ func runScenario(t *testing.T, sc scenario) *stats {
 					st.steps[r.step]++
 				}
 				st.violations = append(st.violations, r.violations...)
+				ph := st.phases[ref.phase[j.target]]
+				if ph == nil {
+					ph = &phaseStats{calls: map[string]bool{}}
+					st.phases[ref.phase[j.target]] = ph
+				}
+				ph.calls[ref.tr.events[j.target].name] = true
+				if j.errno == "" {
+					ph.kills++
+				} else {
+					ph.errs++
+				}
+				ph.bad += len(r.violations)
 				mu.Unlock()
 			}
 		}()

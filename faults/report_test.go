@@ -19,7 +19,7 @@ func writeReport(t *testing.T, total time.Duration) {
 	}
 	fmt.Fprintf(&b, "Run: `make faults` (%s), %s, %d CPUs, %s, total %s.\n\n", mode, time.Now().UTC().Format("2006-01-02 15:04 UTC"), numCPU(), kernel(), total.Round(time.Second))
 	fmt.Fprintf(&b, "| Operation | FS/fd syscalls after exec | Kill points run | hit as targeted | Error injections run | hit as targeted | Helper runs under strace (retries incl.) | Violations |\n|---|---|---|---|---|---|---|---|\n")
-	sort.Slice(allStats, func(i, j int) bool { return allStats[i].op < allStats[j].op })
+	sort.Slice(allStats, func(i, j int) bool { return allStats[i].order < allStats[j].order })
 	var kills, errs, viol int
 	for _, s := range allStats {
 		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d |\n", s.op, s.syscalls, s.killRuns, s.killHit, s.errRuns, s.errHit, s.attempts, len(s.violations))
@@ -28,6 +28,27 @@ func writeReport(t *testing.T, total time.Duration) {
 		viol += len(s.violations)
 	}
 	fmt.Fprintf(&b, "| **total** | | **%d** | | **%d** | | | **%d** |\n\n", kills, errs, viol)
+	b.WriteString("What each operation's sandbox held before the request:\n\n")
+	for _, s := range allStats {
+		fmt.Fprintf(&b, "- %s: %s\n", s.op, s.desc)
+	}
+	b.WriteString("\nThe kill points and error injections by step of the request (the steps issue #8 added first):\n\n")
+	b.WriteString("| Step | Operation | Syscalls targeted | Kill points | Error injections | Violations |\n|---|---|---|---|---|---|\n")
+	for _, ph := range phaseOrder {
+		for _, s := range allStats {
+			p := s.phases[ph]
+			if p == nil {
+				continue
+			}
+			calls := make([]string, 0, len(p.calls))
+			for c := range p.calls {
+				calls = append(calls, c)
+			}
+			sort.Strings(calls)
+			fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d |\n", ph, s.op, strings.Join(calls, ", "), p.kills, p.errs, p.bad)
+		}
+	}
+	b.WriteString("\n")
 	b.WriteString("Outcomes of the faulted runs:\n\n")
 	for _, s := range allStats {
 		fmt.Fprintf(&b, "- %s (%s): %s\n", s.op, s.elapsed.Round(time.Second), strings.Join(counts(s.outcomes, "%s: %d"), "; "))

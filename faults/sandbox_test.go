@@ -12,10 +12,12 @@ import (
 
 // A scenario is one request against a prepared sandbox.
 type scenario struct {
-	op    string
-	name  string // the mailbox the request is about
-	frame string
-	prep  func(t *testing.T, sb *sandbox)
+	op     string
+	desc   string // what the sandbox holds before the request, for the report
+	create bool   // a CREATE (else a DELETE)
+	name   string // the mailbox the request is about
+	frame  string
+	prep   func(t *testing.T, sb *sandbox)
 }
 
 const baseConfig = `# Operator's config: every byte of it must survive.
@@ -41,10 +43,69 @@ owner = "nobody"
 cmd = "archive"
 `
 
+const (
+	createFrame = "AIMX/1 MAILBOX-CREATE\nName: fresh\nOwner: nobody\n\n"
+	deleteFrame = "AIMX/1 MAILBOX-DELETE\nName: gone\n\n"
+	forceFrame  = "AIMX/1 MAILBOX-DELETE\nName: gone\nForce: true\n\n"
+)
+
+// The first three are the first request on a config folder without a
+// lock file: each creates it (openat O_CREAT, then fchmod and fchown to
+// the folder's owner 0:configGID) before it flocks it. The last two find
+// what a killed forced DELETE leaves: a lock file, and folders set aside
+// in the trash that nobody emptied.
 var scenarios = []scenario{
-	{op: "CREATE", name: "fresh", frame: "AIMX/1 MAILBOX-CREATE\nName: fresh\nOwner: nobody\n\n"},
-	{op: "DELETE", name: "gone", frame: "AIMX/1 MAILBOX-DELETE\nName: gone\n\n", prep: prepGone(false)},
-	{op: "DELETE Force", name: "gone", frame: "AIMX/1 MAILBOX-DELETE\nName: gone\nForce: true\n\n", prep: prepGone(true)},
+	{op: "CREATE", desc: "no lock file yet", create: true, name: "fresh", frame: createFrame},
+	{op: "DELETE", desc: "no lock file yet", name: "gone", frame: deleteFrame, prep: prepGone(false)},
+	{op: "DELETE Force", desc: "no lock file yet; the mailbox holds messages, a deep tree, symlinks and a hard link out of it", name: "gone", frame: forceFrame, prep: prepGone(true)},
+	{op: "CREATE after crash", desc: "lock file 0600 0:4242; set-aside folders of a killed DELETE in inbox/.trash and sent/.trash", create: true, name: "fresh", frame: createFrame,
+		prep: both(prepLock(0o600, configGID), prepStaleTrash)},
+	{op: "DELETE Force after crash", desc: "lock file 0644 0:0 (made by hand: mode and owner to fix); set-aside folders of a killed DELETE; the mailbox as for DELETE Force", name: "gone", frame: forceFrame,
+		prep: both(prepLock(0o644, 0), prepStaleTrash, prepGone(true))},
+}
+
+func both(preps ...func(t *testing.T, sb *sandbox)) func(t *testing.T, sb *sandbox) {
+	return func(t *testing.T, sb *sandbox) {
+		for _, p := range preps {
+			p(t, sb)
+		}
+	}
+}
+
+// lockName is the lock file beside the config (behavior.md, Locking).
+const lockName = ".config.toml.lock"
+
+// prepLock puts an empty lock file with mode and group gid (owner root)
+// beside the config.
+func prepLock(mode os.FileMode, gid int) func(t *testing.T, sb *sandbox) {
+	return func(t *testing.T, sb *sandbox) {
+		p := filepath.Join(sb.root, "etc", lockName)
+		must(t, os.WriteFile(p, nil, mode))
+		must(t, os.Chown(p, 0, gid))
+		must(t, os.Chmod(p, mode))
+	}
+}
+
+// prepStaleTrash leaves what a forced DELETE of "old" killed after its
+// renames leaves: both folders set aside in the trash, full of the
+// owner's files, a symlink out of the folder among them.
+func prepStaleTrash(t *testing.T, sb *sandbox) {
+	for _, kind := range []string{"inbox", "sent"} {
+		trash := filepath.Join(sb.data, kind, ".trash")
+		must(t, os.Mkdir(trash, 0o700))
+		must(t, os.Chmod(trash, 0o700))
+		d := filepath.Join(trash, "old.0123456789abcdef")
+		must(t, os.MkdirAll(filepath.Join(d, "bundle"), 0o700))
+		sb.file(t, filepath.Join(d, "m.md"), "set aside\n")
+		sb.file(t, filepath.Join(d, "bundle", "bundle.md"), "set aside\n")
+		must(t, os.Symlink(filepath.Join(sb.root, "outside"), filepath.Join(d, "to-outside")))
+		must(t, filepath.WalkDir(d, func(p string, _ fs.DirEntry, err error) error {
+			if err == nil {
+				err = os.Lchown(p, int(owner.uid), int(owner.gid))
+			}
+			return err
+		}))
+	}
 }
 
 // prepGone registers mailbox "gone" with its folders; full fills them
@@ -89,6 +150,9 @@ func newSandbox(t *testing.T, sc scenario) *sandbox {
 	for _, d := range []string{"etc", "data/inbox", "data/sent", "outside/dir"} {
 		must(t, os.MkdirAll(filepath.Join(root, d), 0o755))
 	}
+	// The config's folder is 0:configGID, so that the lock file, owned
+	// like it, must be chowned after it is made.
+	must(t, os.Chown(filepath.Join(root, "etc"), 0, configGID))
 	sb.file(t, filepath.Join(root, "etc", "other.conf"), "the operator's other file\n")
 	sb.file(t, filepath.Join(root, "outside", "secret.md"), "not the mailbox's\n")
 	sb.file(t, filepath.Join(root, "outside", "hard.md"), "hard-linked into the mailbox\n")

@@ -18,6 +18,8 @@ type event struct {
 	sig     string // name and first argument
 	ordinal int    // how many calls of name this tracee made, this one included
 	occ     int    // how many events with this sig came after execve, this one included
+	arg0    string // the first argument as strace wrote it
+	ret     string // the return value, "" when the call never returned
 	line    string
 }
 
@@ -52,10 +54,11 @@ func parseTrace(path string) (*trace, error) {
 			tr.killed = true
 		}
 		if m := resumeRe.FindStringSubmatch(line); m != nil {
-			if strings.Contains(line, "(INJECTED)") {
-				if i, ok := tr.last[m[1]]; ok {
+			if i, ok := tr.last[m[1]]; ok {
+				if strings.Contains(line, "(INJECTED)") {
 					tr.injected = i
 				}
+				tr.events[i].ret = retOf(line)
 			}
 			continue
 		}
@@ -69,8 +72,9 @@ func parseTrace(path string) (*trace, error) {
 		if i := strings.IndexAny(first, ",)"); i >= 0 {
 			first = first[:i]
 		}
+		arg0 := first
 		first = tempSuffix.ReplaceAllString(first, ".tmp-N")
-		ev := event{tid: tid, name: name, sig: name + "(" + first + ")", ordinal: counts[tid+" "+name], line: line}
+		ev := event{tid: tid, name: name, sig: name + "(" + first + ")", ordinal: counts[tid+" "+name], arg0: arg0, ret: retOf(line), line: line}
 		tr.events = append(tr.events, ev)
 		tr.last[tid] = len(tr.events) - 1
 		if strings.Contains(line, "(INJECTED)") {
@@ -91,7 +95,69 @@ func parseTrace(path string) (*trace, error) {
 	return tr, sc.Err()
 }
 
-var tempSuffix = regexp.MustCompile(`\.tmp-\d+`)
+var (
+	tempSuffix = regexp.MustCompile(`\.tmp-\d+`)
+	retRe      = regexp.MustCompile(`\) += (-?\d+)`)
+)
+
+// retOf is the return value on a finished strace line, "" on an
+// unfinished one.
+func retOf(line string) string {
+	if strings.HasSuffix(line, "<unfinished ...>") {
+		return ""
+	}
+	m := retRe.FindAllStringSubmatch(line, -1)
+	if m == nil {
+		return ""
+	}
+	return m[len(m)-1][1]
+}
+
+// The steps of a request that issue #8 added, as the report groups the
+// kill points and injections of the reference run.
+const (
+	phaseLock  = "lock file: openat (O_CREAT on a first request), fstat, fchmod, fchown, flock, close"
+	phaseAside = "forced DELETE sets the folders aside: mkdirat .trash, renameat into it"
+	phaseAfter = "after the answer: empty the trash"
+	phaseRest  = "the rest of the request"
+)
+
+var phaseOrder = []string{phaseLock, phaseAside, phaseAfter, phaseRest}
+
+// phases gives each event after the helper's execve its step (mailbox
+// name is the request's), and lists every flock on a descriptor that is
+// not the lock file's: behavior.md allows no other.
+func (tr *trace) phases(name string) (map[int]string, []string) {
+	setAside := regexp.MustCompile(`"(` + regexp.QuoteMeta(trashName) + `|` + regexp.QuoteMeta(name) + `\.[0-9a-f]{16})"`)
+	out := map[int]string{}
+	var badFlocks []string
+	lockFD, answered := "", false
+	for i := tr.start; i < len(tr.events); i++ {
+		e := tr.events[i]
+		switch {
+		case answered:
+			out[i] = phaseAfter
+		case e.name == "openat" && strings.Contains(e.line, `"`+lockName+`"`):
+			out[i], lockFD = phaseLock, e.ret
+		case lockFD != "" && e.arg0 == lockFD && (e.name == "fstat" || e.name == "fchmod" || e.name == "fchown" || e.name == "flock" || e.name == "close"):
+			out[i] = phaseLock
+			if e.name == "close" {
+				lockFD = ""
+			}
+		case setAside.MatchString(e.line):
+			out[i] = phaseAside
+		default:
+			out[i] = phaseRest
+			if e.name == "write" && strings.Contains(e.line, `"AIMX/1 `) {
+				answered = true
+			}
+		}
+		if e.name == "flock" && out[i] != phaseLock {
+			badFlocks = append(badFlocks, e.line)
+		}
+	}
+	return out, badFlocks
+}
 
 // points returns the indexes of the events after the helper's execve
 // whose syscall is in set, in order.
@@ -137,7 +203,7 @@ var (
 	errSet = setOf("openat", "read", "write", "close", "fsync", "fdatasync", "rename", "renameat", "renameat2",
 		"mkdirat", "fchownat", "fchown", "fchmod", "fchmodat", "unlinkat", "flock", "getdents64", "newfstatat",
 		"fstat", "lseek", "readlinkat")
-	quickSet = setOf("mkdirat", "fchownat", "fsync", "renameat", "unlinkat", "flock")
+	quickSet = setOf("mkdirat", "fchownat", "fchown", "fchmod", "fsync", "renameat", "unlinkat", "flock")
 	errnos   = []string{"EIO", "ENOSPC", "EDQUOT", "EACCES"}
 	// socketCalls may fail on the connection itself: the helper then can
 	// not answer, and a clean close is the right outcome.
