@@ -182,6 +182,18 @@ func (tr *trace) rank(i int, set map[string]bool) int {
 	return n
 }
 
+// afterRank is the position of event i among the events after the answer
+// (phase, from phases) that make the same syscall.
+func (tr *trace) afterRank(i int, phase map[int]string) int {
+	n := 0
+	for j := tr.start; j < i; j++ {
+		if phase[j] == phaseAfter && tr.events[j].name == tr.events[i].name {
+			n++
+		}
+	}
+	return n
+}
+
 // killedAt finds the event that strace's signal injection for the
 // ordinal-th call of name hit: the last event of a tracee that is exactly
 // that call.
