@@ -77,6 +77,7 @@ func main() {
 		fatalf("%v", err)
 	}
 	defer os.RemoveAll(dir)
+	atExit = append(atExit, func() { os.RemoveAll(dir) })
 	cfg, data, sock, log := filepath.Join(dir, "etc", "config.toml"), filepath.Join(dir, "data"), filepath.Join(dir, "s.sock"), filepath.Join(dir, "rss.log")
 	for _, d := range []string{"etc", "data/inbox", "data/sent"} {
 		must(os.MkdirAll(filepath.Join(dir, d), 0o711))
@@ -105,6 +106,7 @@ func main() {
 	if dir := cgroupDir(*memcg); dir != "" {
 		cg = newCgroup(dir)
 		defer cg.remove()
+		atExit = append(atExit, cg.remove)
 		// A shell puts each instance in a cgroup of its own (named after
 		// its pid) with the limit, then execs rsswrap in place.
 		args = append(args, "/bin/sh", "-c", cg.enter(*limit))
@@ -117,7 +119,9 @@ func main() {
 	errPipe, err := act.StderrPipe()
 	must(err)
 	must(act.Start())
-	defer func() { act.Process.Kill(); act.Wait() }()
+	stop := func() { act.Process.Kill(); act.Wait() }
+	defer stop()
+	atExit = append(atExit, stop)
 	listening := make(chan bool)
 	go func() {
 		sc := bufio.NewScanner(errPipe)
@@ -411,7 +415,13 @@ func must(err error) {
 	}
 }
 
+// atExit undoes, last first, what main set up, when fatalf ends the run.
+var atExit []func()
+
 func fatalf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "flood: "+format+"\n", args...)
+	for i := len(atExit) - 1; i >= 0; i-- {
+		atExit[i]()
+	}
 	os.Exit(1)
 }
