@@ -73,7 +73,14 @@ if [ "${1:-}" != --inner ]; then
 		want=$("$GO" env "$v")
 		[ "$(GOENV=off "$R/usr/local/go/bin/go" env "$v" 2>/dev/null)" = "$want" ] || echo "$v=$want" >>"$R/usr/local/go/go.env"
 	done
+	# This machine's network, as its admin set it up: the resolver, and
+	# any local certificate authority (a TLS-inspecting proxy in front of
+	# the Go module proxy, say).
 	cp -L /etc/resolv.conf "$R/etc/resolv.conf"
+	if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+		cp /usr/local/share/ca-certificates/*.crt "$R/usr/local/share/ca-certificates/"
+		chroot "$R" update-ca-certificates >/dev/null
+	fi
 	git clone -q --bare "$top" "$R/srv/aimx.git"
 	chroot "$R" useradd -m -s /bin/bash "$user"
 	chroot "$R" git clone -q /srv/aimx.git /root/aimx
@@ -126,6 +133,7 @@ fail() { # LOG WHAT
 	exit 1
 }
 summary() {
+	[ ${#results[@]} = 0 ] && return
 	say "summary:"
 	printf '  %s\n' "${results[@]}"
 }
@@ -142,6 +150,7 @@ make_run() {
 	log=$logs/$step-$who-make-run.log
 	say "step $step: $who: make run, then paste its lines"
 	start=$SECONDS
+	: >"$log"
 	# shellcheck disable=SC2016 # $0 and $1 belong to the inner bash
 	setsid bash -c 'as "$0" "$1"' "$who" "cd $(home "$who")/aimx && exec make run" </dev/null >"$log" 2>&1 &
 	pid=$!
