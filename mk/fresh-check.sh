@@ -36,13 +36,17 @@ logs=$cache/logs
 run_timeout=${FRESH_RUN_TIMEOUT:-1200}
 test_timeout=${FRESH_TEST_TIMEOUT:-3600}
 
+steps=$cache/steps.tsv # STEP WHO WHAT SECONDS, one line per step done
 say() { echo "fresh-check: $*"; }
+mmss() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 
 if [ "${1:-}" != --inner ]; then
 	# --- outside: the base image, the tree, then the steps in a private
 	# mount namespace (so no mount outlives the run, and rm -rf below never
 	# meets a bind mount of /dev).
 	mkdir -p "$cache"
+	t0=$SECONDS
+	: >"$steps"
 	if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
 		say "note: uncommitted changes are not checked (the clones hold HEAD, $(git rev-parse --short HEAD))"
 	fi
@@ -61,6 +65,9 @@ if [ "${1:-}" != --inner ]; then
 		tar -C "$cache/base.tmp" -cf "$base.tmp" . && mv "$base.tmp" "$base"
 		rm -rf --one-file-system "$cache/base.tmp"
 		say "base image built in $((SECONDS - start)) s: $base"
+		printf '0\troot\tdebootstrap, packed as %s\t%d\n' "${base#"$top"/}" $((SECONDS - start)) >>"$steps"
+	else
+		printf '0\troot\tdebootstrap: cached (%s)\t0\n' "${base#"$top"/}" >>"$steps"
 	fi
 	rm -rf --one-file-system "$R" "$logs"
 	mkdir -p "$R" "$logs"
@@ -79,7 +86,8 @@ if [ "${1:-}" != --inner ]; then
 	cp -L /etc/resolv.conf "$R/etc/resolv.conf"
 	if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
 		cp /usr/local/share/ca-certificates/*.crt "$R/usr/local/share/ca-certificates/"
-		chroot "$R" update-ca-certificates >/dev/null
+		chroot "$R" update-ca-certificates >"$cache/update-ca-certificates.log" 2>&1 ||
+			{ cat "$cache/update-ca-certificates.log" >&2; exit 1; }
 	fi
 	git clone -q --bare "$top" "$R/srv/aimx.git"
 	chroot "$R" useradd -m -s /bin/bash "$user"
@@ -93,6 +101,19 @@ if [ "${1:-}" != --inner ]; then
 	unshare -m --propagation private "$0" --inner || rc=$?
 	if [ $rc = 0 ]; then
 		rm -rf --one-file-system "$R"
+		# The wall times, for the README (mk/fresh.mk splices them in).
+		{
+			printf 'Last run: %s, %s CPUs (load average %s at the end), %s, HEAD %s: **PASS** in %s.\n\n' \
+				"$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" \
+				"$("$GO" env GOVERSION)" "$(git rev-parse --short HEAD)" "$(mmss $((SECONDS - t0)))"
+			printf '| # | As | Step | Wall time |\n|---|---|---|---|\n'
+			while IFS=$'\t' read -r n who what secs; do
+				printf '| %s | %s | %s | %s |\n' "$n" "$who" "$what" "$(mmss "$secs")"
+			done <"$steps"
+			# shellcheck disable=SC2016 # backquotes for markdown
+			printf '| | | the whole `make fresh-check` (with unpacking, copying Go and cloning) | %s |\n' "$(mmss $((SECONDS - t0)))"
+		} >"$cache/fresh-check.md"
+		say "PASS in $(mmss $((SECONDS - t0))); wall times in $cache/fresh-check.md"
 	else
 		say "the tree is kept for a look: $R (chroot into it; mount /proc first)"
 	fi
@@ -100,6 +121,9 @@ if [ "${1:-}" != --inner ]; then
 fi
 
 # --- inside the private mount namespace ------------------------------------
+# The tree is bound onto itself so that its / is a mount point, as a real
+# machine's is: unshare -m (package-smoke) needs that.
+mount --bind "$R" "$R"
 mount -t proc proc "$R/proc"
 mount --rbind /sys "$R/sys"
 mount --rbind /dev "$R/dev"
@@ -138,8 +162,9 @@ summary() {
 	printf '  %s\n' "${results[@]}"
 }
 record() { # WHO WHAT SECONDS
-	results+=("$(printf '%-8s %-52s %dm%02ds' "$1" "$2" $(($3 / 60)) $(($3 % 60)))")
-	say "ok   step $step: $1: $2 ($(($3 / 60))m$(($3 % 60))s)"
+	results+=("$(printf '%-8s %-44s %s' "$1" "$2" "$(mmss "$3")")")
+	printf '%s\t%s\t%s\t%d\n' "$step" "$1" "$2" "$3" >>"$steps"
+	say "ok   step $step: $1: $2 ($(mmss "$3"))"
 }
 
 # make_run WHO: make run in WHO's clone until it prints its lines, paste
@@ -196,7 +221,7 @@ make_run() {
 	wait $pid 2>/dev/null || true
 	cat "$log.paste"
 	[ $n -ge 3 ] || fail "$log" "$who: make run printed $n lines to paste, want at least 3"
-	record "$who" "make run, $n printed lines pasted" $((SECONDS - start))
+	record "$who" "\`make run\`, its $n lines pasted" $((SECONDS - start))
 }
 
 # make_test WHO [expect-fail PATTERN]
@@ -210,12 +235,12 @@ make_test() {
 	if [ -z "${2:-}" ]; then
 		[ $rc = 0 ] || fail "$log" "$who: make test exited $rc (log $log)"
 		grep -E '^(ok|FAIL|skip)' "$log" | sed 's/^/  /'
-		record "$who" "make test" $((SECONDS - start))
+		record "$who" "\`make test\`" $((SECONDS - start))
 	else
 		[ $rc != 0 ] || fail "$log" "$who: make test passed, but it cannot without $3 (log $log)"
 		grep -qF -- "$3" "$log" || fail "$log" "$who: make test failed without naming '$3' (log $log)"
 		grep -F -- "$3" "$log" | sed 's/^/  /'
-		record "$who" "make test stops, naming the package" $((SECONDS - start))
+		record "$who" "\`make test\` stops, naming gcc libc6-dev" $((SECONDS - start))
 	fi
 }
 
@@ -225,4 +250,3 @@ make_run root
 make_test root
 make_test "$user"
 summary
-say "PASS"
