@@ -55,14 +55,16 @@ pid=$!
 trap 'kill $pid 2>/dev/null; rm -f "$sock"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-# Wait for the listening socket (systemd-socket-activate binds it at once).
+# Wait until the socket listens: its file appears at bind(), a moment
+# before listen(), and a connect() in between is refused.
+listening() { awk -v p="$sock" '$NF == p && $4 == "00010000" { f = 1 } END { exit !f }' /proc/net/unix; }
 for _ in $(seq 100); do
-	[ -S "$sock" ] && break
+	listening && break
 	kill -0 $pid 2>/dev/null || break
 	sleep 0.1
 done
-if ! [ -S "$sock" ]; then
-	echo "error: systemd-socket-activate did not create $sock (see its message above)" >&2
+if ! listening; then
+	echo "error: systemd-socket-activate is not listening on $sock (see its message above)" >&2
 	exit 1
 fi
 chmod 0666 "$sock"
