@@ -18,15 +18,15 @@ UNITS_FILES += units/aimx-mailboxd-reload.path units/aimx-mailboxd-reload@.servi
 # systemd-analyze security --threshold takes tenths: 15 means exposure 1.5.
 UNITS_EXPOSURE_MAX := 15
 
-# $(call apt-install,PACKAGES) and $(call need-tool,COMMAND,PACKAGES): install
-# from apt (CI runs as root; no sudo), the latter only when COMMAND is missing.
-apt-install = { echo "installing $(1) from apt" >&2; \
-	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; } || \
-	{ echo "error: could not install $(1); install it and re-run" >&2; exit 1; }; }
-need-tool = command -v $(1) >/dev/null 2>&1 || $(call apt-install,$(2))
-
 .PHONY: units-root units-verify units-security units-tmpfiles units-check
 TEST_TARGETS += units-verify units-security units-tmpfiles
+# What each needs from apt (mk/tools.mk); the real helper comes from
+# pkg-binaries (packaging/package.mk).
+STEP_TOOLS_units-verify = $(PKG_BIN_TOOLS) systemd-analyze:systemd man:man-db
+STEP_TOOLS_units-security = $(PKG_BIN_TOOLS) systemd-analyze:systemd
+STEP_TOOLS_units-tmpfiles = systemd-tmpfiles:systemd
+ROOT_ONLY += units-tmpfiles
+ROOT_WHY_units-tmpfiles := chown to root:root
 
 units-check: units-verify units-security units-tmpfiles
 
@@ -61,8 +61,8 @@ units-security: units-root
 # Install the tmpfiles.d entry into a scratch root under the name the
 # maintainer scripts use, apply it there, and check owner and mode.
 units-tmpfiles:
-	@$(call need-tool,systemd-tmpfiles,systemd)
-	@root=$$(mktemp -d); trap 'rm -rf "$$root"' EXIT; \
+	@$(call root-only,units-tmpfiles) $(call need-tool,systemd-tmpfiles,systemd); \
+	root=$$(mktemp -d); trap 'rm -rf "$$root"' EXIT; \
 	install -D -m 0644 units/aimx-mailboxd.tmpfiles "$$root/usr/lib/tmpfiles.d/aimx-mailboxd.conf"; \
 	systemd-tmpfiles --root="$$root" --create aimx-mailboxd.conf || exit 1; \
 	for d in /var/lib/aimx /var/lib/aimx/inbox /var/lib/aimx/sent; do \
