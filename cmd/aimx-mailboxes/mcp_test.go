@@ -189,6 +189,9 @@ func connect(t *testing.T, socket string, asRoot bool, env ...string) *mcp.Clien
 	}
 	cmd := exec.Command(agentBin, args...)
 	cmd.Env = append([]string{mainEnv + "=1", "PATH=/usr/bin:/bin"}, env...)
+	if dir := os.Getenv("GOCOVERDIR"); dir != "" { // a -cover run: the server's coverage too
+		cmd.Env = append(cmd.Env, "GOCOVERDIR="+dir)
+	}
 	if a := theAgent(t); os.Geteuid() == 0 && !asRoot {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(a.uid), Gid: uint32(a.gid), Groups: []uint32{}}}
 	}
@@ -345,7 +348,7 @@ func TestMCPLifecycle(t *testing.T) {
 	// what "aimx-mailboxes list --json" prints, run as the agent (root's
 	// own body would also name the owners).
 	list := exec.Command(agentBin, "--socket", h.sock, "list", "--json")
-	list.Env = []string{mainEnv + "=1"}
+	list.Env = []string{mainEnv + "=1", "GOCOVERDIR=" + os.Getenv("GOCOVERDIR")}
 	if os.Geteuid() == 0 {
 		list.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(a.uid), Gid: uint32(a.gid), Groups: []uint32{}}}
 	}
