@@ -255,7 +255,9 @@ func shQuote(s string) string {
 }
 
 func (m compModel) zsh(w io.Writer) {
-	fn := m.funcName()
+	// The function has the file's name: autoloaded from fpath, the file's
+	// body runs as that function, defines it anew and calls it.
+	fn := "_" + m.prog
 	fmt.Fprintf(w, "#compdef %s\n", m.prog)
 	fmt.Fprintf(w, "# zsh completion for %s, made by \"%s completion zsh\" from the program's own command model.\n\n", m.prog, m.prog)
 	fmt.Fprintf(w, "%s() {\n", fn)

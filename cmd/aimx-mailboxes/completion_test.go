@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // script runs "aimx-mailboxes completion shell" in-process and returns
@@ -151,5 +153,74 @@ func TestCompletionFish(t *testing.T) {
 				t.Errorf("%q completes to %q (%v), want %q", tc.line, got, err, tc.want)
 			}
 		})
+	}
+}
+
+// zshCapture prints, for each command line given, "=== LINE" and then
+// each match zsh's completion system offers for it, one a line, as TAB
+// would: a zsh on a pseudo-terminal (zpty) with compinit and the script
+// on fpath, and compadd wrapped to print what it is given (after
+// zsh-capture-completion by Valodim). Markers are split in the input
+// ("<""m>") so that the echo of the input never looks like output.
+const zshCapture = `zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z 'PROMPT=; RPROMPT=; fpath=("$COMPDIR" $fpath); autoload -Uz compinit; compinit -u -D'
+zpty -w z 'compadd () { if [[ ${@[1,(i)(-|--)]} == *-(O|A|D)\ * ]]; then builtin compadd "$@"; return $?; fi; typeset -a __hits; builtin compadd -A __hits "$@"; local r=$?; (( $#__hits )) && print -l -- "<""m>"${^__hits}; return r }'
+zpty -w z 'zstyle ":completion:*" list-grouped false; zstyle ":completion:*" insert-tab false; zstyle ":completion:*" list-prompt ""; zstyle ":completion:*" menu no'
+zpty -w z 'finish () { print "<""done>"; zle kill-whole-line; }; zle -N finish; bindkey "^X" finish; bindkey "^I" complete-word; print "<""ready>"'
+while zpty -r z l; do [[ $l == *'<ready>'* ]] && break; done
+for line in "$@"; do
+  zpty -w -n z "$line"$'\t\C-x'
+  print -r -- "=== $line"
+  while zpty -r z l; do
+    [[ $l == *'<m>'* ]] && print -r -- "${${l#*<m>}%$'\r'*}"
+    [[ $l == *'<done>'* ]] && break
+  done
+done
+zpty -d z
+`
+
+// TestCompletionZsh asks zsh's own completion system, the first TAB of a
+// fresh shell included (the autoloaded function must complete at once,
+// not only define itself).
+func TestCompletionZsh(t *testing.T) {
+	if _, err := exec.LookPath("zsh"); err != nil {
+		t.Skip("zsh is not installed: sudo apt-get install zsh")
+	}
+	_, path := completionScript(t, "zsh")
+	cases := []struct{ line, want string }{
+		{"aimx-mailboxes ", "create delete list doctor version mcp completion"},
+		{"aimx-mailboxes cr", "create"},
+		{"aimx-mailboxes --socket /x li", "list"},
+		{"aimx-mailboxes delete hb --f", "--force"},
+		{"aimx-mailboxes completion ", "bash zsh fish"},
+		{"aimx-mailboxes create x --owner roo", "root"},
+	}
+	args := []string{"-f", "-c", zshCapture, "zsh"}
+	for _, tc := range cases {
+		args = append(args, tc.line)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "zsh", args...)
+	cmd.Env = append(os.Environ(), "COMPDIR="+filepath.Dir(path))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("zsh: %v\n%s", err, out)
+	}
+	got := map[string][]string{}
+	var line string
+	for _, l := range strings.Split(string(out), "\n") {
+		if rest, ok := strings.CutPrefix(l, "=== "); ok {
+			line = rest
+			got[line] = []string{}
+		} else if l != "" {
+			got[line] = append(got[line], l)
+		}
+	}
+	for _, tc := range cases {
+		if g := strings.Join(got[tc.line], " "); g != tc.want {
+			t.Errorf("%q completes to %q, want %q", tc.line, g, tc.want)
+		}
 	}
 }
