@@ -63,8 +63,9 @@ func (cmd *doctorCmd) Run(c *cli) error {
 	}
 	r := d.run()
 	if cmd.JSON {
-		b, _ := json.Marshal(r)
-		fmt.Fprintf(c.stdout, "%s\n", b)
+		enc := json.NewEncoder(c.stdout)
+		enc.SetEscapeHTML(false) // fixes hold "<your mail domain>"
+		enc.Encode(r)
 	} else {
 		r.print(c)
 	}
