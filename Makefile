@@ -1,6 +1,22 @@
 # aimx-mailboxd — every target does its own set-up on a fresh Debian machine.
 SHELL := /bin/bash
-GO ?= go
+
+# Go: the first Go 1.21 or later found on PATH, then in /usr/local/go/bin
+# (where the official tarball goes; sudo's PATH lacks it). Its folder is
+# put on PATH for every recipe and script. Go 1.21 and later fetch the
+# toolchain that go.mod names by themselves.
+GO_MOD_VERSION := $(shell sed -n 's/^go //p' go.mod)
+go-if-new = $(shell cd / && v=$$(GOTOOLCHAIN=local $(1) env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p') && \
+	[ "$$v" -ge 21 ] 2>/dev/null && echo $(1))
+GO ?= $(firstword $(foreach g,$(shell command -v go 2>/dev/null) $(wildcard /usr/local/go/bin/go),$(call go-if-new,$g)))
+ifeq ($(strip $(GO)),)
+GO_SEEN := $(firstword $(shell command -v go 2>/dev/null) $(wildcard /usr/local/go/bin/go))
+$(error $(if $(GO_SEEN),$(GO_SEEN) is older than Go 1.21,Go is not on PATH or in /usr/local/go/bin): install Go 1.21 or later from https://go.dev/dl/ into /usr/local (it fetches the go $(GO_MOD_VERSION) toolchain that go.mod names))
+endif
+ifneq ($(filter /%,$(GO)),)
+export PATH := $(PATH):$(patsubst %/,%,$(dir $(GO)))
+endif
+
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
 GIT_HASH ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD_DATE ?= $(shell date -u +%Y-%m-%d)
@@ -11,16 +27,31 @@ TOOLS := $(CURDIR)/.cache/bin
 STATICCHECK_VERSION := v0.8.2
 
 # Fragments add their own targets and append to TEST_TARGETS (checks that
-# join `make test` after the Go tests).
+# join `make test` after the Go tests); mk/tools.mk (installing what a
+# step needs, or skipping it) comes first.
+# (Fragments define targets first: `make` alone must still just build.)
+.DEFAULT_GOAL := build
 TEST_TARGETS :=
-include $(sort $(wildcard */*.mk))
+include mk/tools.mk
+include $(sort $(filter-out mk/tools.mk,$(wildcard */*.mk)))
 
-.PHONY: build test lint unit integration run deps-run clean
+.PHONY: build test deps-test lint unit deps-race integration run deps-run clean
 build:
 	$(GOBUILD) -o bin/aimx-mailboxd ./cmd/aimx-mailboxd
 	$(GOBUILD) -o bin/aimx-mailboxes ./cmd/aimx-mailboxes
 
-test: lint unit integration $(TEST_TARGETS)
+# What the unit tests and the integration suite need from apt.
+STEP_TOOLS_unit := gcc:gcc+libc6-dev /usr/include/stdio.h:libc6-dev
+STEP_TOOLS_integration := systemd-socket-activate:systemd
+
+# As root, deps-test first installs what every step needs, in one apt-get
+# run. Anyone else: each step that needs root or a missing tool is skipped
+# with one line (mk/tools.mk); the unit tests cannot be, so a missing gcc
+# stops make test at once with the sudo line.
+.SECONDEXPANSION:
+test: deps-test lint unit $$(call test-steps,integration $$(TEST_TARGETS))
+deps-test:
+	@$(if $(IS_ROOT),$(call need-tools,$(sort $(foreach s,unit integration $(TEST_TARGETS),$(STEP_TOOLS_$s))),make test),$(call need-tools,$(STEP_TOOLS_unit),go test -race (cgo)))
 
 $(TOOLS)/staticcheck:
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
@@ -33,40 +64,28 @@ lint: $(TOOLS)/staticcheck
 	$(GO) vet -tags integration ./integration
 	$(TOOLS)/staticcheck ./...
 
-unit:
-	$(GO) test -race ./...
+# -race needs cgo, so gcc and the libc headers.
+deps-race:
+	@$(call need-tools,$(STEP_TOOLS_unit),go test -race (cgo))
+
+unit: deps-race $(GOTEST_REPORT)
+	@$(call gotest,-race ./...)
 
 # The integration suite: real binaries under systemd-socket-activate,
 # real users (created when run as root). Not under -race: it re-executes
 # its own binary as each user for every raw frame, and the race runtime's
 # start-up would dominate.
-integration: deps-run
-	$(GO) test -tags integration -count=1 ./integration
+integration: deps-run $(GOTEST_REPORT)
+	@$(call gotest,-tags integration -count=1 ./integration)
 
 deps-run:
-	@command -v systemd-socket-activate >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq systemd; \
-	  else echo "systemd-socket-activate is missing: run 'sudo apt-get install systemd'"; exit 1; fi; }
+	@$(call need-tool,systemd-socket-activate,systemd,make run and the integration suite)
 
-# make run: serve ./run/mailboxd.sock in the foreground with the real
-# helper, on a sandbox config and data dir under ./run/.
-RUN_DIR := $(CURDIR)/run
+# make run: the real helper behind systemd-socket-activate --accept, in
+# the foreground, on a sandbox config and data dir under ./run/; it prints
+# the CLI lines to paste, each block addressed to who can paste it.
 run: build deps-run
-	@mkdir -p $(RUN_DIR)/data/inbox $(RUN_DIR)/data/sent
-	@test -f $(RUN_DIR)/config.toml || printf '# Sandbox config written by make run.\ndomain = "example.test"\n' > $(RUN_DIR)/config.toml
-	@chmod 0640 $(RUN_DIR)/config.toml; chmod 0755 $(RUN_DIR) $(RUN_DIR)/data $(RUN_DIR)/data/inbox $(RUN_DIR)/data/sent
-	@rm -f $(RUN_DIR)/mailboxd.sock
-	@systemd-socket-activate --accept -l $(RUN_DIR)/mailboxd.sock \
-	    $(CURDIR)/bin/aimx-mailboxd --config $(RUN_DIR)/config.toml --data-dir $(RUN_DIR)/data & pid=$$!; \
-	  trap 'kill $$pid 2>/dev/null' INT TERM EXIT; \
-	  for i in $$(seq 50); do [ -S $(RUN_DIR)/mailboxd.sock ] && break; sleep 0.1; done; \
-	  chmod 0666 $(RUN_DIR)/mailboxd.sock; \
-	  echo; echo "aimx-mailboxd is serving $(RUN_DIR)/mailboxd.sock (config $(RUN_DIR)/config.toml). In another shell, as any user, try:"; \
-	  echo "  $(CURDIR)/bin/aimx-mailboxes --socket $(RUN_DIR)/mailboxd.sock create demo"; \
-	  echo "  $(CURDIR)/bin/aimx-mailboxes --socket $(RUN_DIR)/mailboxd.sock list"; \
-	  echo "  $(CURDIR)/bin/aimx-mailboxes --socket $(RUN_DIR)/mailboxd.sock delete demo --yes"; \
-	  echo "Ctrl-C stops it."; echo; \
-	  wait $$pid
+	@mk/run.sh $(CURDIR)
 
 clean:
 	rm -rf bin dist run

@@ -63,7 +63,7 @@ func TestCLIWithoutSocket(t *testing.T) {
 	e.stop()
 	missing := filepath.Join(e.dir, "no-such.sock")
 	got := runCLI(t, &alice, "", "--socket", missing, "create", "x")
-	if got.code != 2 || got.stdout != "" || got.stderr != fmt.Sprintf(
+	if got.code != 3 || got.stdout != "" || got.stderr != fmt.Sprintf(
 		"aimx-mailboxes: cannot reach aimx-mailboxd at %s: no such file or directory\nhint: is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket\n", missing) {
 		t.Errorf("non-root without a socket: %+v", got)
 	}
@@ -106,7 +106,7 @@ func TestCLIDeletePrompt(t *testing.T) {
 	}
 	line := cliBin + " --socket " + e.sock + " delete asked"
 	no := runAs(t, &alice, "n\n", "script", "-qec", line, "/dev/null")
-	if no.code != 1 || !strings.Contains(no.stdout, "Delete mailbox 'asked'? [y/N] ") || !strings.Contains(no.stdout, "aimx-mailboxes: not deleted") {
+	if no.code != 4 || !strings.Contains(no.stdout, "Delete mailbox 'asked'? [y/N] ") || !strings.Contains(no.stdout, "aimx-mailboxes: not deleted") {
 		t.Errorf("answered n: %+v", no)
 	}
 	assertDir(t, e.path("inbox", "asked"), alice.uid, alice.gid, 0o700)

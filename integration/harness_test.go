@@ -192,17 +192,37 @@ func newEnv(t *testing.T, text string) *env {
 	e.cmd.Stdout = e.logs
 	must(t, e.cmd.Start())
 	t.Cleanup(e.stop)
-	for i := 0; ; i++ {
-		if _, err := os.Stat(e.sock); err == nil {
-			break
-		}
-		if i > 100 {
-			t.Fatalf("socket %s did not appear; activator said:\n%s", e.sock, e.logs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	e.waitListening()
 	must(t, os.Chmod(e.sock, 0o666))
 	return e
+}
+
+// waitListening waits until the activator listens on the env's socket.
+// Its file appears at bind(), a moment before listen(); a connect() in
+// between is refused, so the file alone is not enough.
+func (e *env) waitListening() {
+	e.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !listening(e.sock); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("nothing listens on %s after 10 s; activator said:\n%s", e.sock, e.logs)
+		}
+	}
+}
+
+// listening reports whether a UNIX socket bound at path is listening
+// (flag __SO_ACCEPTCON in /proc/net/unix).
+func listening(path string) bool {
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 8 && f[7] == path && f[3] == "00010000" {
+			return true
+		}
+	}
+	return false
 }
 
 // logged waits briefly for the helper's log line with every one of parts

@@ -44,15 +44,7 @@ func newMeteredEnv(t *testing.T, text string) (*env, string) {
 	e.cmd = exec.Command("systemd-socket-activate", "--accept", "-l", e.sock, wrap, rssLog, helper, "--config", e.config, "--data-dir", e.data)
 	e.cmd.Stderr, e.cmd.Stdout = e.logs, e.logs
 	must(t, e.cmd.Start())
-	for i := 0; ; i++ {
-		if _, err := os.Stat(e.sock); err == nil {
-			break
-		}
-		if i > 100 {
-			t.Fatalf("socket did not appear: %s", e.logs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	e.waitListening()
 	must(t, os.Chmod(e.sock, 0o666))
 	return e, rssLog
 }

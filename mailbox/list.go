@@ -26,9 +26,12 @@ type Entry struct {
 	SentCount  int     `json:"sent_count"`
 	Registered bool    `json:"registered"`
 
-	// Owner is the stanza's owner (registered mailboxes); DirUID the
-	// filesystem owner of inbox/<name> (unregistered ones). For filtering.
-	Owner  string `json:"-"`
+	// Owner is the stanza's owner (registered mailboxes): the LIST filter
+	// reads it, and root's LIST body carries it (additive; the server
+	// clears it for anyone else, whose every entry is their own). DirUID
+	// is the filesystem owner of inbox/<name> (unregistered ones), for the
+	// filter only.
+	Owner  string `json:"owner,omitempty"`
 	DirUID uint32 `json:"-"`
 }
 

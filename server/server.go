@@ -382,6 +382,13 @@ func (rq *request) list() wire.Response {
 	if err != nil {
 		return rq.failErr(err)
 	}
+	if caller != 0 {
+		// Only root's body names owners: anyone else's lists only
+		// their own, and stays as protocol.md shows it.
+		for i := range entries {
+			entries[i].Owner = ""
+		}
+	}
 	if entries == nil {
 		entries = []mailbox.Entry{}
 	}

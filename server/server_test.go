@@ -354,17 +354,22 @@ func TestList(t *testing.T) {
 		j := "[" + strings.Join(entries, ",") + "]"
 		return fmt.Sprintf("AIMX/1 OK\nContent-Length: %d\n\n%s", len(j), j)
 	}
+	// Root's body also names the owner of each registered mailbox.
+	owned := func(entry, owner string) string {
+		return strings.TrimSuffix(entry, "}") + `,"owner":"` + owner + `"}`
+	}
 	list := "AIMX/1 MAILBOX-LIST\n\n"
 	done := make(chan [2]string, 1)
 	go func() { done <- [2]string{f.do(0, list), f.do(me.uid, list)} }()
 	select {
 	case got := <-done:
-		if want := body(loose, mine, theirs); got[0] != want {
-			t.Errorf("root:\n got %s\nwant %s", got[0], want)
+		rootBody := body(loose, owned(mine, me.name), owned(theirs, "root"))
+		if got[0] != rootBody {
+			t.Errorf("root:\n got %s\nwant %s", got[0], rootBody)
 		}
 		want := body(loose, mine)
 		if me.uid == 0 {
-			want = body(loose, mine, theirs)
+			want = rootBody
 		}
 		if got[1] != want {
 			t.Errorf("user:\n got %s\nwant %s", got[1], want)

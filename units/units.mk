@@ -18,15 +18,15 @@ UNITS_FILES += units/aimx-mailboxd-reload.path units/aimx-mailboxd-reload@.servi
 # systemd-analyze security --threshold takes tenths: 12 means exposure 1.2.
 UNITS_EXPOSURE_MAX := 12
 
-# $(call apt-install,PACKAGES) and $(call need-tool,COMMAND,PACKAGES): install
-# from apt (CI runs as root; no sudo), the latter only when COMMAND is missing.
-apt-install = { echo "installing $(1) from apt" >&2; \
-	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; } || \
-	{ echo "error: could not install $(1); install it and re-run" >&2; exit 1; }; }
-need-tool = command -v $(1) >/dev/null 2>&1 || $(call apt-install,$(2))
-
 .PHONY: units-root units-verify units-security units-tmpfiles units-check
 TEST_TARGETS += units-verify units-security units-tmpfiles
+# What each needs from apt (mk/tools.mk); the real helper comes from
+# pkg-binaries (packaging/package.mk).
+STEP_TOOLS_units-verify = $(PKG_BIN_TOOLS) systemd-analyze:systemd man:man-db
+STEP_TOOLS_units-security = $(PKG_BIN_TOOLS) systemd-analyze:systemd
+STEP_TOOLS_units-tmpfiles = systemd-tmpfiles:systemd
+ROOT_ONLY += units-tmpfiles
+ROOT_WHY_units-tmpfiles := chown to root:root
 
 units-check: units-verify units-security units-tmpfiles
 
@@ -62,8 +62,8 @@ units-security: units-root
 # maintainer scripts use, apply it there, and check owner and mode; then
 # once more over folders an older version left 0755, which it must fix.
 units-tmpfiles:
-	@$(call need-tool,systemd-tmpfiles,systemd)
-	@root=$$(mktemp -d); trap 'rm -rf "$$root"' EXIT; \
+	@$(call root-only,units-tmpfiles) $(call need-tool,systemd-tmpfiles,systemd); \
+	root=$$(mktemp -d); trap 'rm -rf "$$root"' EXIT; \
 	install -D -m 0644 units/aimx-mailboxd.tmpfiles "$$root/usr/lib/tmpfiles.d/aimx-mailboxd.conf"; \
 	check() { \
 		for spec in "/var/lib/aimx 755" "/var/lib/aimx/inbox 711" "/var/lib/aimx/sent 711"; do \

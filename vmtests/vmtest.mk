@@ -22,14 +22,11 @@ $(addprefix vmtest-,$(VMTEST_SUITES)): vmtest-%: vmtest-deps vmtest-debs vmtest-
 		VMTEST_PAYLOAD=$(VMTEST_AIMX_PAYLOAD) \
 		sh vmtests/vmtest.sh $* $(VMTEST_OUT)/guest.test $(VMTEST_OUT)/debs $(VMTEST_OUT)
 
-# Installs the host tools when missing (apt-get update first: a fresh
-# machine may have no package lists).
+# Installs the host tools when missing (mk/tools.mk), and fetches the
+# package lists kernel.sh reads when a fresh machine has none.
 vmtest-deps:
-	@missing=; for t in $(VMTEST_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
-	if [ -n "$$missing" ] || ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then \
-		echo "vmtest: installing$$missing"; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
-	fi
+	@$(call need-tools,$(VMTEST_TOOLS),make vmtest)
+	@apt-cache show linux-image-amd64 >/dev/null 2>&1 || apt-get update -q
 
 # Versions N and N+1 of our package, the same source built twice with a
 # different version, so the upgrade scenario can tell the binaries apart.

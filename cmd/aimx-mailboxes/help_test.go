@@ -109,7 +109,7 @@ func TestUsageErrors(t *testing.T) {
 		first string // the first line of stderr
 		usage string // the usage line that follows it
 	}{
-		{"", `aimx-mailboxes: expected one of "create", "delete", "list", "version", "mcp"`, "Usage: aimx-mailboxes <command> [flags]"},
+		{"", `aimx-mailboxes: expected one of "create", "delete", "list", "doctor", "version", ...`, "Usage: aimx-mailboxes <command> [flags]"},
 		{"--frob", "aimx-mailboxes: unknown flag --frob", "Usage: aimx-mailboxes <command> [flags]"},
 		{"delete", `aimx-mailboxes: expected "<name>"`, "Usage: aimx-mailboxes delete <name> [flags]"},
 		{"delete hb --yes --frob", "aimx-mailboxes: unknown flag --frob", "Usage: aimx-mailboxes delete <name> [flags]"},
@@ -120,7 +120,7 @@ func TestUsageErrors(t *testing.T) {
 		t.Run(tc.args, func(t *testing.T) {
 			r := newRecorder(t)
 			code, stdout, stderr := run(append([]string{"--socket", r.sock}, strings.Fields(tc.args)...)...)
-			if code != exitUnreachable {
+			if code != exitUsage {
 				t.Errorf("exit %d, want 2", code)
 			}
 			lines := strings.Split(stderr, "\n")

@@ -25,33 +25,43 @@ import (
 	"github.com/aimx/aimx-mailboxd/wire"
 )
 
-// Exit codes.
+// Exit codes, as aimx-mailboxes(1) documents them under EXIT STATUS.
+// Scripts branch on them: a number never changes its meaning.
 const (
-	exitOK          = 0
-	exitServerError = 1 // the server answered with an error
-	exitUnreachable = 2 // no server to ask, or a usage error
+	exitOK          = 0 // done
+	exitServerError = 1 // the helper answered with an error; doctor: a check failed
+	exitUsage       = 2 // the command line is wrong, or delete lacks --yes off a terminal: nothing was sent
+	exitUnreachable = 3 // the socket could not be reached: nothing was sent
+	exitDeclined    = 4 // the answer at delete's prompt was not yes: nothing was sent
+	exitNoAnswer    = 5 // the request went out but no whole answer came back: it may have been applied
 )
 
 type cli struct {
-	Socket  string `help:"Socket of aimx-mailboxd." env:"AIMX_MAILBOXD_SOCKET" default:"/run/aimx/mailboxd.sock" type:"path" placeholder:"PATH"`
-	Config  string `help:"Config file, for root's direct mode when the socket is down (default: $$AIMX_CONFIG_DIR/config.toml, else /etc/aimx/config.toml)." type:"path" placeholder:"PATH"`
-	DataDir string `help:"Data dir, for root's direct mode (default: $$AIMX_DATA_DIR, else the config's data_dir)." type:"path" placeholder:"PATH"`
-	Policy  string `help:"Policy file, for root's direct mode (default: mailboxd.toml beside the config)." type:"path" placeholder:"PATH"`
+	Socket  string           `help:"Socket of aimx-mailboxd." env:"AIMX_MAILBOXD_SOCKET" default:"/run/aimx/mailboxd.sock" type:"path" placeholder:"PATH"`
+	Config  string           `help:"Config file, for doctor and root's direct mode (default: $$AIMX_CONFIG_DIR/config.toml, else /etc/aimx/config.toml)." type:"path" placeholder:"PATH"`
+	DataDir string           `help:"Data dir, for doctor and root's direct mode (default: $$AIMX_DATA_DIR, else the config's data_dir, else /var/lib/aimx)." type:"path" placeholder:"PATH"`
+	Policy  string           `help:"Policy file, for doctor and root's direct mode (default: mailboxd.toml beside the config)." type:"path" placeholder:"PATH"`
+	Version kong.VersionFlag `help:"Print this program's version and exit; asks no server."`
 
-	Create  createCmd  `cmd:"" help:"Create a mailbox owned by you (root: by --owner)."`
-	Delete  deleteCmd  `cmd:"" help:"Delete one of your mailboxes."`
-	List    listCmd    `cmd:"" help:"List your mailboxes (root: all of them)."`
-	Version versionCmd `cmd:"" help:"Print the client's and the server's version."`
-	MCP     mcpCmd     `cmd:"" name:"mcp" help:"Serve your mailboxes to an AI agent over MCP (stdio): tools mailbox_list, mailbox_create, mailbox_delete."`
+	Create     createCmd     `cmd:"" help:"Create a mailbox owned by you (root: by --owner)."`
+	Delete     deleteCmd     `cmd:"" help:"Delete one of your mailboxes."`
+	List       listCmd       `cmd:"" help:"List your mailboxes (root: all of them, with their owners)."`
+	Doctor     doctorCmd     `cmd:"" help:"Check the installation: socket unit, socket, helper, config, policy, data dir, AIMX daemon."`
+	ShowVer    versionCmd    `cmd:"" name:"version" help:"Print the client's and the server's version."`
+	MCP        mcpCmd        `cmd:"" name:"mcp" help:"Serve your mailboxes to an AI agent over MCP (stdio): tools mailbox_list, mailbox_create, mailbox_delete."`
+	Completion completionCmd `cmd:"" help:"Print the completion script for a shell (bash, zsh or fish)."`
 
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// inProcess is set when root's request was answered in this process
+	// because the socket was not answering.
+	inProcess bool
 }
 
 type createCmd struct {
 	Name  string `arg:"" help:"Mailbox name: lower-case letters, digits, '.', '_', '-'."`
-	Owner string `help:"Owner of the new mailbox (root only; ignored for anyone else)." placeholder:"USER"`
+	Owner string `help:"Owner of the new mailbox (root only; ignored for anyone else)." placeholder:"USER" completion:"user"`
 }
 
 type deleteCmd struct {
@@ -80,18 +90,27 @@ func main() {
 	os.Exit(c.main(os.Args[1:]))
 }
 
-// exitRequest is how kong's Exit (after --help) stops the parse: main
-// recovers it and returns its code, so nothing after the help runs.
+// exitRequest is how kong's Exit (after --help or --version) stops the
+// parse: main recovers it and returns its code, so nothing after it runs.
 type exitRequest struct{ code int }
 
-func (c *cli) main(args []string) (code int) {
+// newParser returns the kong parser of the command line; the completion
+// scripts are generated from its model.
+func (c *cli) newParser() *kong.Kong {
+	v := version.Get()
 	parser, err := kong.New(c, kong.Name("aimx-mailboxes"),
 		kong.Description("Create, delete and list your AIMX mailboxes."),
+		kong.Vars{"version": fmt.Sprintf("aimx-mailboxes %s (%s, %s, built %s)", v.Tag, v.GitHash, v.Target, v.BuildDate)},
 		kong.Writers(c.stdout, c.stderr),
 		kong.Exit(func(code int) { panic(exitRequest{code}) }))
 	if err != nil {
 		panic(err) // the struct tags above are wrong
 	}
+	return parser
+}
+
+func (c *cli) main(args []string) (code int) {
+	parser := c.newParser()
 	defer func() {
 		if r := recover(); r != nil {
 			e, ok := r.(exitRequest)
@@ -112,11 +131,11 @@ func (c *cli) main(args []string) (code int) {
 		return exitOK
 	case errors.As(err, &ee):
 	default:
-		ee = &exitError{code: exitUnreachable, msg: err.Error()}
+		ee = &exitError{code: exitServerError, msg: err.Error()}
 	}
-	fmt.Fprintf(c.stderr, "aimx-mailboxes: %s\n", ee.msg)
+	fmt.Fprintf(c.stderr, "aimx-mailboxes: %s\n", plain(ee.msg))
 	if ee.hint != "" {
-		fmt.Fprintf(c.stderr, "hint: %s\n", ee.hint)
+		fmt.Fprintf(c.stderr, "hint: %s\n", plain(ee.hint))
 	}
 	return ee.code
 }
@@ -124,7 +143,7 @@ func (c *cli) main(args []string) (code int) {
 // usageError prints what is wrong with the command line in one line, then
 // the usage of the command it names, all on stderr; exit code 2.
 func (c *cli) usageError(parser *kong.Kong, err error) int {
-	fmt.Fprintf(c.stderr, "aimx-mailboxes: %s\n", err)
+	fmt.Fprintf(c.stderr, "aimx-mailboxes: %s\n", plain(err.Error()))
 	var perr *kong.ParseError
 	if errors.As(err, &perr) && perr.Context != nil {
 		fmt.Fprintln(c.stderr)
@@ -132,7 +151,7 @@ func (c *cli) usageError(parser *kong.Kong, err error) int {
 		perr.Context.PrintUsage(true)
 		parser.Stdout = c.stdout
 	}
-	return exitUnreachable
+	return exitUsage
 }
 
 func (cmd *createCmd) Run(c *cli) error {
@@ -151,17 +170,20 @@ func (cmd *createCmd) Run(c *cli) error {
 func (cmd *deleteCmd) Run(c *cli) error {
 	if !cmd.Yes {
 		if !isTerminal(c.stdin) {
-			return &exitError{code: exitUnreachable, msg: fmt.Sprintf("not deleting mailbox '%s' without confirmation: standard input is not a terminal", cmd.Name),
+			return &exitError{code: exitUsage, msg: fmt.Sprintf("not deleting mailbox '%s' without confirmation: standard input is not a terminal", cmd.Name),
 				hint: "pass --yes to delete without asking"}
 		}
 		what := fmt.Sprintf("mailbox '%s'", cmd.Name)
 		if cmd.Force {
 			what += " and every message in it"
 		}
-		fmt.Fprintf(c.stderr, "Delete %s? [y/N] ", what)
-		answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
+		fmt.Fprintf(c.stderr, "Delete %s? [y/N] ", plain(what))
+		answer, err := bufio.NewReader(c.stdin).ReadString('\n')
+		if err != nil {
+			fmt.Fprintln(c.stderr) // end of input: end the prompt's line
+		}
 		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-			return &exitError{code: exitServerError, msg: "not deleted"}
+			return &exitError{code: exitDeclined, msg: fmt.Sprintf("not deleted: mailbox '%s' is unchanged", cmd.Name)}
 		}
 	}
 	if _, err := c.call(wire.Request{Verb: wire.VerbDelete, Name: cmd.Name, Force: cmd.Force}); err != nil {
@@ -182,16 +204,31 @@ func (cmd *listCmd) Run(c *cli) error {
 	}
 	var entries []mailbox.Entry
 	if err := json.Unmarshal(body, &entries); err != nil {
-		return &exitError{code: exitServerError, msg: fmt.Sprintf("the server sent a list that is not JSON: %v", err)}
+		return &exitError{code: exitNoAnswer, msg: fmt.Sprintf("no usable answer from aimx-mailboxd at %s: the list is not JSON: %v", c.Socket, err)}
 	}
+	// Root sees every mailbox, so it is told whose each one is. An
+	// unregistered folder has no owner in the config: "-".
+	root := os.Geteuid() == 0
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tADDRESS\tTOTAL\tUNREAD\tSENT")
+	if root {
+		fmt.Fprint(w, "NAME\tOWNER\tADDRESS\tTOTAL\tUNREAD\tSENT\n")
+	} else {
+		fmt.Fprint(w, "NAME\tADDRESS\tTOTAL\tUNREAD\tSENT\n")
+	}
 	for _, e := range entries {
 		addr := "(unregistered)"
 		if e.Address != nil {
 			addr = *e.Address
 		}
-		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\n", e.Name, addr, e.Total, e.Unread, e.SentCount)
+		fmt.Fprintf(w, "%s\t", plain(e.Name))
+		if root {
+			owner := e.Owner
+			if owner == "" {
+				owner = "-"
+			}
+			fmt.Fprintf(w, "%s\t", plain(owner))
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\n", plain(addr), e.Total, e.Unread, e.SentCount)
 	}
 	return w.Flush()
 }
@@ -203,17 +240,22 @@ func (cmd *versionCmd) Run(c *cli) error {
 	if err != nil {
 		return err
 	}
+	if c.inProcess {
+		// No server answered: this process did, and it is the client.
+		fmt.Fprintf(c.stdout, "server: none answered; in-process as root (the client above)\n")
+		return nil
+	}
 	var srv version.Info
 	if err := json.Unmarshal(body, &srv); err != nil {
-		return &exitError{code: exitServerError, msg: fmt.Sprintf("the server sent a version that is not JSON: %v", err)}
+		return &exitError{code: exitNoAnswer, msg: fmt.Sprintf("no usable answer from aimx-mailboxd at %s: the version is not JSON: %v", c.Socket, err)}
 	}
-	fmt.Fprintf(c.stdout, "server: %s (%s, %s, built %s)\n", srv.Tag, srv.GitHash, srv.Target, srv.BuildDate)
+	fmt.Fprintf(c.stdout, "server: %s (%s, %s, built %s)\n", plain(srv.Tag), plain(srv.GitHash), plain(srv.Target), plain(srv.BuildDate))
 	return nil
 }
 
 // call sends req to the server and returns the body of its OK. When the
-// socket is missing or refuses, root answers req in-process instead; any
-// other caller gets exit code 2.
+// socket is missing or refuses, root answers req in-process instead (and
+// c.inProcess says so); any other caller gets exitUnreachable.
 func (c *cli) call(req wire.Request) ([]byte, error) {
 	resp, err := wire.Call(context.Background(), c.Socket, req)
 	var dialErr *wire.DialError
@@ -223,10 +265,20 @@ func (c *cli) call(req wire.Request) ([]byte, error) {
 		fmt.Fprintf(c.stderr, "aimx-mailboxes: %s is not answering (%v); running the request in-process as root\n", c.Socket, unwrapSyscall(err))
 		srv := &server.Server{Store: mailbox.FromEnv(c.Config, c.DataDir), Log: server.NewLogger(io.Discard), PolicyPath: c.Policy}
 		resp = srv.Handle(activation.Peer{UID: 0, GID: 0, PID: int32(os.Getpid())}, req)
+		c.inProcess = true
 	case errors.As(err, &dialErr):
 		return nil, unreachable(c.Socket, err)
+	case strings.HasPrefix(err.Error(), "write request:"):
+		// Nothing was sent: a name or owner that no frame can carry.
+		return nil, &exitError{code: exitUsage, msg: fmt.Sprintf("cannot send %s: %v", req.Verb, strings.TrimPrefix(err.Error(), "write request: "))}
 	default:
-		return nil, &exitError{code: exitUnreachable, msg: err.Error()}
+		// The request went out: say that it may have been carried out.
+		e := &exitError{code: exitNoAnswer, msg: fmt.Sprintf("no usable answer from aimx-mailboxd at %s: %v", c.Socket, noAnswer(err)),
+			hint: "journalctl -u 'aimx-mailboxd@*' -n 20 says why"}
+		if req.Verb == wire.VerbCreate || req.Verb == wire.VerbDelete {
+			e.hint = "it may have been carried out all the same: aimx-mailboxes list shows; " + e.hint
+		}
+		return nil, e
 	}
 	if resp.Err != nil {
 		return nil, &exitError{code: exitServerError, msg: resp.Err.Reason, hint: hints[resp.Err.Code].cli}
@@ -234,11 +286,28 @@ func (c *cli) call(req wire.Request) ([]byte, error) {
 	return resp.Body, nil
 }
 
+// noAnswer says why an exchange that reached the socket brought back no
+// usable answer: wire.Call's error without its "talk to <socket>", which
+// the message names already.
+func noAnswer(err error) error {
+	why := errors.Unwrap(err)
+	if why == nil {
+		why = err
+	}
+	if errors.Is(why, io.EOF) || errors.Is(why, io.ErrUnexpectedEOF) {
+		return errors.New("the connection closed before a whole answer")
+	}
+	return why
+}
+
 // unreachable is what the person (or agent) reads when the socket cannot
 // be reached.
 func unreachable(socket string, err error) *exitError {
-	return &exitError{code: exitUnreachable, msg: fmt.Sprintf("cannot reach aimx-mailboxd at %s: %v", socket, unwrapSyscall(err)),
-		hint: "is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket"}
+	hint := "is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket"
+	if errors.Is(err, syscall.EACCES) {
+		hint = "every user must be able to connect (mode 0666, as the socket unit sets it): sudo systemctl restart aimx-mailboxd.socket"
+	}
+	return &exitError{code: exitUnreachable, msg: fmt.Sprintf("cannot reach aimx-mailboxd at %s: %v", socket, unwrapSyscall(err)), hint: hint}
 }
 
 // hints says what to do after an error, by code, in the words of each
@@ -256,4 +325,30 @@ func unwrapSyscall(err error) error {
 		return errno
 	}
 	return err
+}
+
+// plain escapes the control characters of s (C0, DEL, C1, U+2028 and
+// U+2029) so that nothing this program prints can drive a terminal: it
+// writes no colour and no other escape sequence, whatever the server or
+// the command line sent.
+func plain(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case !isControl(r):
+			b.WriteRune(r)
+		case r < 0x100:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		}
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool {
+	return r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == 0x2028 || r == 0x2029
 }

@@ -189,6 +189,9 @@ func connect(t *testing.T, socket string, asRoot bool, env ...string) *mcp.Clien
 	}
 	cmd := exec.Command(agentBin, args...)
 	cmd.Env = append([]string{mainEnv + "=1", "PATH=/usr/bin:/bin"}, env...)
+	if dir := os.Getenv("GOCOVERDIR"); dir != "" { // a -cover run: the server's coverage too
+		cmd.Env = append(cmd.Env, "GOCOVERDIR="+dir)
+	}
 	if a := theAgent(t); os.Geteuid() == 0 && !asRoot {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(a.uid), Gid: uint32(a.gid), Groups: []uint32{}}}
 	}
@@ -341,9 +344,16 @@ func TestMCPLifecycle(t *testing.T) {
 	if isErr || fmt.Sprint(gotV) != fmt.Sprint(wantV) {
 		t.Errorf("mailbox_list = %s (isError %v), want %s", got, isErr, want)
 	}
-	// The text is the socket's LIST body, byte for byte.
-	if resp, err := wire.Call(context.Background(), h.sock, wire.Request{Verb: wire.VerbList}); err != nil || string(resp.Body) != got {
-		t.Errorf("mailbox_list = %q, the socket's body is %q (%v)", got, resp.Body, err)
+	// The text is the socket's LIST body for the agent, byte for byte:
+	// what "aimx-mailboxes list --json" prints, run as the agent (root's
+	// own body would also name the owners).
+	list := exec.Command(agentBin, "--socket", h.sock, "list", "--json")
+	list.Env = []string{mainEnv + "=1", "GOCOVERDIR=" + os.Getenv("GOCOVERDIR")}
+	if os.Geteuid() == 0 {
+		list.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(a.uid), Gid: uint32(a.gid), Groups: []uint32{}}}
+	}
+	if body, err := list.Output(); err != nil || string(body) != got+"\n" {
+		t.Errorf("mailbox_list = %q, the socket's body for the agent is %q (%v)", got, body, err)
 	}
 
 	ok(t, cs, "mailbox_delete", map[string]any{"name": "agent-1", "force": true}, "Mailbox 'agent-1' deleted.")

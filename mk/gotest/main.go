@@ -1,0 +1,195 @@
+// Command gotest turns the event stream of `go test -json` back into the
+// usual `go test` output (the ok/FAIL line of each package, the output of
+// failing tests, build errors) and adds, after each package, one line per
+// distinct skip reason:
+//
+//	skip	github.com/aimx/aimx-mailboxd/integration	24 of 24 tests (TestA, TestB, TestC, ...): needs root: creates users ...
+//
+// so that a suite skipped for want of root or a tool says so in the
+// normal output of `make test`, not only under -v. It reads stdin and
+// writes stdout; `go test`'s own exit status is the verdict (the
+// Makefile runs it with pipefail). Lines that are not JSON (go test's
+// own errors) pass through unchanged.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// event is one line of `go test -json` (cmd/test2json).
+type event struct {
+	Action     string
+	Package    string
+	ImportPath string
+	Test       string
+	Output     string
+}
+
+// pkgState is what is kept of one package until its final event.
+type pkgState struct {
+	out     map[string][]string // test name -> its output lines so far
+	order   []string            // tests in the order they started
+	skips   map[string][]string // reason -> skipped tests
+	reasons []string            // reasons in the order first seen
+	ended   int                 // tests that passed, failed or skipped
+}
+
+// report holds the state of every package still running.
+type report struct {
+	w    io.Writer
+	pkgs map[string]*pkgState
+}
+
+func main() {
+	r := &report{w: os.Stdout, pkgs: map[string]*pkgState{}}
+	if err := r.run(os.Stdin); err != nil {
+		fmt.Fprintf(os.Stderr, "gotest: reading go test -json: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// run reads the whole stream; output is written as each package ends.
+func (r *report) run(in io.Reader) error {
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	for sc.Scan() {
+		line := sc.Bytes()
+		var e event
+		if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &e) != nil {
+			fmt.Fprintf(r.w, "%s\n", line)
+			continue
+		}
+		r.handle(e)
+	}
+	// A test binary that died leaves tests without an end: show them.
+	names := make([]string, 0, len(r.pkgs))
+	for name := range r.pkgs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		r.flush(r.pkgs[name])
+	}
+	return sc.Err()
+}
+
+func (r *report) state(pkg string) *pkgState {
+	p := r.pkgs[pkg]
+	if p == nil {
+		p = &pkgState{out: map[string][]string{}, skips: map[string][]string{}}
+		r.pkgs[pkg] = p
+	}
+	return p
+}
+
+func (r *report) handle(e event) {
+	switch e.Action {
+	case "build-output":
+		io.WriteString(r.w, e.Output)
+		return
+	case "build-fail":
+		return
+	}
+	p := r.state(e.Package)
+	if e.Test == "" {
+		switch e.Action {
+		case "output":
+			// Output of the package itself comes after its tests, or
+			// (a panic, a timeout) cuts them off: show what they said.
+			r.flush(p)
+			// The test binary's own PASS line: plain go test hides it.
+			if e.Output != "PASS\n" {
+				io.WriteString(r.w, e.Output)
+			}
+		case "pass", "fail", "skip":
+			r.flush(p)
+			r.summary(e.Package, p)
+			delete(r.pkgs, e.Package)
+		}
+		return
+	}
+	switch e.Action {
+	case "run":
+		p.order = append(p.order, e.Test)
+		p.out[e.Test] = nil
+	case "output":
+		if _, ok := p.out[e.Test]; !ok {
+			p.order = append(p.order, e.Test)
+		}
+		p.out[e.Test] = append(p.out[e.Test], e.Output)
+	case "pass":
+		p.ended++
+		delete(p.out, e.Test)
+	case "fail":
+		p.ended++
+		r.print(p.out[e.Test])
+		delete(p.out, e.Test)
+	case "skip":
+		p.ended++
+		why := reason(p.out[e.Test])
+		if _, seen := p.skips[why]; !seen {
+			p.reasons = append(p.reasons, why)
+		}
+		p.skips[why] = append(p.skips[why], e.Test)
+		delete(p.out, e.Test)
+	}
+}
+
+// flush prints the output of tests that never ended (a crash or a
+// timeout), as plain go test would.
+func (r *report) flush(p *pkgState) {
+	for _, t := range p.order {
+		if lines, ok := p.out[t]; ok {
+			r.print(lines)
+			delete(p.out, t)
+		}
+	}
+}
+
+// print writes a test's output without the === RUN/PAUSE/CONT/NAME
+// markers that only -v shows.
+func (r *report) print(lines []string) {
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "=== ") {
+			io.WriteString(r.w, l)
+		}
+	}
+}
+
+// summary writes one line per skip reason of a package that ended.
+func (r *report) summary(pkg string, p *pkgState) {
+	for _, why := range p.reasons {
+		tests := p.skips[why]
+		names := tests
+		more := ""
+		if len(names) > 3 {
+			names, more = names[:3], ", ..."
+		}
+		fmt.Fprintf(r.w, "skip\t%s\t%d of %d tests (%s%s): %s\n",
+			pkg, len(tests), p.ended, strings.Join(names, ", "), more, why)
+	}
+}
+
+// logPrefix matches the "    file_test.go:123: " that t.Skip puts first.
+var logPrefix = regexp.MustCompile(`^\s+[^\s:]+\.go:\d+: `)
+
+// reason is the message a skipped test gave: its last logged line.
+func reason(lines []string) string {
+	why := ""
+	for _, l := range lines {
+		if logPrefix.MatchString(l) {
+			why = strings.TrimSpace(logPrefix.ReplaceAllString(l, ""))
+		}
+	}
+	if why == "" {
+		return "no reason given"
+	}
+	return why
+}
