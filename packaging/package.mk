@@ -90,6 +90,8 @@ pkg-stage: pkg-binaries
 		awk 'FNR==NR { fn = fn $$0 "\n"; next } /^#AIMX_SEED_CONFIG#$$/ { printf "%s", fn; next } { print }' \
 			packaging/scripts/config-seed.sh packaging/scripts/$$s > $(PKG_STAGE)/scripts/$$s || exit 1; \
 	done
+	@# The policy conffile, as shipped (package-smoke swaps in a changed copy).
+	@cp packaging/mailboxd.toml $(PKG_STAGE)/mailboxd.toml
 	@# The README: the project's when present, else this lane's section.
 	@if [ -f README.md ]; then cp README.md $(PKG_STAGE)/README.md; \
 		else cp packaging/README-section.md $(PKG_STAGE)/README.md; fi
@@ -158,6 +160,10 @@ package-smoke: package
 	@mkdir -p $(PKG_STAGE)/smoke
 	@$(call need-tool,systemd-socket-activate,systemd)
 	@$(call need-tool,rpm,rpm)
-	@$(call nfpm-pkg,deb,$(PKG_SMOKE_VERSION),$(PKG_SMOKE_DEB)) >/dev/null
-	@$(call nfpm-pkg,rpm,$(PKG_SMOKE_VERSION),$(PKG_SMOKE_RPM)) >/dev/null
+	@# The upgrade ships a changed policy file, so that keeping the operator's
+	@# edit is the conffile handling's doing (dpkg conffile, rpm noreplace).
+	@printf '# (changed in the +smoke build)\n' >> $(PKG_STAGE)/mailboxd.toml; \
+	$(call nfpm-pkg,deb,$(PKG_SMOKE_VERSION),$(PKG_SMOKE_DEB)) >/dev/null && \
+	$(call nfpm-pkg,rpm,$(PKG_SMOKE_VERSION),$(PKG_SMOKE_RPM)) >/dev/null; rc=$$?; \
+	cp packaging/mailboxd.toml $(PKG_STAGE)/mailboxd.toml; exit $$rc
 	packaging/smoke.sh $(PKG_DEB) $(PKG_SMOKE_DEB) $(PKG_RPM) $(PKG_SMOKE_RPM)

@@ -9,13 +9,15 @@
 # enable the socket offline, create /var/lib/aimx, and never touch the config
 # or mailboxes on removal.
 #
-# AIMX_SMOKE_CAPS (default: the unit's set, "chown,dac_override")
-# picks the capabilities the helper keeps, to find the smallest set.
-#
 # It also runs the installed helper behind `systemd-socket-activate --accept`
-# with exactly the unit's CapabilityBoundingSet= and no inheritable caps, and
-# has an ordinary user create, list and force-delete a mailbox through the
-# installed CLI. (The full unit sandbox needs systemd as PID 1: the VM lane.)
+# the way aimx-mailboxd@.service does: as the package's system account
+# aimx-mailboxd, with exactly the unit's capabilities as ambient (and
+# inheritable and bounding) capabilities, and has an ordinary user create,
+# list and force-delete a mailbox through the installed CLI. Then it drops
+# each capability in turn and checks that the same scenario fails: the set is
+# the smallest that works. AIMX_SMOKE_CAPS (default: the unit's set,
+# "chown,dac_override") changes the set of the main run. (The full unit
+# sandbox needs systemd as PID 1: the VM lane.)
 #
 # Needs root and permission to mount (unshare -m, overlayfs); otherwise it
 # says why and exits 0 without running (a skip, never a silent pass).
@@ -92,27 +94,65 @@ for f in /usr/libexec/aimx-mailboxd /usr/bin/aimx-mailboxes \
 	/usr/share/man/man1/aimx-mailboxes.1.gz /usr/share/man/man8/aimx-mailboxd.8.gz; do
 	check "installed $f" test -e "$f"
 done
-for d in /var/lib/aimx /var/lib/aimx/inbox /var/lib/aimx/sent; do
-	check "tmpfiles made $d root:root 755" mode_is "$d" "root:root 755"
+check "tmpfiles made /var/lib/aimx root:root 755" mode_is /var/lib/aimx "root:root 755"
+for d in /var/lib/aimx/inbox /var/lib/aimx/sent; do
+	check "tmpfiles made $d root:root 711" mode_is "$d" "root:root 711"
+done
+check "sysusers made the system account aimx-mailboxd" \
+	sh -c 'getent passwd aimx-mailboxd | grep -Eq "^aimx-mailboxd:x:[0-9]+:[0-9]+:[^:]*:/:/(usr/)?sbin/nologin$"'
+check "aimx-mailboxd is a system uid with its own group" \
+	sh -c '[ "$(id -u aimx-mailboxd)" -lt 1000 ] && [ "$(id -gn aimx-mailboxd)" = aimx-mailboxd ]'
+check "aimx-mailboxd has no password" sh -c 'getent shadow aimx-mailboxd | grep -q "^aimx-mailboxd:!"'
+check "policy file /etc/aimx/mailboxd.toml root:root 644" mode_is /etc/aimx/mailboxd.toml "root:root 644"
+check "policy file is a dpkg conffile" \
+	sh -c "dpkg-query -W -f='\${Conffiles}' aimx-mailboxd | grep -q '^ /etc/aimx/mailboxd.toml '"
+for key in 'reserved_names = \[' 'max_mailboxes_per_user = 32' 'lock_timeout_seconds = 10'; do
+	check "policy file sets $key" grep -q "^$key" /etc/aimx/mailboxd.toml
 done
 check "socket enabled offline ($wants)" test -L "$wants"
 check "template and instances never enabled" no_template_links
 check "no config written without a domain" test ! -e /etc/aimx/config.toml
 
-echo "--- helper: a user creates, lists and deletes a mailbox (capabilities: $caps)"
+echo "--- helper: a user creates, lists and deletes a mailbox"
 id alice >/dev/null 2>&1 || useradd -m alice
-mkdir -p /etc/aimx
+mkdir -p /etc/aimx /run/aimx
 printf '# operator comment\ndomain = "example.com"\n' >/etc/aimx/config.toml
 chmod 0640 /etc/aimx/config.toml
-mkdir -p /run/aimx
-systemd-socket-activate --accept -l /run/aimx/mailboxd.sock -- \
-	setpriv --bounding-set=-all$(printf ',+%s' ${caps//,/ }) --inh-caps=-all \
-	/usr/libexec/aimx-mailboxd >/dev/null 2>/tmp/helper.log &
-sa=$!
-trap 'kill "$sa" 2>/dev/null || true' EXIT
-for _ in $(seq 50); do [ -S /run/aimx/mailboxd.sock ] && break; sleep 0.1; done
-chmod 0666 /run/aimx/mailboxd.sock
 as_alice() { setpriv --reuid=alice --regid=alice --init-groups env HOME=/home/alice "$@"; }
+sa=
+stop_helper() {
+	[ -z "$sa" ] || { kill "$sa" 2>/dev/null || true; wait "$sa" 2>/dev/null || true; }
+	sa=
+}
+trap stop_helper EXIT
+# start_helper CAPS: serve /run/aimx/mailboxd.sock with the installed helper
+# as aimx-mailboxd@.service runs it: User=aimx-mailboxd, its group only, and
+# CAPS (comma-separated, e.g. chown,dac_override) as AmbientCapabilities= and
+# CapabilityBoundingSet=.
+start_helper() {
+	local set=-all$(printf ',+%s' ${1//,/ })
+	stop_helper
+	rm -f /run/aimx/mailboxd.sock
+	systemd-socket-activate --accept -l /run/aimx/mailboxd.sock -- \
+		setpriv --reuid=aimx-mailboxd --regid=aimx-mailboxd --clear-groups \
+		--inh-caps="$set" --ambient-caps="$set" --bounding-set="$set" \
+		/usr/libexec/aimx-mailboxd >/dev/null 2>>/tmp/helper.log &
+	sa=$!
+	for _ in $(seq 50); do [ -S /run/aimx/mailboxd.sock ] && break; sleep 0.1; done
+	chmod 0666 /run/aimx/mailboxd.sock
+}
+# scenario: alice creates x (folders hers, 0700), fills it with an
+# owner-only subfolder, lists it, and force-deletes it.
+scenario() {
+	as_alice aimx-mailboxes create x &&
+		mode_is /var/lib/aimx/inbox/x "alice:alice 700" &&
+		as_alice sh -c 'mkdir /var/lib/aimx/inbox/x/sub && echo hi >/var/lib/aimx/inbox/x/sub/m.md && echo hi >/var/lib/aimx/inbox/x/a.md && chmod 0700 /var/lib/aimx/inbox/x/sub' &&
+		as_alice aimx-mailboxes list --json | grep -q '"name":"x".*"total":1' &&
+		as_alice aimx-mailboxes delete x --force --yes &&
+		[ ! -e /var/lib/aimx/inbox/x ]
+}
+
+start_helper "$caps"
 check "alice: aimx-mailboxes create x" as_alice aimx-mailboxes create x
 check "inbox/x is alice:alice 700" mode_is /var/lib/aimx/inbox/x "alice:alice 700"
 check "sent/x is alice:alice 700" mode_is /var/lib/aimx/sent/x "alice:alice 700"
@@ -120,6 +160,9 @@ check "config gained [mailboxes.x] and kept the comment" \
 	grep -qx '\[mailboxes.x\]' /etc/aimx/config.toml
 check "config kept its comment" grep -qx '# operator comment' /etc/aimx/config.toml
 check "config still root:root 640" mode_is /etc/aimx/config.toml "root:root 640"
+check "inbox/ still root:root 711" mode_is /var/lib/aimx/inbox "root:root 711"
+check "no file in /etc/aimx owned by aimx-mailboxd" \
+	sh -c '! find /etc/aimx /var/lib/aimx -user aimx-mailboxd | grep -q .'
 check "alice: files and an owner-only folder in her inbox" \
 	as_alice sh -c 'mkdir /var/lib/aimx/inbox/x/sub && echo hi >/var/lib/aimx/inbox/x/sub/m.md && echo hi >/var/lib/aimx/inbox/x/a.md && chmod 0700 /var/lib/aimx/inbox/x/sub'
 check "alice: list --json shows x with 1 message" \
@@ -127,16 +170,41 @@ check "alice: list --json shows x with 1 message" \
 check "alice: delete x --force --yes" as_alice aimx-mailboxes delete x --force --yes
 check "inbox/x removed" test ! -e /var/lib/aimx/inbox/x
 check "config lost [mailboxes.x]" sh -c "! grep -q 'mailboxes.x' /etc/aimx/config.toml"
-kill "$sa" 2>/dev/null || true
-wait "$sa" 2>/dev/null || true
+
+# Each capability is needed: without it the same scenario fails.
+for drop in ${caps//,/ }; do
+	rest=$(echo ",$caps," | sed "s/,$drop,/,/; s/^,//; s/,$//")
+	start_helper "${rest:-}"
+	if why=$(scenario 2>&1); then
+		bad "without cap_$drop the helper still serves create, list and force delete: the unit grants more than it needs"
+	else
+		ok "without cap_$drop the scenario fails, so it is needed: $(printf '%s\n' "$why" | grep -m 1 . || echo 'a check failed')"
+	fi
+	# Leave nothing behind for the next run (as root, by hand).
+	sed -i '/^\[mailboxes\.x\]$/,/^owner = /d' /etc/aimx/config.toml
+	rm -rf /var/lib/aimx/inbox/x /var/lib/aimx/sent/x /var/lib/aimx/inbox/.x.* /var/lib/aimx/sent/.x.*
+done
+stop_helper
 if [ "$fails" -ne 0 ]; then echo "--- helper log"; cat /tmp/helper.log; fi
 sum_before=$(sha256sum /etc/aimx/config.toml)
 mkdir -p /var/lib/aimx/inbox/keep && echo mail >/var/lib/aimx/inbox/keep/1.md
 
+# The operator edits the policy file; the upgrade ships a changed one.
+sed -i 's/^max_mailboxes_per_user = 32$/max_mailboxes_per_user = 5/' /etc/aimx/mailboxd.toml
+chmod 0755 /var/lib/aimx/inbox /var/lib/aimx/sent
+
 echo "--- deb: upgrade"
-check "dpkg -i $deb_next (upgrade)" dpkg -i "$deb_next"
+check "dpkg -i $deb_next (upgrade; --force-confold as unattended upgrades run it)" \
+	dpkg --force-confdef --force-confold -i "$deb_next" </dev/null
 check "socket still enabled after upgrade" test -L "$wants"
 check "config untouched by upgrade" sh -c "[ \"\$(sha256sum /etc/aimx/config.toml)\" = '$sum_before' ]"
+check "the operator's edit of mailboxd.toml survives the upgrade" \
+	grep -qx 'max_mailboxes_per_user = 5' /etc/aimx/mailboxd.toml
+check "the new version's mailboxd.toml is beside it as .dpkg-dist" \
+	grep -q 'changed in the +smoke build' /etc/aimx/mailboxd.toml.dpkg-dist
+for d in /var/lib/aimx/inbox /var/lib/aimx/sent; do
+	check "upgrade sets $d (left 0755) to root:root 711" mode_is "$d" "root:root 711"
+done
 
 echo "--- deb: remove, then purge"
 check "dpkg -r aimx-mailboxd" dpkg -r aimx-mailboxd
@@ -146,6 +214,8 @@ check "dpkg -P aimx-mailboxd" dpkg -P aimx-mailboxd
 check "enablement link gone after purge" test ! -e "$wants" -a ! -L "$wants"
 check "no mask left after purge" test ! -L /etc/systemd/system/aimx-mailboxd.socket
 check "config kept on purge" sh -c "[ \"\$(sha256sum /etc/aimx/config.toml)\" = '$sum_before' ]"
+check "policy conffile removed on purge" test ! -e /etc/aimx/mailboxd.toml
+check "system account kept on purge (its uid is never reused)" getent passwd aimx-mailboxd
 check "mail kept on purge" test -f /var/lib/aimx/inbox/keep/1.md
 
 echo "--- deb: first install with AIMX_DOMAIN seeds a minimal config"
@@ -158,12 +228,22 @@ check "dpkg -P aimx-mailboxd" dpkg -P aimx-mailboxd
 
 echo "--- rpm: install, upgrade, erase"
 rm -rf /etc/aimx /var/lib/aimx
+userdel aimx-mailboxd 2>/dev/null || true
+groupdel aimx-mailboxd 2>/dev/null || true
 check "rpm -i $rpm" rpm -i --nodeps "$rpm"
 check "rpm: helper installed" test -x /usr/libexec/aimx-mailboxd
-check "rpm: tmpfiles made /var/lib/aimx/inbox" mode_is /var/lib/aimx/inbox "root:root 755"
+check "rpm: tmpfiles made /var/lib/aimx/inbox root:root 711" mode_is /var/lib/aimx/inbox "root:root 711"
+check "rpm: sysusers made the system account aimx-mailboxd" getent passwd aimx-mailboxd
+check "rpm: policy file is %config(noreplace)" \
+	sh -c "rpm -q --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' aimx-mailboxd | grep -qx 'cn /etc/aimx/mailboxd.toml'"
 check "rpm: socket enabled offline" test -L "$wants"
 check "rpm: template never enabled" no_template_links
+sed -i 's/^lock_timeout_seconds = 10$/lock_timeout_seconds = 3/' /etc/aimx/mailboxd.toml
 check "rpm -U $rpm_next" rpm -U --nodeps "$rpm_next"
+check "rpm: the operator's edit of mailboxd.toml survives the upgrade" \
+	grep -qx 'lock_timeout_seconds = 3' /etc/aimx/mailboxd.toml
+check "rpm: the new version's mailboxd.toml is beside it as .rpmnew" \
+	grep -q 'changed in the +smoke build' /etc/aimx/mailboxd.toml.rpmnew
 check "rpm: socket still enabled after upgrade" test -L "$wants"
 check "rpm -e aimx-mailboxd" rpm -e --nodeps aimx-mailboxd
 check "rpm: socket disabled after erase" test ! -e "$wants" -a ! -L "$wants"

@@ -2,7 +2,7 @@
 # systemd needed). Included by the top Makefile before `test:`.
 #
 #   make units-verify    systemd-analyze verify; any line on stderr fails
-#   make units-security  systemd-analyze security --offline, fails above 1.5
+#   make units-security  systemd-analyze security --offline, fails above 1.2
 #   make units-tmpfiles  applies the tmpfiles.d entry to a scratch root
 #   make units-check     all three (they also run in `make test`)
 #
@@ -15,8 +15,8 @@ UNITS_ROOT := .cache/units-root
 UNITS_FILES := units/aimx-mailboxd.socket units/aimx-mailboxd@.service
 # The reload path beside the AIMX daemon (its script must exist for verify's ExecStart= check).
 UNITS_FILES += units/aimx-mailboxd-reload.path units/aimx-mailboxd-reload@.service units/aimx-mailboxd-reload.timer
-# systemd-analyze security --threshold takes tenths: 15 means exposure 1.5.
-UNITS_EXPOSURE_MAX := 15
+# systemd-analyze security --threshold takes tenths: 12 means exposure 1.2.
+UNITS_EXPOSURE_MAX := 12
 
 .PHONY: units-root units-verify units-security units-tmpfiles units-check
 TEST_TARGETS += units-verify units-security units-tmpfiles
@@ -59,13 +59,19 @@ units-security: units-root
 	fi; echo "ok   units-security: aimx-mailboxd@x.service exposure $$score (limit $$lim)"
 
 # Install the tmpfiles.d entry into a scratch root under the name the
-# maintainer scripts use, apply it there, and check owner and mode.
+# maintainer scripts use, apply it there, and check owner and mode; then
+# once more over folders an older version left 0755, which it must fix.
 units-tmpfiles:
 	@$(call root-only,units-tmpfiles) $(call need-tool,systemd-tmpfiles,systemd); \
 	root=$$(mktemp -d); trap 'rm -rf "$$root"' EXIT; \
 	install -D -m 0644 units/aimx-mailboxd.tmpfiles "$$root/usr/lib/tmpfiles.d/aimx-mailboxd.conf"; \
-	systemd-tmpfiles --root="$$root" --create aimx-mailboxd.conf || exit 1; \
-	for d in /var/lib/aimx /var/lib/aimx/inbox /var/lib/aimx/sent; do \
-		got=$$(stat -c '%U:%G %a %F' "$$root$$d" 2>&1); \
-		[ "$$got" = "root:root 755 directory" ] || { echo "FAIL units-tmpfiles: $$d is '$$got', want 'root:root 755 directory'" >&2; exit 1; }; \
-	done; echo "ok   units-tmpfiles: /var/lib/aimx{,/inbox,/sent} root:root 0755"
+	check() { \
+		for spec in "/var/lib/aimx 755" "/var/lib/aimx/inbox 711" "/var/lib/aimx/sent 711"; do \
+			d=$${spec% *}; want="root:root $${spec#* } directory"; \
+			got=$$(stat -c '%U:%G %a %F' "$$root$$d" 2>&1); \
+			[ "$$got" = "$$want" ] || { echo "FAIL units-tmpfiles: $$d is '$$got' $$1, want '$$want'" >&2; return 1; }; \
+		done; }; \
+	systemd-tmpfiles --root="$$root" --create aimx-mailboxd.conf && check "on a fresh root" || exit 1; \
+	chmod 0755 "$$root/var/lib/aimx/inbox" "$$root/var/lib/aimx/sent"; \
+	systemd-tmpfiles --root="$$root" --create aimx-mailboxd.conf && check "over 0755 folders" || exit 1; \
+	echo "ok   units-tmpfiles: /var/lib/aimx root:root 0755, inbox/ and sent/ root:root 0711 (fresh, and over 0755)"

@@ -39,6 +39,9 @@ vmtest-debs:
 	done
 	@if [ -n "$(VMTEST_BREAK)" ]; then for d in $(VMTEST_OUT)/debs/*.deb; do sh vmtests/break.sh $(VMTEST_BREAK) $$d || exit 1; done; fi
 
+# The scenarios, and the sandbox probe (vmtests/probe) that one of them
+# runs in place of the helper; vmtest.sh ships the probe beside guest.test.
 vmtest-guest:
 	mkdir -p $(VMTEST_OUT)
 	CGO_ENABLED=0 $(GO) test -c -tags vmtest -o $(VMTEST_OUT)/guest.test ./vmtests/guest
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(VMTEST_OUT)/probe ./vmtests/probe

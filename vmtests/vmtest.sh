@@ -58,6 +58,9 @@ cp "$here/guestfs/aimx-vmtest.service" "$run/etc/systemd/system/"
 ln -s ../aimx-vmtest.service "$run/etc/systemd/system/multi-user.target.wants/aimx-vmtest.service"
 install -m 0755 "${VMTEST_RUNNER:-$here/guestfs/run.sh}" "$lib/run.sh"
 [ "$guest_test" = - ] || install -m 0755 "$guest_test" "$lib/guest.test"
+# The sandbox probe, when built beside the scenario binary (make vmtest-guest).
+probe=$(dirname "$guest_test")/probe
+[ "$guest_test" = - ] || [ ! -f "$probe" ] || install -m 0755 "$probe" "$lib/probe"
 [ -z "${VMTEST_PAYLOAD:-}" ] || cp -R "$VMTEST_PAYLOAD"/. "$lib/"
 cp "$deb_dir"/*.deb "$lib/debs/" 2>/dev/null || true
 {

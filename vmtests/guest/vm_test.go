@@ -39,6 +39,8 @@ func TestVM(t *testing.T) {
 		{"journal", testJournal},
 		{"mcp", testMCP},
 		{"sandbox", testSandbox},
+		{"sandbox-probe", testSandboxProbe},
+		{"hostile", testHostile},
 		{"flood", testFlood},
 		{"per-source", testPerSource},
 		{"aimx", testAIMX},
@@ -335,8 +337,8 @@ func field(rec map[string]any, k string) string {
 func testSandbox(t *testing.T) {
 	level, report := exposure(t, "aimx-mailboxd@vmtest.service")
 	t.Logf("overall exposure of aimx-mailboxd@vmtest.service: %.1f", level)
-	if level > 1.5 {
-		t.Errorf("promise 5 (sandbox exposure at most 1.5): systemd-analyze security says %.1f:\n%s", level, report)
+	if level > 1.2 {
+		t.Errorf("promise 5 (sandbox exposure at most 1.2): systemd-analyze security says %.1f:\n%s", level, report)
 	}
 }
 
@@ -387,7 +389,8 @@ func testFlood(t *testing.T) {
 // Promise 6, systemd >= 256: MaxConnectionsPerSource counts AF_UNIX
 // peers by uid, so one user holding its share of connections cannot
 // starve another. Alice's helpers are kept alive without any timing by
-// holding the config lock (flock on /etc/aimx) while they wait for it.
+// holding the config lock file while they wait for it (with the policy's
+// lock wait raised for the step, so none gives up first).
 func testPerSource(t *testing.T) {
 	if v := systemdVersion(t); v < 256 {
 		t.Skipf("systemd %d counts MaxConnectionsPerSource by address, not uid, on AF_UNIX sockets (uid since 256)", v)
@@ -398,7 +401,8 @@ func testPerSource(t *testing.T) {
 	if limit <= 0 || limit >= max {
 		t.Fatalf("promise 6 (a per-uid cap below the global one): MaxConnectionsPerSource=%d, MaxConnections=%d", limit, max)
 	}
-	lock, err := os.Open(filepath.Dir(configPath))
+	setPolicy(t, map[string]string{"lock_timeout_seconds": "110", "max_mailboxes_per_user": "0"})
+	lock, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
