@@ -118,7 +118,7 @@ nfpm-pkg = PKG_VERSION='$(2)' PKG_GOARCH='$(PKG_GOARCH)' PKG_MAINTAINER='$(PKG_M
 	PKG_DEB_SHLIBS="$$(cat $(PKG_STAGE)/deb-shlibs)" \
 	$(NFPM) package --config packaging/nfpm.yaml --packager $(1) --target $(3)
 
-package: pkg-binaries man pkg-stage
+package: pkg-binaries man completions pkg-stage
 	@mkdir -p dist
 	@rm -f $(PKG_DEB) $(PKG_RPM)
 	$(call nfpm-pkg,deb,$(PKG_VERSION),$(PKG_DEB))

@@ -16,7 +16,7 @@
 # list and force-delete a mailbox through the installed CLI. Then it drops
 # each capability in turn and checks that the same scenario fails: the set is
 # the smallest that works. AIMX_SMOKE_CAPS (default: the unit's set,
-# "chown,dac_override") changes the set of the main run. (The full unit
+# "chown,dac_override,fowner") changes the set of the main run. (The full unit
 # sandbox needs systemd as PID 1: the VM lane.)
 #
 # Needs root and permission to mount (unshare -m, overlayfs); otherwise it
@@ -69,7 +69,7 @@ deb_next=/pkgs/$(basename "$2")
 rpm=/pkgs/$(basename "$3")
 rpm_next=/pkgs/$(basename "$4")
 
-caps=${AIMX_SMOKE_CAPS:-chown,dac_override}
+caps=${AIMX_SMOKE_CAPS:-chown,dac_override,fowner}
 chroot "$R" /bin/bash -s -- "$deb" "$deb_next" "$rpm" "$rpm_next" "$caps" <<'CHROOT'
 set -euo pipefail
 deb=$1 deb_next=$2 rpm=$3 rpm_next=$4 caps=$5
@@ -127,7 +127,7 @@ stop_helper() {
 trap stop_helper EXIT
 # start_helper CAPS: serve /run/aimx/mailboxd.sock with the installed helper
 # as aimx-mailboxd@.service runs it: User=aimx-mailboxd, its group only, and
-# CAPS (comma-separated, e.g. chown,dac_override) as AmbientCapabilities= and
+# CAPS (comma-separated, e.g. chown,dac_override,fowner) as AmbientCapabilities= and
 # CapabilityBoundingSet=.
 start_helper() {
 	local set=-all$(printf ',+%s' ${1//,/ })
@@ -141,11 +141,18 @@ start_helper() {
 	for _ in $(seq 50); do [ -S /run/aimx/mailboxd.sock ] && break; sleep 0.1; done
 	chmod 0666 /run/aimx/mailboxd.sock
 }
-# scenario: alice creates x (folders hers, 0700), fills it with an
-# owner-only subfolder, lists it, and force-deletes it.
+# leftover: a folder of alice's, world-readable, that CREATE takes over.
+leftover() {
+	mkdir -p /var/lib/aimx/sent/x && chown alice:alice /var/lib/aimx/sent/x && chmod 0755 /var/lib/aimx/sent/x
+}
+# scenario: alice creates x (folders hers, 0700, the leftover sent/x set
+# back to 0700), fills it with an owner-only subfolder, lists it, and
+# force-deletes it.
 scenario() {
+	leftover &&
 	as_alice aimx-mailboxes create x &&
 		mode_is /var/lib/aimx/inbox/x "alice:alice 700" &&
+		mode_is /var/lib/aimx/sent/x "alice:alice 700" &&
 		as_alice sh -c 'mkdir /var/lib/aimx/inbox/x/sub && echo hi >/var/lib/aimx/inbox/x/sub/m.md && echo hi >/var/lib/aimx/inbox/x/a.md && chmod 0700 /var/lib/aimx/inbox/x/sub' &&
 		as_alice aimx-mailboxes list --json | grep -q '"name":"x".*"total":1' &&
 		as_alice aimx-mailboxes delete x --force --yes &&
@@ -153,9 +160,10 @@ scenario() {
 }
 
 start_helper "$caps"
-check "alice: aimx-mailboxes create x" as_alice aimx-mailboxes create x
+leftover
+check "alice: aimx-mailboxes create x (taking over her leftover sent/x, 0755)" as_alice aimx-mailboxes create x
 check "inbox/x is alice:alice 700" mode_is /var/lib/aimx/inbox/x "alice:alice 700"
-check "sent/x is alice:alice 700" mode_is /var/lib/aimx/sent/x "alice:alice 700"
+check "sent/x is alice:alice 700 (the leftover set back to 0700)" mode_is /var/lib/aimx/sent/x "alice:alice 700"
 check "config gained [mailboxes.x] and kept the comment" \
 	grep -qx '\[mailboxes.x\]' /etc/aimx/config.toml
 check "config kept its comment" grep -qx '# operator comment' /etc/aimx/config.toml

@@ -24,11 +24,11 @@ func mcpAs(t *testing.T, name string) *mcp.ClientSession {
 	defer cancel()
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "vmtest", Version: "0"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
 	if err != nil {
-		t.Fatalf("promise 9 (an agent's MCP server starts): %s mcp as %s: %v; stderr %q", cli, name, err, stderr.String())
+		t.Fatalf("promise 16 (an agent's MCP server starts): %s mcp as %s: %v; stderr %q", cli, name, err, stderr.String())
 	}
 	t.Cleanup(func() {
 		if err := cs.Close(); err != nil || stderr.Len() > 0 {
-			t.Errorf("promise 9 (the MCP server ends cleanly with its stdin): as %s: %v; stderr %q", name, err, stderr.String())
+			t.Errorf("promise 16 (the MCP server ends cleanly with its stdin): as %s: %v; stderr %q", name, err, stderr.String())
 		}
 	})
 	return cs
@@ -41,7 +41,7 @@ func callTool(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]
 	defer cancel()
 	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
 	if err != nil {
-		t.Fatalf("promise 9: %s %v: %v", tool, args, err)
+		t.Fatalf("promise 16: %s %v: %v", tool, args, err)
 	}
 	var texts []string
 	for _, c := range res.Content {
@@ -63,7 +63,7 @@ func testMCP(t *testing.T) {
 	check := func(what, got, want string) {
 		t.Helper()
 		if got != want {
-			t.Errorf("promise 9 (%s): got %q, want %q", what, got, want)
+			t.Errorf("promise 16 (%s): got %q, want %q", what, got, want)
 		}
 	}
 	check("alice's agent creates", callTool(t, a, "mailbox_create", map[string]any{"name": "mcp-alice"}), "mcp-alice@example.test")
@@ -72,10 +72,10 @@ func testMCP(t *testing.T) {
 	checkDirs(t, "mcp-alice", lookup(t, "alice"))
 	list := callTool(t, a, "mailbox_list", nil)
 	if !strings.Contains(list, `{"name":"mcp-alice","address":"mcp-alice@example.test",`) {
-		t.Errorf("promise 9 (alice's agent lists her mailbox): %s", list)
+		t.Errorf("promise 16 (alice's agent lists her mailbox): %s", list)
 	}
 	if got := callTool(t, b, "mailbox_list", nil); strings.Contains(got, "mcp-alice") {
-		t.Errorf("promise 9 (bob's agent does not see alice's mailbox): %s", got)
+		t.Errorf("promise 16 (bob's agent does not see alice's mailbox): %s", got)
 	}
 	check("bob's agent deletes alice's", callTool(t, b, "mailbox_delete", map[string]any{"name": "mcp-alice", "force": true}),
 		"ERROR: [MAILBOX] mailbox 'mcp-alice' does not exist")

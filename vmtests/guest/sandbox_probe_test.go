@@ -144,12 +144,12 @@ func testSandboxProbe(t *testing.T) {
 	// Who it ran as.
 	id := report["identity"].detail
 	want := []string{
-		"CapEff=0000000000000003 ", "CapPrm=0000000000000003 ", "CapAmb=0000000000000003 ", "CapBnd=0000000000000003 ",
+		"CapEff=000000000000000b ", "CapPrm=000000000000000b ", "CapAmb=000000000000000b ", "CapBnd=000000000000000b ",
 		"NoNewPrivs=1 ", "Seccomp=2 ", "aimx-mailboxd@",
 	}
 	for _, w := range want {
 		if !strings.Contains(id, w) {
-			t.Errorf("promise 14 (the helper runs as %s with only CAP_CHOWN and CAP_DAC_OVERRIDE, under the unit): identity %q lacks %q", helperUser, id, w)
+			t.Errorf("promise 14 (the helper runs as %s with only CAP_CHOWN, CAP_DAC_OVERRIDE and CAP_FOWNER, under the unit): identity %q lacks %q", helperUser, id, w)
 		}
 	}
 	switch {
