@@ -26,8 +26,9 @@ type Stanza struct {
 }
 
 // Config is the parsed config file: the fields this program reads, the
-// exact text it came from, and the decoded meaning of that text (against
-// which every edit is checked).
+// exact text it came from, and either the decoded meaning of that text
+// or the trusted index that describes it (index.go); every edit is checked
+// against one of them.
 type Config struct {
 	Path      string
 	Domain    string
@@ -35,7 +36,11 @@ type Config struct {
 	Mailboxes map[string]Stanza
 
 	text    []byte
-	meaning map[string]any
+	meaning map[string]any // nil until the text is decoded
+	index   *Index         // the facts of text, when known
+	slow    bool           // tests: always check an edit by decoding the whole new text
+	fast    bool           // the last edit was checked by its fast path
+	next    *Index         // after a fast edit: the index of the new text (Sum unset)
 }
 
 // ConfigError is a config that is missing, unreadable or does not parse.
@@ -66,6 +71,12 @@ func ParseConfig(path string, text []byte) (*Config, error) {
 	if err != nil {
 		return nil, &ConfigError{Path: path, Err: err}
 	}
+	return fromMeaning(path, text, meaning)
+}
+
+// fromMeaning is the Config of text, whose decoded meaning is meaning.
+func fromMeaning(path string, text []byte, meaning map[string]any) (*Config, error) {
+	var err error
 	c := &Config{Path: path, text: text, meaning: meaning, Mailboxes: map[string]Stanza{}}
 	str := func(m map[string]any, key, where string) (string, error) {
 		v, ok := m[key]
@@ -131,10 +142,22 @@ func decode(text []byte) (map[string]any, error) {
 	return m, nil
 }
 
-// withMailbox returns the meaning of c with mailbox name set to stanza, or
-// removed when stanza is nil; the maps of c are not changed.
-func (c *Config) withMailbox(name string, stanza map[string]any) map[string]any {
-	out := maps.Clone(c.meaning)
+// decoded is the meaning of c's text, decoded on first use.
+func (c *Config) decoded() (map[string]any, error) {
+	if c.meaning == nil {
+		m, err := decode(c.text)
+		if err != nil {
+			return nil, &ConfigError{Path: c.Path, Err: err}
+		}
+		c.meaning = m
+	}
+	return c.meaning, nil
+}
+
+// withMailbox returns meaning with mailbox name set to stanza, or
+// removed when stanza is nil; the maps of meaning are not changed.
+func withMailbox(meaning map[string]any, name string, stanza map[string]any) map[string]any {
+	out := maps.Clone(meaning)
 	mbs, _ := out["mailboxes"].(map[string]any)
 	mbs = maps.Clone(mbs)
 	if mbs == nil {

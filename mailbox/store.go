@@ -12,6 +12,7 @@
 package mailbox
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -85,13 +86,28 @@ func (s *Store) DataDirFor(c *Config) string {
 	return DefaultDataDir
 }
 
+// IndexPath is the config's checked index: .<config name>.index beside
+// it (index.go).
+func (s *Store) IndexPath() string {
+	path := s.configPath()
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".index")
+}
+
 // Load reads and parses the config without the lock (a reader sees the
-// old file or the new one, whole). It fails with a *ConfigError.
+// old file or the new one, whole), through its index when the index
+// describes exactly these bytes. It fails with a *ConfigError.
 func (s *Store) Load() (*Config, error) {
 	path := s.configPath()
 	text, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &ConfigError{Path: path, Err: err}
+	}
+	if dir, err := os.Open(filepath.Dir(path)); err == nil {
+		x := s.readIndex(dir, text)
+		dir.Close()
+		if x != nil {
+			return fromIndex(path, text, x), nil
+		}
 	}
 	return ParseConfig(path, text)
 }
@@ -102,12 +118,13 @@ type Tx struct {
 	Config  *Config
 	DataDir string
 
-	store *Store
-	lock  int      // the flocked lock file's descriptor
-	dir   *os.File // the config's folder, fsynced after rename
-	mode  os.FileMode
-	uid   uint32
-	gid   uint32
+	store   *Store
+	lock    int      // the flocked lock file's descriptor
+	dir     *os.File // the config's folder, fsynced after rename
+	mode    os.FileMode
+	uid     uint32
+	gid     uint32
+	rebuilt *Index // an index built by Lock, written by Close unless an edit replaced the config
 }
 
 // Lock takes the exclusive flock(2) on the config's lock file (LockPath:
@@ -161,9 +178,14 @@ func (s *Store) Lock() (*Tx, error) {
 		tx.Close()
 		return nil, &ConfigError{Path: path, Err: err}
 	}
-	if tx.Config, err = ParseConfig(path, text); err != nil {
-		tx.Close()
-		return nil, err
+	if x := s.readIndex(dir, text); x != nil {
+		tx.Config = fromIndex(path, text, x)
+	} else {
+		if tx.Config, err = BuildIndex(path, text); err != nil {
+			tx.Close()
+			return nil, err
+		}
+		tx.rebuilt = tx.Config.index
 	}
 	tx.mode = fi.Mode().Perm()
 	tx.uid, tx.gid = owner(fi)
@@ -171,8 +193,13 @@ func (s *Store) Lock() (*Tx, error) {
 	return tx, nil
 }
 
-// Close releases the lock.
+// Close writes the index that Lock built, if no edit replaced the config
+// since, and releases the lock.
 func (t *Tx) Close() error {
+	if t.rebuilt != nil && t.lock >= 0 {
+		t.writeIndex(t.rebuilt)
+		t.rebuilt = nil
+	}
 	if t.lock >= 0 {
 		unix.Close(t.lock)
 		t.lock = -1
@@ -327,11 +354,82 @@ func (t *Tx) write(text []byte) (renamed bool, err error) {
 	if err := os.Rename(tmp, path); err != nil {
 		return false, fsError("rename", tmp+" to "+path, err)
 	}
+	t.rebuilt = nil // it describes the old text
 	if err := t.dir.Sync(); err != nil {
 		// The new config is in place; only its durability is in doubt.
 		return true, fsError("fsync", t.dir.Name(), err)
 	}
+	if next := t.Config.next; next != nil {
+		next.Sum = sha256.Sum256(text)
+		t.writeIndex(next)
+	}
 	return true, nil
+}
+
+// readIndex returns the index beside the config in folder dir when it
+// describes exactly text, else nil. The index is trusted only as a
+// regular file (never through a symlink), owned by the folder's owner and
+// readable and writable by nobody else: it says who owns each mailbox.
+func (s *Store) readIndex(dir *os.File, text []byte) *Index {
+	dfi, err := dir.Stat()
+	if err != nil {
+		return nil
+	}
+	duid, _ := owner(dfi)
+	fd, err := unix.Openat(int(dir.Fd()), filepath.Base(s.IndexPath()), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), s.IndexPath())
+	defer f.Close()
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != duid || st.Mode&0o077 != 0 || st.Size > 1<<30 {
+		return nil
+	}
+	data := make([]byte, st.Size)
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil
+	}
+	x, err := UnmarshalIndex(data)
+	if err != nil || x.Sum != sha256.Sum256(text) {
+		return nil
+	}
+	return x
+}
+
+// writeIndex replaces the index with x: a temporary file 0600 owned like
+// the folder, renamed over the index. It is not fsynced: a torn or lost
+// index fails its own checksum or describes another text, and is then
+// built again. Failures are ignored for the same reason; the temporary
+// file is removed (or swept by the next request).
+func (t *Tx) writeIndex(x *Index) {
+	f, err := os.CreateTemp(t.dir.Name(), t.tempPrefix()+"*")
+	if err != nil {
+		return
+	}
+	tmp := f.Name()
+	dfi, err := t.dir.Stat()
+	if err == nil {
+		du, dg := owner(dfi)
+		var fi os.FileInfo
+		if fi, err = f.Stat(); err == nil {
+			if u, g := owner(fi); u != du || g != dg {
+				err = f.Chown(int(du), int(dg))
+			}
+		}
+	}
+	if err == nil {
+		_, err = f.Write(MarshalIndex(x))
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, t.store.IndexPath())
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
 }
 
 func owner(fi os.FileInfo) (uid, gid uint32) {
