@@ -16,8 +16,11 @@ TEST_TARGETS :=
 include $(sort $(wildcard */*.mk))
 
 .PHONY: build test lint unit integration run deps-run clean
+# The helper is static (CGO_ENABLED=0): every connection starts it, and
+# cgo's dynamic loading costs each start more than its own work; users
+# still resolve through NSS (passwd/: /etc/passwd, else getent).
 build:
-	$(GOBUILD) -o bin/aimx-mailboxd ./cmd/aimx-mailboxd
+	CGO_ENABLED=0 $(GOBUILD) -o bin/aimx-mailboxd ./cmd/aimx-mailboxd
 	$(GOBUILD) -o bin/aimx-mailboxes ./cmd/aimx-mailboxes
 
 test: lint unit integration $(TEST_TARGETS)
