@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -44,7 +43,7 @@ func (c *Config) WithStanza(st Stanza) ([]byte, error) {
 		}
 	}
 	c.fast, c.next = false, nil
-	if inlineMailboxes.Match(c.text) {
+	if assignsMailboxes(c.text) {
 		// Another table can not be added to an inline table; some parsers
 		// would take it, others not.
 		return nil, &EditError{Path: c.Path, Msg: "mailboxes is written as an inline table (mailboxes = {...}); write each mailbox as a [mailboxes.<name>] table"}
@@ -259,8 +258,29 @@ func (c *Config) checked(text []byte, want map[string]any) ([]byte, error) {
 	return text, nil
 }
 
-// inlineMailboxes matches a line that assigns the whole mailboxes table.
-var inlineMailboxes = regexp.MustCompile(`(?m)^[ \t]*(mailboxes|"mailboxes"|'mailboxes')[ \t]*=`)
+// assignsMailboxes reports whether a line of text assigns the whole
+// mailboxes table: after spaces and tabs, mailboxes (bare, "quoted" or
+// 'quoted'), spaces and tabs, '='. (A plain loop rather than a regexp:
+// a package-level regexp is compiled by every process at start-up.)
+func assignsMailboxes(text []byte) bool {
+	for len(text) > 0 {
+		line := text
+		if i := bytes.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
+		} else {
+			text = nil
+		}
+		line = bytes.TrimLeft(line, " \t")
+		for _, key := range []string{"mailboxes", `"mailboxes"`, "'mailboxes'"} {
+			if rest, ok := bytes.CutPrefix(line, []byte(key)); ok {
+				if rest = bytes.TrimLeft(rest, " \t"); len(rest) > 0 && rest[0] == '=' {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
 
 // tomlKey writes a mailbox name as a TOML key: bare when it can be,
 // quoted when it holds a '.' (names never hold '"' or '\').

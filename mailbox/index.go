@@ -106,7 +106,7 @@ func BuildIndex(path string, text []byte) (*Config, error) {
 	}
 	c.index = x
 
-	if !inlineMailboxes.Match(text) {
+	if !assignsMailboxes(text) {
 		p := Stanza{Name: probeName(c.Mailboxes), Address: "probe@index.invalid", Owner: "probe"}
 		if m, err := decode(appendStanza(text, p)); err == nil {
 			x.Appendable = sameMeaning(m, withMailbox(c.meaning, p.Name, map[string]any{"address": p.Address, "owner": p.Owner}))

@@ -98,13 +98,13 @@ func (s *Store) IndexPath() string {
 // describes exactly these bytes. It fails with a *ConfigError.
 func (s *Store) Load() (*Config, error) {
 	path := s.configPath()
-	text, err := os.ReadFile(path)
+	text, _, err := readFile(unix.AT_FDCWD, path, 0)
 	if err != nil {
 		return nil, &ConfigError{Path: path, Err: err}
 	}
-	if dir, err := os.Open(filepath.Dir(path)); err == nil {
+	if dir, err := unix.Open(filepath.Dir(path), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
 		x := s.readIndex(dir, text)
-		dir.Close()
+		unix.Close(dir)
 		if x != nil {
 			return fromIndex(path, text, x), nil
 		}
@@ -160,25 +160,15 @@ func (s *Store) Lock() (*Tx, error) {
 		tx.Close()
 		return nil, err
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		tx.Close()
-		return nil, &ConfigError{Path: path, Err: err}
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err == nil && !fi.Mode().IsRegular() {
+	text, st, err := readFile(unix.AT_FDCWD, path, 0)
+	if err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
 		err = errors.New("not a regular file")
 	}
-	var text []byte
-	if err == nil {
-		text, err = io.ReadAll(f)
-	}
 	if err != nil {
 		tx.Close()
 		return nil, &ConfigError{Path: path, Err: err}
 	}
-	if x := s.readIndex(dir, text); x != nil {
+	if x := s.readIndex(int(dir.Fd()), text); x != nil {
 		tx.Config = fromIndex(path, text, x)
 	} else {
 		if tx.Config, err = BuildIndex(path, text); err != nil {
@@ -187,8 +177,8 @@ func (s *Store) Lock() (*Tx, error) {
 		}
 		tx.rebuilt = tx.Config.index
 	}
-	tx.mode = fi.Mode().Perm()
-	tx.uid, tx.gid = owner(fi)
+	tx.mode = os.FileMode(st.Mode & 0o777)
+	tx.uid, tx.gid = st.Uid, st.Gid
 	tx.DataDir = s.DataDirFor(tx.Config)
 	return tx, nil
 }
@@ -370,24 +360,13 @@ func (t *Tx) write(text []byte) (renamed bool, err error) {
 // describes exactly text, else nil. The index is trusted only as a
 // regular file (never through a symlink), owned by the folder's owner and
 // readable and writable by nobody else: it says who owns each mailbox.
-func (s *Store) readIndex(dir *os.File, text []byte) *Index {
-	dfi, err := dir.Stat()
-	if err != nil {
+func (s *Store) readIndex(dir int, text []byte) *Index {
+	var dst unix.Stat_t
+	if unix.Fstat(dir, &dst) != nil {
 		return nil
 	}
-	duid, _ := owner(dfi)
-	fd, err := unix.Openat(int(dir.Fd()), filepath.Base(s.IndexPath()), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil
-	}
-	f := os.NewFile(uintptr(fd), s.IndexPath())
-	defer f.Close()
-	var st unix.Stat_t
-	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != duid || st.Mode&0o077 != 0 || st.Size > 1<<30 {
-		return nil
-	}
-	data := make([]byte, st.Size)
-	if _, err := io.ReadFull(f, data); err != nil {
+	data, st, err := readFile(dir, filepath.Base(s.IndexPath()), unix.O_NOFOLLOW|unix.O_NONBLOCK)
+	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != dst.Uid || st.Mode&0o077 != 0 {
 		return nil
 	}
 	x, err := UnmarshalIndex(data)
@@ -397,39 +376,93 @@ func (s *Store) readIndex(dir *os.File, text []byte) *Index {
 	return x
 }
 
-// writeIndex replaces the index with x: a temporary file 0600 owned like
-// the folder, renamed over the index. It is not fsynced: a torn or lost
-// index fails its own checksum or describes another text, and is then
-// built again. Failures are ignored for the same reason; the temporary
-// file is removed (or swept by the next request).
+// maxRead bounds what readFile reads: no config or index is near it.
+const maxRead = 1 << 30
+
+// readFile reads file name (relative to folder descriptor dir, or a path
+// with unix.AT_FDCWD) whole, opened read-only with flags added, and
+// returns it with its fstat. A file that is not a regular file is not
+// read (a FIFO would block). It uses the system calls directly: a
+// regular file gains nothing from the runtime's poller, which os.File
+// would try to register it with on every open.
+func readFile(dir int, name string, flags int) ([]byte, unix.Stat_t, error) {
+	var st unix.Stat_t
+	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC|flags, 0)
+	if err != nil {
+		return nil, st, err
+	}
+	defer unix.Close(fd)
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, st, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, st, nil
+	}
+	if st.Size > maxRead {
+		return nil, st, fmt.Errorf("%d bytes, more than %d", st.Size, maxRead)
+	}
+	buf := make([]byte, 0, st.Size+1) // one more, to see the end in one read
+	for {
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, st, err
+		}
+		if n == 0 {
+			return buf, st, nil
+		}
+		buf = buf[:len(buf)+n]
+		if len(buf) == cap(buf) {
+			if len(buf) > maxRead {
+				return nil, st, fmt.Errorf("more than %d bytes", maxRead)
+			}
+			buf = append(buf, 0)[:len(buf)] // the file grew: make room
+		}
+	}
+}
+
+// writeIndex replaces the index with x. It rewrites the file in place
+// (a regular file 0600 owned like the folder, opened without following a
+// symlink), with no temporary file and no fsync: every index carries its
+// own checksum and the hash of the config it describes, so a torn, lost
+// or stale one is never trusted, only built again; and a new file per
+// edit would cost an inode allocation, which is what makes a file
+// creation expensive. Failures are ignored for the same reason.
 func (t *Tx) writeIndex(x *Index) {
-	f, err := os.CreateTemp(t.dir.Name(), t.tempPrefix()+"*")
+	data := MarshalIndex(x)
+	dfi, err := t.dir.Stat()
 	if err != nil {
 		return
 	}
-	tmp := f.Name()
-	dfi, err := t.dir.Stat()
-	if err == nil {
-		du, dg := owner(dfi)
-		var fi os.FileInfo
-		if fi, err = f.Stat(); err == nil {
-			if u, g := owner(fi); u != du || g != dg {
-				err = f.Chown(int(du), int(dg))
-			}
+	du, dg := owner(dfi)
+	name := filepath.Base(t.store.IndexPath())
+	fd, err := unix.Openat(int(t.dir.Fd()), name, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return
+	}
+	if st.Mode&0o7777 != 0o600 || st.Uid != du || st.Gid != dg {
+		// Mode first, while the file may still be ours (as when this
+		// request made it): chmod after chown would need CAP_FOWNER.
+		if unix.Fchmod(fd, 0o600) != nil || unix.Fchown(fd, int(du), int(dg)) != nil {
+			return
 		}
 	}
-	if err == nil {
-		_, err = f.Write(MarshalIndex(x))
+	for off := 0; off < len(data); {
+		n, err := unix.Pwrite(fd, data[off:], int64(off))
+		if err != nil {
+			unix.Ftruncate(fd, 0) // never leave a file that reads as another index
+			return
+		}
+		off += n
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, t.store.IndexPath())
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
+	unix.Ftruncate(fd, int64(len(data)))
 }
 
 func owner(fi os.FileInfo) (uid, gid uint32) {
