@@ -275,18 +275,20 @@ func (rq *request) create() wire.Response {
 		return rq.deny(err)
 	}
 
-	tx, err := rq.store.Lock()
-	if err != nil {
-		return rq.failErr(err)
+	u, err := me, error(nil) // a non-root caller's entry was looked up once, by uid
+	if caller == 0 {
+		// Before the lock, which it does not need; its error is answered
+		// after the existence check, in behavior.md's order.
+		u, err = passwd.LookupName(owner)
+	}
+	tx, lerr := rq.store.Lock()
+	if lerr != nil {
+		return rq.failErr(lerr)
 	}
 	defer tx.Close()
 	rq.dataDir = tx.DataDir
 	if _, ok := tx.Config.Mailboxes[name]; ok {
 		return rq.failErr(mailbox.ErrExists)
-	}
-	u, err := me, error(nil) // a non-root caller's entry was looked up once, by uid
-	if caller == 0 {
-		u, err = passwd.LookupName(owner)
 	}
 	if errors.Is(err, passwd.ErrNoEntry) {
 		return rq.fail(wire.Errorf(wire.Validation, "unknown owner '%s'", owner), err.Error())
