@@ -1,14 +1,14 @@
 package mailbox
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 )
 
 // The two folders every mailbox has under the data dir.
@@ -223,9 +223,10 @@ func (t *Tx) setAside(root *os.Root, kind, name string) (string, error) {
 	case !errors.Is(err, fs.ErrExist):
 		return "", fsError("mkdir", t.path(trash), err)
 	}
-	var r [8]byte
-	rand.Read(r[:])
-	to := filepath.Join(trash, name+"."+hex.EncodeToString(r[:]))
+	// A name no other request picks: 64 bits from the runtime's generator
+	// (seeded from the kernel's randomness; crypto/rand's DRBG would cost
+	// every helper its package initialisation).
+	to := filepath.Join(trash, name+"."+strconv.FormatUint(rand.Uint64(), 16))
 	if err := root.Rename(filepath.Join(kind, name), to); err != nil {
 		return "", fsError("rename", t.path(filepath.Join(kind, name))+" to "+t.path(to), err)
 	}

@@ -18,7 +18,6 @@
 package passwd
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -28,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -174,7 +174,7 @@ var (
 func services() nss {
 	nssOnce.Do(func() {
 		nssConf = nss{}
-		if text, err := os.ReadFile(nsswitchPath); err == nil {
+		if text, err := readFile(nsswitchPath); err == nil {
 			nssConf = parseNsswitch(text)
 		} // else no shortcut: every look-up asks getent
 	})
@@ -183,8 +183,8 @@ func services() nss {
 
 // parseNsswitch reads the passwd line of nsswitch.conf(5): its services
 // in order, each optionally followed by [STATUS=ACTION ...].
-func parseNsswitch(text []byte) nss {
-	for _, line := range strings.Split(string(text), "\n") {
+func parseNsswitch(text string) nss {
+	for _, line := range strings.Split(text, "\n") {
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
 		}
@@ -222,19 +222,53 @@ func parseNsswitch(text []byte) nss {
 // scan calls each for every well-formed entry of a passwd file, in order,
 // until it returns true.
 func scan(path string, each func(User) bool) error {
-	f, err := os.Open(path)
+	text, err := readFile(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		if u, ok := parseEntry(sc.Text()); ok && each(u) {
+	for len(text) > 0 {
+		line := text
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
+		} else {
+			text = ""
+		}
+		if u, ok := parseEntry(line); ok && each(u) {
 			return nil
 		}
 	}
-	return sc.Err()
+	return nil
+}
+
+// readFile reads a small file whole with plain system calls (os.ReadFile
+// would try to add it to the runtime's poller first).
+func readFile(path string) (string, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return "", &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return "", &os.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	buf := make([]byte, 0, max(st.Size, 0)+512)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return "", &os.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			return string(buf), nil
+		}
+		buf = buf[:len(buf)+n]
+	}
 }
 
 // parseEntry parses name:password:uid:gid:gecos:home:shell.

@@ -128,7 +128,7 @@ func TestParseNsswitch(t *testing.T) {
 		"passwd: files systemd\npasswd: sss\n":             {filesFirst: true},
 		"passwd: files [NOTFOUND=return SUCCESS=return]\n": {},
 	} {
-		if got := parseNsswitch([]byte(text)); got != want {
+		if got := parseNsswitch(text); got != want {
 			t.Errorf("%q: %+v, want %+v", text, got, want)
 		}
 	}
