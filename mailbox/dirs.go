@@ -224,8 +224,7 @@ func (t *Tx) setAside(root *os.Root, kind, name string) (string, error) {
 		return "", fsError("mkdir", t.path(trash), err)
 	}
 	// A name no other request picks: 64 bits from the runtime's generator
-	// (seeded from the kernel's randomness; crypto/rand's DRBG would cost
-	// every helper its package initialisation).
+	// (seeded from the kernel's randomness); uniqueness is all it needs.
 	to := filepath.Join(trash, name+"."+strconv.FormatUint(rand.Uint64(), 16))
 	if err := root.Rename(filepath.Join(kind, name), to); err != nil {
 		return "", fsError("rename", t.path(filepath.Join(kind, name))+" to "+t.path(to), err)
