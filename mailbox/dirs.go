@@ -62,7 +62,7 @@ func (e *StepError) Unwrap() error { return e.Err }
 // the config was already replaced) and returns a *StepError, a
 // *ConflictError, an *EditError, or ErrExists.
 func (t *Tx) Create(st Stanza, uid, gid uint32, reclaim func(folderUID, folderGID uint32) bool) error {
-	if _, ok := t.Config.Mailboxes[st.Name]; ok {
+	if _, ok := t.Config.Mailbox(st.Name); ok {
 		return fmt.Errorf("mailbox '%s': %w", st.Name, ErrExists)
 	}
 	text, err := t.Config.WithStanza(st)
@@ -267,7 +267,7 @@ func EmptyTrash(dataDir string) {
 // uninterrupted one. Anything else is left as it is, and nothing is
 // reported, so the answer to the caller does not depend on it.
 func (t *Tx) RemoveLeftovers(name string, may func(folderUID uint32) bool) {
-	if _, ok := t.Config.Mailboxes[name]; ok || ValidateName(name) != nil {
+	if _, ok := t.Config.Mailbox(name); ok || ValidateName(name) != nil {
 		return
 	}
 	root, err := os.OpenRoot(t.DataDir)

@@ -150,7 +150,7 @@ func TestCommentInsideString(t *testing.T) {
 		c, err := ParseConfig("c.toml", out)
 		if err != nil {
 			t.Errorf("%q: delete gave text that does not parse: %v\n%s", text, err, out)
-		} else if _, ok := c.Mailboxes["a"]; ok {
+		} else if _, ok := c.Mailbox("a"); ok {
 			t.Errorf("%q: a still there:\n%s", text, out)
 		}
 	}
@@ -204,7 +204,7 @@ func FuzzEdit(f *testing.F) {
 		}
 		var out []byte
 		if create {
-			if _, ok := c.Mailboxes[name]; ok {
+			if _, ok := c.Mailbox(name); ok {
 				return
 			}
 			out, _, err = editBoth(t, text, Stanza{Name: name, Address: name + "@x", Owner: "o"}, true)
@@ -222,10 +222,10 @@ func FuzzEdit(f *testing.F) {
 		if err != nil {
 			t.Fatalf("edited text does not parse: %v\n%q", err, out)
 		}
-		_, had := c.Mailboxes[name]
-		_, has := got.Mailboxes[name]
-		if has != create || len(got.Mailboxes) != len(c.Mailboxes)+map[bool]int{true: 1, false: 0}[create]-map[bool]int{true: 1, false: 0}[had && !create] {
-			t.Fatalf("create=%v: %d mailboxes before, %d after", create, len(c.Mailboxes), len(got.Mailboxes))
+		_, had := c.Mailbox(name)
+		_, has := got.Mailbox(name)
+		if has != create || got.Len() != c.Len()+map[bool]int{true: 1, false: 0}[create]-map[bool]int{true: 1, false: 0}[had && !create] {
+			t.Fatalf("create=%v: %d mailboxes before, %d after", create, c.Len(), got.Len())
 		}
 	})
 }

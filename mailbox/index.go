@@ -3,6 +3,7 @@ package mailbox
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -55,22 +56,76 @@ func (x *Index) entry(name string) (IndexEntry, bool) {
 	return x.Entries[i], true
 }
 
-// with returns a copy of x (Sum unset) with mailbox e added, or with
-// mailbox name removed when e is nil.
-func (x *Index) with(name string, e *IndexEntry) *Index {
-	y := *x
-	y.Sum = [sha256.Size]byte{}
-	i, found := slices.BinarySearchFunc(x.Entries, name, func(e IndexEntry, n string) int { return strings.Compare(e.Name, n) })
-	y.Entries = make([]IndexEntry, 0, len(x.Entries)+1)
-	y.Entries = append(y.Entries, x.Entries[:i]...)
-	if e != nil {
-		y.Entries = append(y.Entries, *e)
+// indexEdit is the index of a config text after one edit, described by
+// the index before it and the edit: one mailbox added (add), or removed
+// (add nil). It is written out without copying the entries (marshal).
+type indexEdit struct {
+	base *Index
+	name string
+	add  *IndexEntry
+}
+
+// with is x after mailbox e was added, or mailbox name removed when e is
+// nil.
+func (x *Index) with(name string, e *IndexEntry) *indexEdit {
+	return &indexEdit{base: x, name: name, add: e}
+}
+
+// each calls f for every entry of the edited index, in order.
+func (d *indexEdit) each(f func(*IndexEntry)) {
+	es := d.base.Entries
+	i, found := slices.BinarySearchFunc(es, d.name, func(e IndexEntry, n string) int { return strings.Compare(e.Name, n) })
+	for k := range es[:i] {
+		f(&es[k])
+	}
+	if d.add != nil {
+		f(d.add)
 	}
 	if found {
 		i++
 	}
-	y.Entries = append(y.Entries, x.Entries[i:]...)
-	return &y
+	for k := range es[i:] {
+		f(&es[i+k])
+	}
+}
+
+// marshal is the file form of the edited index, describing the text
+// whose hash is sum.
+func (d *indexEdit) marshal(sum [sha256.Size]byte) []byte {
+	n := len(d.base.Entries)
+	if d.add != nil {
+		n++
+	} else if _, ok := d.base.entry(d.name); ok {
+		n--
+	}
+	h := *d.base
+	h.Sum = sum
+	return marshalIndex(&h, n, d.each)
+}
+
+// textHash is the SHA-256 of text, and the hash's state after it, from
+// which extendHash computes the hash of text with bytes appended without
+// reading text again.
+func textHash(text []byte) ([sha256.Size]byte, []byte) {
+	h := sha256.New()
+	h.Write(text)
+	state, _ := h.(encoding.BinaryMarshaler).MarshalBinary()
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum, state
+}
+
+// extendHash is the SHA-256 of the text whose state textHash returned,
+// followed by more.
+func extendHash(state, more []byte) ([sha256.Size]byte, bool) {
+	var sum [sha256.Size]byte
+	h := sha256.New()
+	if state == nil || h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state) != nil {
+		return sum, false
+	}
+	h.Write(more)
+	h.Sum(sum[:0])
+	return sum, true
 }
 
 // probeName is a mailbox name that text's config does not have, for the
@@ -100,14 +155,15 @@ func BuildIndex(path string, text []byte) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	x := &Index{Sum: sha256.Sum256(text), Domain: c.Domain, DataDir: c.DataDir}
+	x := &Index{Domain: c.Domain, DataDir: c.DataDir}
+	x.Sum, c.hashed = textHash(text)
 	for _, n := range c.Names() {
-		x.Entries = append(x.Entries, IndexEntry{Stanza: c.Mailboxes[n]})
+		x.Entries = append(x.Entries, IndexEntry{Stanza: c.mailboxes[n]})
 	}
 	c.index = x
 
 	if !assignsMailboxes(text) {
-		p := Stanza{Name: probeName(c.Mailboxes), Address: "probe@index.invalid", Owner: "probe"}
+		p := Stanza{Name: probeName(c.mailboxes), Address: "probe@index.invalid", Owner: "probe"}
 		if m, err := decode(appendStanza(text, p)); err == nil {
 			x.Appendable = sameMeaning(m, withMailbox(c.meaning, p.Name, map[string]any{"address": p.Address, "owner": p.Owner}))
 		}
@@ -188,12 +244,7 @@ func merge(a, b map[string]any) (map[string]any, bool) {
 // fromIndex is the Config of text as its trusted index x describes it;
 // its meaning is decoded only if an edit falls back to the full check.
 func fromIndex(path string, text []byte, x *Index) *Config {
-	c := &Config{Path: path, Domain: x.Domain, DataDir: x.DataDir, text: text, index: x,
-		Mailboxes: make(map[string]Stanza, len(x.Entries))}
-	for _, e := range x.Entries {
-		c.Mailboxes[e.Name] = e.Stanza
-	}
-	return c
+	return &Config{Path: path, Domain: x.Domain, DataDir: x.DataDir, text: text, index: x}
 }
 
 // The index file: a header line, one line per field, one line per
@@ -204,11 +255,19 @@ const indexMagic = "aimx-mailboxd config index 1"
 
 // MarshalIndex is the file form of x.
 func MarshalIndex(x *Index) []byte {
-	n := 256 + len(x.Domain) + len(x.DataDir)
-	for _, e := range x.Entries {
-		n += 8 + len(e.Name) + len(e.Address) + len(e.Owner)
-	}
-	b := make([]byte, 0, n)
+	return marshalIndex(x, len(x.Entries), func(f func(*IndexEntry)) {
+		for i := range x.Entries {
+			f(&x.Entries[i])
+		}
+	})
+}
+
+// marshalIndex writes the header of x and the n entries that each
+// gives.
+func marshalIndex(x *Index, n int, each func(func(*IndexEntry))) []byte {
+	size := 256 + len(x.Domain) + len(x.DataDir)
+	each(func(e *IndexEntry) { size += 8 + len(e.Name) + len(e.Address) + len(e.Owner) })
+	b := make([]byte, 0, size)
 	b = append(b, indexMagic+"\nsum "...)
 	b = hex.AppendEncode(b, x.Sum[:])
 	b = append(b, "\ndomain "...)
@@ -218,9 +277,9 @@ func MarshalIndex(x *Index) []byte {
 	b = append(b, "\nappendable "...)
 	b = strconv.AppendBool(b, x.Appendable)
 	b = append(b, "\nmailboxes "...)
-	b = strconv.AppendInt(b, int64(len(x.Entries)), 10)
+	b = strconv.AppendInt(b, int64(n), 10)
 	b = append(b, '\n')
-	for _, e := range x.Entries {
+	each(func(e *IndexEntry) {
 		if e.Own {
 			b = append(b, "own\t"...)
 		} else {
@@ -232,7 +291,7 @@ func MarshalIndex(x *Index) []byte {
 		b = append(b, '\t')
 		b = appendField(b, e.Owner)
 		b = append(b, '\n')
-	}
+	})
 	sum := sha256.Sum256(b)
 	b = append(b, "end "...)
 	b = hex.AppendEncode(b, sum[:])
@@ -351,7 +410,14 @@ func UnmarshalIndex(data []byte) (*Index, error) {
 // appendField appends s on one tab-free line: backslash, tab, CR and LF
 // are written \\, \t, \r and \n.
 func appendField(b []byte, s string) []byte {
-	if !strings.ContainsAny(s, "\\\t\r\n") {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c == '\t' || c == '\r' || c == '\n' {
+			plain = false
+			break
+		}
+	}
+	if plain {
 		return append(b, s...)
 	}
 	for i := 0; i < len(s); i++ {

@@ -111,14 +111,14 @@ func TestIndexStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err := s.Load()
-	if err != nil || c.Mailboxes["a"].Owner != "mallory" {
+	if st, _ := c.Mailbox("a"); err != nil || st.Owner != "mallory" {
 		t.Fatalf("Load read a stale index: %v %+v", err, c)
 	}
 	tx, err := s.Lock()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tx.rebuilt == nil || tx.Config.Mailboxes["a"].Owner != "mallory" {
+	if st, _ := tx.Config.Mailbox("a"); tx.rebuilt == nil || st.Owner != "mallory" {
 		t.Errorf("Lock trusted a stale index")
 	}
 	tx.Close()
@@ -188,15 +188,15 @@ func TestIndexUntrusted(t *testing.T) {
 				}
 			}
 			c, err := s.Load()
-			if err != nil || c.Mailboxes["a"].Owner != "alice" {
+			if st, _ := c.Mailbox("a"); err != nil || st.Owner != "alice" {
 				t.Errorf("Load trusted the index: %v %+v", err, c)
 			}
 			tx, err := s.Lock()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tx.Config.Mailboxes["a"].Owner != "alice" || tx.rebuilt == nil {
-				t.Errorf("Lock trusted the index: %+v", tx.Config.Mailboxes)
+			if st, _ := tx.Config.Mailbox("a"); st.Owner != "alice" || tx.rebuilt == nil {
+				t.Errorf("Lock trusted the index: %+v", st)
 			}
 			tx.Close()
 		})

@@ -12,6 +12,7 @@
 package mailbox
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -103,7 +104,7 @@ func (s *Store) Load() (*Config, error) {
 		return nil, &ConfigError{Path: path, Err: err}
 	}
 	if dir, err := unix.Open(filepath.Dir(path), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
-		x := s.readIndex(dir, text)
+		x, _ := s.readIndex(dir, text)
 		unix.Close(dir)
 		if x != nil {
 			return fromIndex(path, text, x), nil
@@ -168,8 +169,9 @@ func (s *Store) Lock() (*Tx, error) {
 		tx.Close()
 		return nil, &ConfigError{Path: path, Err: err}
 	}
-	if x := s.readIndex(int(dir.Fd()), text); x != nil {
+	if x, hashed := s.readIndex(int(dir.Fd()), text); x != nil {
 		tx.Config = fromIndex(path, text, x)
+		tx.Config.hashed = hashed
 	} else {
 		if tx.Config, err = BuildIndex(path, text); err != nil {
 			tx.Close()
@@ -187,7 +189,7 @@ func (s *Store) Lock() (*Tx, error) {
 // since, and releases the lock.
 func (t *Tx) Close() error {
 	if t.rebuilt != nil && t.lock >= 0 {
-		t.writeIndex(t.rebuilt)
+		t.writeIndex(MarshalIndex(t.rebuilt))
 		t.rebuilt = nil
 	}
 	if t.lock >= 0 {
@@ -350,8 +352,17 @@ func (t *Tx) write(text []byte) (renamed bool, err error) {
 		return true, fsError("fsync", t.dir.Name(), err)
 	}
 	if next := t.Config.next; next != nil {
-		next.Sum = sha256.Sum256(text)
-		t.writeIndex(next)
+		// A CREATE appended to the old text: its hash goes on from the
+		// old one's state instead of reading the whole text again.
+		old := t.Config.text
+		sum, ok := [sha256.Size]byte{}, false
+		if len(text) >= len(old) && bytes.Equal(text[:len(old)], old) {
+			sum, ok = extendHash(t.Config.hashed, text[len(old):])
+		}
+		if !ok {
+			sum = sha256.Sum256(text)
+		}
+		t.writeIndex(next.marshal(sum))
 	}
 	return true, nil
 }
@@ -360,20 +371,24 @@ func (t *Tx) write(text []byte) (renamed bool, err error) {
 // describes exactly text, else nil. The index is trusted only as a
 // regular file (never through a symlink), owned by the folder's owner and
 // readable and writable by nobody else: it says who owns each mailbox.
-func (s *Store) readIndex(dir int, text []byte) *Index {
+func (s *Store) readIndex(dir int, text []byte) (*Index, []byte) {
 	var dst unix.Stat_t
 	if unix.Fstat(dir, &dst) != nil {
-		return nil
+		return nil, nil
 	}
 	data, st, err := readFile(dir, filepath.Base(s.IndexPath()), unix.O_NOFOLLOW|unix.O_NONBLOCK)
 	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != dst.Uid || st.Mode&0o077 != 0 {
-		return nil
+		return nil, nil
 	}
 	x, err := UnmarshalIndex(data)
-	if err != nil || x.Sum != sha256.Sum256(text) {
-		return nil
+	if err != nil {
+		return nil, nil
 	}
-	return x
+	sum, state := textHash(text)
+	if x.Sum != sum {
+		return nil, nil
+	}
+	return x, state
 }
 
 // maxRead bounds what readFile reads: no config or index is near it.
@@ -430,8 +445,7 @@ func readFile(dir int, name string, flags int) ([]byte, unix.Stat_t, error) {
 // or stale one is never trusted, only built again; and a new file per
 // edit would cost an inode allocation, which is what makes a file
 // creation expensive. Failures are ignored for the same reason.
-func (t *Tx) writeIndex(x *Index) {
-	data := MarshalIndex(x)
+func (t *Tx) writeIndex(data []byte) {
 	dfi, err := t.dir.Stat()
 	if err != nil {
 		return

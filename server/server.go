@@ -287,7 +287,7 @@ func (rq *request) create() wire.Response {
 	}
 	defer tx.Close()
 	rq.dataDir = tx.DataDir
-	if _, ok := tx.Config.Mailboxes[name]; ok {
+	if _, ok := tx.Config.Mailbox(name); ok {
 		return rq.failErr(mailbox.ErrExists)
 	}
 	if errors.Is(err, passwd.ErrNoEntry) {
@@ -320,7 +320,7 @@ func (rq *request) create() wire.Response {
 func ownedBy(c *mailbox.Config, u passwd.User, limit int) int {
 	n := 0
 	others := map[string]int{} // owner name → its stanzas
-	for _, st := range c.Mailboxes {
+	for st := range c.All() {
 		if st.Owner == u.Name {
 			n++
 		} else {
@@ -355,7 +355,7 @@ func (rq *request) delete() wire.Response {
 	defer tx.Close()
 	rq.dataDir = tx.DataDir
 	var target *authz.Mailbox
-	if st, ok := tx.Config.Mailboxes[name]; ok {
+	if st, ok := tx.Config.Mailbox(name); ok {
 		target = &authz.Mailbox{Name: name, Owner: st.Owner}
 		if rq.caller.UID != 0 { // root may delete any mailbox: its owner decides nothing
 			u, err := passwd.LookupName(st.Owner)
@@ -408,8 +408,8 @@ func (rq *request) list() wire.Response {
 	caller := rq.caller.UID
 	var owners map[string]passwd.User // every owner name, looked up together
 	if caller != 0 {
-		names := make([]string, 0, len(cfg.Mailboxes))
-		for _, st := range cfg.Mailboxes {
+		names := make([]string, 0, cfg.Len())
+		for st := range cfg.All() {
 			names = append(names, st.Owner)
 		}
 		owners, _ = passwd.LookupNames(names) // a name that does not resolve is nobody's
