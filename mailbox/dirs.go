@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 )
 
 // The two folders every mailbox has under the data dir.
@@ -225,7 +224,7 @@ func (t *Tx) setAside(root *os.Root, kind, name string) (string, error) {
 	}
 	// A name no other request picks: 64 bits from the runtime's generator
 	// (seeded from the kernel's randomness); uniqueness is all it needs.
-	to := filepath.Join(trash, name+"."+strconv.FormatUint(rand.Uint64(), 16))
+	to := filepath.Join(trash, fmt.Sprintf("%s.%016x", name, rand.Uint64()))
 	if err := root.Rename(filepath.Join(kind, name), to); err != nil {
 		return "", fsError("rename", t.path(filepath.Join(kind, name))+" to "+t.path(to), err)
 	}
