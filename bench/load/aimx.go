@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -201,8 +202,12 @@ func compare() error {
 		return err
 	}
 	var version, list, create, del series
+	all := []*target{aimx, ours, fl}
 	for i := 0; i < *cmpRounds; i++ {
-		for k, t := range []*target{aimx, ours, fl} {
+		// A new order of the three every round: what one leaves behind
+		// (a dirty page cache, a journal commit) falls on each alike.
+		for _, k := range rand.Perm(3) {
+			t := all[k]
 			version.add(k, ask(t, "AIMX/1 VERSION\n\n", "AIMX/1 OK"))
 			list.add(k, ask(t, "AIMX/1 MAILBOX-LIST\n\n", "AIMX/1 OK"))
 			name := fmt.Sprintf("seq%d", i)
@@ -248,8 +253,10 @@ func compare() error {
 			return err
 		}
 		s := &series{}
+		three := []*target{aimx, ours, fl}
 		for i := 0; i < *cmpScaleK; i++ {
-			for k, t := range []*target{aimx, ours, fl} {
+			for _, k := range rand.Perm(3) {
+				t := three[k]
 				d := ask(t, createFrame(fmt.Sprintf("scale%d", i), benchUser), "AIMX/1 OK\n")
 				if k == 1 && i == 0 {
 					first[n] = d
@@ -319,16 +326,22 @@ func compare() error {
 		}
 		return "**not met**"
 	}
-	fa, b := p50(create.floor), p50(floorB)
+	// The floor answers every verb alike: its bound is the p50 of all its
+	// sequential answers.
+	var floorAll []time.Duration
+	for _, s := range []series{version, list, create, del} {
+		floorAll = append(floorAll, s.floor...)
+	}
+	fa, b := p50(floorAll), p50(floorB)
 	limit := time.Duration(1.3 * float64(fa+b))
-	rep.f("\n### The goals of issue #14, this run\n\n| goal | measured | bound | |\n|---|---|---|---|\n")
+	rep.f("\n### The goals of issue #14, this run\n\nThe floor in the bounds is the p50 of all its %d sequential answers (%s); one durable write is floor (b) above.\n\n| goal | measured | bound | |\n|---|---|---|---|\n", len(floorAll), ms(fa))
 	rep.f("| sequential CREATE p50 ≤ 1.3 × (floor + one durable write) | %s | %s | %s |\n", ms(p50(create.ours)), ms(limit), yes(p50(create.ours) <= limit))
 	rep.f("| sequential DELETE p50 ≤ 1.3 × (floor + one durable write) | %s | %s | %s |\n", ms(p50(del.ours)), ms(limit), yes(p50(del.ours) <= limit))
 	for _, v := range []struct {
-		label    string
-		ours, fl []time.Duration
-	}{{"VERSION", version.ours, version.floor}, {"MAILBOX-LIST", list.ours, list.floor}} {
-		bound := p50(v.fl) + 300*time.Microsecond
+		label string
+		ours  []time.Duration
+	}{{"VERSION", version.ours}, {"MAILBOX-LIST", list.ours}} {
+		bound := fa + 300*time.Microsecond
 		rep.f("| %s p50 ≤ floor + 0.3 ms | %s | %s | %s |\n", v.label, ms(p50(v.ours)), ms(bound), yes(p50(v.ours) <= bound))
 	}
 	rep.f("| throughput with %d clients ≥ 0.7 × the floor's | %.0f/s | %.0f/s | %s |\n", clients, rate(tps[1]), 0.7*rate(tps[2]), yes(rate(tps[1]) >= 0.7*rate(tps[2])))
