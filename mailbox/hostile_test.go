@@ -180,8 +180,8 @@ func TestForceDeleteSetsAside(t *testing.T) {
 	if b, err := os.ReadFile(outside); err != nil || string(b) != "keep" {
 		t.Errorf("a symlink target outside the mailbox was touched: %q %v", b, err)
 	}
-	if c, _ := s.Load(); len(c.Mailboxes) != 0 {
-		t.Errorf("stanza left: %v", c.Mailboxes)
+	if c, _ := s.Load(); c.Len() != 0 {
+		t.Errorf("stanza left: %v", c.Names())
 	}
 }
 
