@@ -126,6 +126,30 @@ type Tx struct {
 	uid     uint32
 	gid     uint32
 	rebuilt *Index // an index built by Lock, written by Close unless an edit replaced the config
+	read    fileID // the config as Lock read it
+}
+
+// fileID tells one version of a file from another: a writer that does
+// not take our lock (the AIMX daemon rewrites the config from memory)
+// replaces the inode or changes its size, mtime or ctime.
+type fileID struct {
+	dev, ino   uint64
+	size       int64
+	mtim, ctim unix.Timespec
+}
+
+func idOf(st *unix.Stat_t) fileID {
+	return fileID{dev: st.Dev, ino: st.Ino, size: st.Size, mtim: st.Mtim, ctim: st.Ctim}
+}
+
+// ChangedError is a config that another program replaced or changed
+// while this request held the lock and edited it: writing would undo
+// that program's change, so nothing was written.
+type ChangedError struct{ Path string }
+
+func (e *ChangedError) Error() string {
+	return fmt.Sprintf("config %s changed while this request was editing it (a program that does not take %s wrote it, such as the AIMX daemon serving its own mailbox request); nothing was changed, try again",
+		e.Path, "."+filepath.Base(e.Path)+".lock")
 }
 
 // Lock takes the exclusive flock(2) on the config's lock file (LockPath:
@@ -181,6 +205,7 @@ func (s *Store) Lock() (*Tx, error) {
 	}
 	tx.mode = os.FileMode(st.Mode & 0o777)
 	tx.uid, tx.gid = st.Uid, st.Gid
+	tx.read = idOf(&st)
 	tx.DataDir = s.DataDirFor(tx.Config)
 	return tx, nil
 }
@@ -342,6 +367,16 @@ func (t *Tx) write(text []byte) (renamed bool, err error) {
 	}
 	if err := f.Close(); err != nil {
 		return false, fsError("close", tmp, err)
+	}
+	// The last check before the rename: the config is still the file
+	// read under the lock. (A writer without the lock can still land in
+	// the moment between this check and the rename; it only narrows.)
+	var now unix.Stat_t
+	if err := unix.Lstat(path, &now); err != nil {
+		return false, fsError("stat", path, err)
+	}
+	if idOf(&now) != t.read {
+		return false, &ChangedError{Path: path}
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return false, fsError("rename", tmp+" to "+path, err)
