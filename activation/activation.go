@@ -12,8 +12,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-
-	"github.com/coreos/go-systemd/v22/activation"
+	"strconv"
+	"syscall"
 )
 
 // Peer is the SO_PEERCRED of a connection: the process that connected.
@@ -29,7 +29,39 @@ var ErrNotActivated = errors.New("no socket passed: run me from aimx-mailboxd.so
 // Conn takes the sockets systemd passed to this process (unsetting
 // LISTEN_FDS and friends) and returns the one connection with its peer.
 func Conn() (*net.UnixConn, Peer, error) {
-	return FromFiles(activation.Files(true))
+	return FromFiles(Files())
+}
+
+// listenFdsStart is the first descriptor systemd passes (sd_listen_fds(3)).
+const listenFdsStart = 3
+
+// Files returns the descriptors systemd passed to this process, as
+// sd_listen_fds(3) defines them: LISTEN_FDS descriptors from 3 on, only
+// when LISTEN_PID is this process. They are made close-on-exec, and
+// LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES are unset so that no child
+// takes them for its own. (It is what go-systemd's activation.Files does;
+// that package also pulls crypto/tls into the binary, whose package
+// initialisation every request would pay for.)
+func Files() []*os.File {
+	defer func() {
+		os.Unsetenv("LISTEN_PID")
+		os.Unsetenv("LISTEN_FDS")
+		os.Unsetenv("LISTEN_FDNAMES")
+	}()
+	pid, err := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	if err != nil || pid != os.Getpid() {
+		return nil
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n <= 0 {
+		return nil
+	}
+	files := make([]*os.File, 0, n)
+	for fd := listenFdsStart; fd < listenFdsStart+n; fd++ {
+		syscall.CloseOnExec(fd)
+		files = append(files, os.NewFile(uintptr(fd), "LISTEN_FD_"+strconv.Itoa(fd)))
+	}
+	return files
 }
 
 // FromFiles returns the connection and peer of files, which must be

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -84,5 +86,56 @@ func TestRefused(t *testing.T) {
 		if tc.files == nil && !errors.Is(err, ErrNotActivated) {
 			t.Errorf("no fds: %v is not ErrNotActivated", err)
 		}
+	}
+}
+
+// TestFiles: the descriptors of sd_listen_fds(3), only for the process
+// LISTEN_PID names; the variables are gone afterwards. The positive case
+// runs in a child (this test binary again), started the way systemd
+// starts the helper: the socket as descriptor 3, LISTEN_PID its own pid.
+func TestFiles(t *testing.T) {
+	if os.Getenv("AIMX_ACTIVATION_CHILD") != "" {
+		files := Files()
+		_, peer, err := FromFiles(files)
+		for _, k := range []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"} {
+			if v, ok := os.LookupEnv(k); ok {
+				t.Errorf("%s=%s left set", k, v)
+			}
+		}
+		if len(files) != 1 || err != nil || peer.PID != int32(os.Getppid()) {
+			// The parent connected; sh exec'd this binary in its place.
+			t.Errorf("%d files, %v, peer %+v", len(files), err, peer)
+		}
+		return
+	}
+	for _, tc := range []struct{ pid, n string }{
+		{strconv.Itoa(os.Getpid() + 1), "1"}, // another process's
+		{strconv.Itoa(os.Getpid()), ""},
+		{strconv.Itoa(os.Getpid()), "0"},
+		{"x", "1"},
+	} {
+		t.Setenv("LISTEN_PID", tc.pid)
+		t.Setenv("LISTEN_FDS", tc.n)
+		if files := Files(); len(files) != 0 {
+			t.Errorf("LISTEN_PID=%s LISTEN_FDS=%s: %d files, want none", tc.pid, tc.n, len(files))
+		}
+		if _, ok := os.LookupEnv("LISTEN_FDS"); ok {
+			t.Errorf("LISTEN_FDS left set")
+		}
+	}
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := os.NewFile(uintptr(fds[0]), "mine")
+	defer mine.Close()
+	theirs := os.NewFile(uintptr(fds[1]), "theirs")
+	cmd := exec.Command("sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, os.Args[0], "-test.run=^TestFiles$", "-test.v")
+	cmd.Env = append(os.Environ(), "AIMX_ACTIVATION_CHILD=1", "LISTEN_FDS=1", "LISTEN_FDNAMES=conn")
+	cmd.ExtraFiles = []*os.File{theirs}
+	out, err := cmd.CombinedOutput()
+	theirs.Close()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestFiles") {
+		t.Errorf("child: %v\n%s", err, out)
 	}
 }

@@ -8,7 +8,7 @@ BENCH_TIME ?= 10s
 
 bench: deps-run deps-strace
 	@mkdir -p $(BENCH_BIN) $(EVIDENCE)
-	$(GOBUILD) -o $(BENCH_BIN)/aimx-mailboxd ./cmd/aimx-mailboxd
+	CGO_ENABLED=0 $(GOBUILD) -o $(BENCH_BIN)/aimx-mailboxd ./cmd/aimx-mailboxd
 	$(GO) build -o $(BENCH_BIN)/floor ./bench/floor
 	$(GO) build -o $(BENCH_BIN)/rsswrap ./bench/rsswrap
 	$(GO) build -o $(BENCH_BIN)/load ./bench/load
@@ -18,3 +18,37 @@ bench: deps-run deps-strace
 	@{ echo; echo '### The config editor alone (`go test ./mailbox -bench BenchmarkEdit`, same run)'; echo; \
 	   echo '```'; cat $(EVIDENCE)/edit-bench.txt; echo '```'; } >> $(EVIDENCE)/bench.md
 	@$(call splice,docs/PERFORMANCE.md,bench,$(EVIDENCE)/bench.md) && echo "docs/PERFORMANCE.md: results updated"
+
+# make bench-aimx: the comparison of issue #14. The same requests,
+# alternating, against AIMX's own daemon (aimx serve, crate aimx
+# $(AIMX_VERSION), served with its test switch on a scratch config), our
+# helper and the floor program, at 10, 1 000 and 10 000 mailboxes; the
+# table goes to docs/PERFORMANCE.md. Needs root (the user aimxbench owns
+# the mailboxes; run it under flock /tmp/aimx-users.lock on a shared
+# machine). The aimx binary comes from the machine-wide cache that
+# vmtests/aimx.sh fills; when it is missing, cargo builds it there
+# (cargo install --locked, 5 to 15 minutes, once per machine).
+AIMX_VERSION ?= 0.2.0
+BENCH_AIMX_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/aimx-mailboxd/aimx-$(AIMX_VERSION)
+BENCH_AIMX ?= $(BENCH_AIMX_CACHE)/bin/aimx
+BENCH_AIMX_ROUNDS ?= 200
+BENCH_AIMX_TIME ?= 15s
+.PHONY: bench-aimx
+bench-aimx: deps-run
+	@if [ "$$(id -u)" != 0 ]; then echo "make bench-aimx needs root: it creates the user aimxbench and serves mailboxes owned by it (sudo make bench-aimx)"; exit 1; fi
+	@if ! $(BENCH_AIMX) --version >/dev/null 2>&1; then \
+	  cargo=$$(command -v cargo || echo $$HOME/.cargo/bin/cargo); \
+	  if [ ! -x "$$cargo" ]; then echo "make bench-aimx: $(BENCH_AIMX) is missing and there is no cargo to build it: install Rust (rustup, >= 1.85) and run make bench-aimx again"; exit 1; fi; \
+	  echo "aimx $(AIMX_VERSION): building into $(BENCH_AIMX_CACHE) (once per machine)"; \
+	  mkdir -p $(BENCH_AIMX_CACHE) && flock $(BENCH_AIMX_CACHE)/.lock \
+	    "$$cargo" install --quiet --locked aimx --version $(AIMX_VERSION) --root $(BENCH_AIMX_CACHE) || exit 1; \
+	fi
+	@mkdir -p $(BENCH_BIN) $(EVIDENCE)
+	CGO_ENABLED=0 $(GOBUILD) -o $(BENCH_BIN)/aimx-mailboxd ./cmd/aimx-mailboxd
+	$(GO) build -o $(BENCH_BIN)/floor ./bench/floor
+	$(GO) build -o $(BENCH_BIN)/rsswrap ./bench/rsswrap
+	$(GO) build -o $(BENCH_BIN)/load ./bench/load
+	$(BENCH_BIN)/load -aimx $(BENCH_AIMX) -helper $(BENCH_BIN)/aimx-mailboxd -floor $(BENCH_BIN)/floor -wrap $(BENCH_BIN)/rsswrap \
+	  -rounds $(BENCH_AIMX_ROUNDS) -throughput-time $(BENCH_AIMX_TIME) -out $(EVIDENCE)/bench-aimx.md
+	@cat $(EVIDENCE)/bench-aimx.md
+	@$(call splice,docs/PERFORMANCE.md,bench-aimx,$(EVIDENCE)/bench-aimx.md) && echo "docs/PERFORMANCE.md: AIMX comparison updated"

@@ -1,11 +1,10 @@
 package mailbox
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -62,7 +61,7 @@ func (e *StepError) Unwrap() error { return e.Err }
 // the config was already replaced) and returns a *StepError, a
 // *ConflictError, an *EditError, or ErrExists.
 func (t *Tx) Create(st Stanza, uid, gid uint32, reclaim func(folderUID, folderGID uint32) bool) error {
-	if _, ok := t.Config.Mailboxes[st.Name]; ok {
+	if _, ok := t.Config.Mailbox(st.Name); ok {
 		return fmt.Errorf("mailbox '%s': %w", st.Name, ErrExists)
 	}
 	text, err := t.Config.WithStanza(st)
@@ -223,9 +222,9 @@ func (t *Tx) setAside(root *os.Root, kind, name string) (string, error) {
 	case !errors.Is(err, fs.ErrExist):
 		return "", fsError("mkdir", t.path(trash), err)
 	}
-	var r [8]byte
-	rand.Read(r[:])
-	to := filepath.Join(trash, name+"."+hex.EncodeToString(r[:]))
+	// A name no other request picks: 64 bits from the runtime's generator
+	// (seeded from the kernel's randomness); uniqueness is all it needs.
+	to := filepath.Join(trash, fmt.Sprintf("%s.%016x", name, rand.Uint64()))
 	if err := root.Rename(filepath.Join(kind, name), to); err != nil {
 		return "", fsError("rename", t.path(filepath.Join(kind, name))+" to "+t.path(to), err)
 	}
@@ -267,7 +266,7 @@ func EmptyTrash(dataDir string) {
 // uninterrupted one. Anything else is left as it is, and nothing is
 // reported, so the answer to the caller does not depend on it.
 func (t *Tx) RemoveLeftovers(name string, may func(folderUID uint32) bool) {
-	if _, ok := t.Config.Mailboxes[name]; ok || ValidateName(name) != nil {
+	if _, ok := t.Config.Mailbox(name); ok || ValidateName(name) != nil {
 		return
 	}
 	root, err := os.OpenRoot(t.DataDir)

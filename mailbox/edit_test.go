@@ -47,22 +47,32 @@ func loadCase(t *testing.T, file string) *Config {
 	return c
 }
 
+// TestEditGolden: each edit gives its golden text, and the index's fast
+// path gives the same bytes as the full decode (editBoth, fuzz_test.go).
+// Every golden edit takes the fast path (the dotted-key and inline
+// refusals are in TestEditRefused).
 func TestEditGolden(t *testing.T) {
 	for _, tc := range editCases {
 		name := strings.TrimSuffix(tc.file, ".toml")
-		c := loadCase(t, tc.file)
+		text, err := os.ReadFile(filepath.Join("testdata", "edit", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
 		var got []byte
-		var err error
+		var fast bool
 		if tc.create != "" {
 			name += ".create-" + tc.create
-			got, err = c.WithStanza(Stanza{Name: tc.create, Address: tc.create + "@example.com", Owner: "carol"})
+			got, fast, err = editBoth(t, text, Stanza{Name: tc.create, Address: tc.create + "@example.com", Owner: "carol"}, true)
 		} else {
 			name += ".delete-" + tc.delete
-			got, err = c.WithoutStanza(tc.delete)
+			got, fast, err = editBoth(t, text, Stanza{Name: tc.delete}, false)
 		}
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
+		}
+		if !fast {
+			t.Errorf("%s: the full decode checked it, want the fast path", name)
 		}
 		golden := filepath.Join("testdata", "edit", name+".golden")
 		if *update {
@@ -90,28 +100,59 @@ func TestCreateDeleteRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", file, err)
 		}
-		c2, err := ParseConfig(file, added)
-		if err != nil {
-			t.Fatal(err)
-		}
-		back, err := c2.WithoutStanza("rt")
-		if err != nil || string(back) != string(c.Text()) {
-			t.Errorf("%s: round trip gave %q, %v", file, back, err)
+		back, fast, err := editBoth(t, added, Stanza{Name: "rt"}, false)
+		if err != nil || string(back) != string(c.Text()) || !fast {
+			t.Errorf("%s: round trip gave %q, %v (fast path: %v)", file, back, err, fast)
 		}
 	}
 }
 
-// TestEditRefused: text this program cannot edit exactly is refused.
+// TestEditRefused: text this program cannot edit exactly is refused, by
+// the fast path and the full decode alike.
 func TestEditRefused(t *testing.T) {
-	var ee *EditError
-	if _, err := loadCase(t, "dotted-keys.toml").WithoutStanza("dotted"); !errors.As(err, &ee) {
-		t.Errorf("delete of a dotted-key stanza: %v, want an *EditError", err)
+	for _, tc := range []struct {
+		file   string
+		create bool
+		name   string
+	}{
+		{"dotted-keys.toml", false, "dotted"},
+		{"inline.toml", true, "x"},
+		{"inline.toml", false, "inline"},
+	} {
+		text, err := os.ReadFile(filepath.Join("testdata", "edit", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = editBoth(t, text, Stanza{Name: tc.name, Address: tc.name + "@example.com", Owner: "carol"}, tc.create)
+		var ee *EditError
+		if !errors.As(err, &ee) {
+			t.Errorf("%s create=%v %s: %v, want an *EditError", tc.file, tc.create, tc.name, err)
+		}
 	}
-	if _, err := loadCase(t, "inline.toml").WithStanza(Stanza{Name: "x", Address: "x@example.com", Owner: "carol"}); !errors.As(err, &ee) {
-		t.Errorf("create beside an inline mailboxes table: %v, want an *EditError", err)
-	}
-	if _, err := loadCase(t, "inline.toml").WithoutStanza("inline"); !errors.As(err, &ee) {
-		t.Errorf("delete from an inline mailboxes table: %v, want an *EditError", err)
+}
+
+// TestCommentInsideString: a line that starts inside a multi-line string
+// or array is never taken for a comment or blank line of the document, so
+// a DELETE does not cut the value, on either path.
+func TestCommentInsideString(t *testing.T) {
+	for _, text := range []string{
+		"domain = \"x\"\n[other]\ns = \"\"\"\n#\"\"\"\n[mailboxes.a]\naddress = \"a@x\"\nowner = \"o\"\n",
+		"domain = \"x\"\n[other]\ns = '''\n#'''\n\n[mailboxes.a]\naddress = \"a@x\"\nowner = \"o\"\n",
+		"domain = \"x\"\n[mailboxes.a]\naddress = \"a@x\"\nowner = \"o\"\ns = '''\n#'''\n[other]\n",
+		"domain = \"x\"\n[mailboxes.a]\naddress = \"a@x\"\nowner = \"o\"\ns = \"\"\"\n\n\"\"\"\n[other]\n",
+		"domain = \"x\"\n[mailboxes.a]\naddress = \"a@x\"\nowner = \"o\"\nv = [\n# in the array\n]\n\n[mailboxes.b]\naddress = \"b@x\"\nowner = \"o\"\n",
+	} {
+		out, _, err := editBoth(t, []byte(text), Stanza{Name: "a"}, false)
+		if err != nil {
+			t.Errorf("%q: %v", text, err)
+			continue
+		}
+		c, err := ParseConfig("c.toml", out)
+		if err != nil {
+			t.Errorf("%q: delete gave text that does not parse: %v\n%s", text, err, out)
+		} else if _, ok := c.Mailbox("a"); ok {
+			t.Errorf("%q: a still there:\n%s", text, out)
+		}
 	}
 }
 
@@ -148,7 +189,9 @@ func TestParseConfigErrors(t *testing.T) {
 
 // FuzzEdit: for config text and a mailbox name, a create or delete either
 // yields text that decodes to exactly the old meaning plus or minus that
-// mailbox, or is refused; it never panics.
+// mailbox, or is refused; it never panics; and the index's fast path
+// gives the same bytes and decision as the full decode, and whatever it
+// accepts the full decode confirms (editBoth).
 func FuzzEdit(f *testing.F) {
 	for _, tc := range editCases {
 		text, _ := os.ReadFile(filepath.Join("testdata", "edit", tc.file))
@@ -161,12 +204,12 @@ func FuzzEdit(f *testing.F) {
 		}
 		var out []byte
 		if create {
-			if _, ok := c.Mailboxes[name]; ok {
+			if _, ok := c.Mailbox(name); ok {
 				return
 			}
-			out, err = c.WithStanza(Stanza{Name: name, Address: name + "@x", Owner: "o"})
+			out, _, err = editBoth(t, text, Stanza{Name: name, Address: name + "@x", Owner: "o"}, true)
 		} else {
-			out, err = c.WithoutStanza(name)
+			out, _, err = editBoth(t, text, Stanza{Name: name}, false)
 		}
 		if err != nil {
 			var ee *EditError
@@ -179,10 +222,10 @@ func FuzzEdit(f *testing.F) {
 		if err != nil {
 			t.Fatalf("edited text does not parse: %v\n%q", err, out)
 		}
-		_, had := c.Mailboxes[name]
-		_, has := got.Mailboxes[name]
-		if has != create || len(got.Mailboxes) != len(c.Mailboxes)+map[bool]int{true: 1, false: 0}[create]-map[bool]int{true: 1, false: 0}[had && !create] {
-			t.Fatalf("create=%v: %d mailboxes before, %d after", create, len(c.Mailboxes), len(got.Mailboxes))
+		_, had := c.Mailbox(name)
+		_, has := got.Mailbox(name)
+		if has != create || got.Len() != c.Len()+map[bool]int{true: 1, false: 0}[create]-map[bool]int{true: 1, false: 0}[had && !create] {
+			t.Fatalf("create=%v: %d mailboxes before, %d after", create, c.Len(), got.Len())
 		}
 	})
 }

@@ -180,8 +180,8 @@ func TestForceDeleteSetsAside(t *testing.T) {
 	if b, err := os.ReadFile(outside); err != nil || string(b) != "keep" {
 		t.Errorf("a symlink target outside the mailbox was touched: %q %v", b, err)
 	}
-	if c, _ := s.Load(); len(c.Mailboxes) != 0 {
-		t.Errorf("stanza left: %v", c.Mailboxes)
+	if c, _ := s.Load(); c.Len() != 0 {
+		t.Errorf("stanza left: %v", c.Names())
 	}
 }
 
@@ -270,5 +270,46 @@ func TestCreateMakesParentsSearchOnly(t *testing.T) {
 		if fi, _ := os.Stat(filepath.Join(s.DataDir, kind)); fi.Mode().Perm() != 0o711 {
 			t.Errorf("%s/ is %v, want 0711", kind, fi.Mode().Perm())
 		}
+	}
+}
+
+// A writer that does not take the lock (the AIMX daemon rewrites the
+// config from memory) changes the config while an edit holds the lock:
+// the edit writes nothing, so that writer's change is not undone, and the
+// folders it made are removed again.
+func TestEditRefusesConfigChangedUnderIt(t *testing.T) {
+	for _, how := range []string{"rename over", "write in place"} {
+		t.Run(how, func(t *testing.T) {
+			s := newStore(t, "domain = \"example.com\"\n")
+			tx, err := s.Lock()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Close()
+			theirs := "domain = \"example.com\"\n\n[mailboxes.daemons]\naddress = \"daemons@example.com\"\nowner = \"root\"\n"
+			if how == "rename over" {
+				tmp := s.ConfigPath + ".theirs"
+				os.WriteFile(tmp, []byte(theirs), 0o640)
+				os.Rename(tmp, s.ConfigPath)
+			} else {
+				os.WriteFile(s.ConfigPath, []byte(theirs), 0o640)
+			}
+			uid, gid := me()
+			err = tx.Create(Stanza{Name: "mine", Address: "mine@example.com", Owner: "someone"}, uid, gid, exactly(uid, gid))
+			var changed *ChangedError
+			if !errors.As(err, &changed) {
+				t.Fatalf("got %v, want a *ChangedError", err)
+			}
+			want := "config " + s.ConfigPath + " changed while this request was editing it (a program that does not take .config.toml.lock wrote it, such as the AIMX daemon serving its own mailbox request); nothing was changed, try again"
+			if err.Error() != want {
+				t.Errorf("reason\n got %s\nwant %s", err, want)
+			}
+			if b, _ := os.ReadFile(s.ConfigPath); string(b) != theirs {
+				t.Errorf("the other writer's config was undone:\n%s", b)
+			}
+			if _, err := os.Stat(filepath.Join(s.DataDir, "inbox", "mine")); !os.IsNotExist(err) {
+				t.Errorf("inbox/mine left behind: %v", err)
+			}
+		})
 	}
 }

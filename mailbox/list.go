@@ -52,9 +52,8 @@ func (s *Store) List(c *Config, keep func(Entry) bool) ([]Entry, error) {
 	}
 
 	var entries []Entry
-	for _, name := range c.Names() {
-		st := c.Mailboxes[name]
-		e := Entry{Name: name, Address: &st.Address, Registered: true, Owner: st.Owner}
+	for st := range c.All() {
+		e := Entry{Name: st.Name, Address: &st.Address, Registered: true, Owner: st.Owner}
 		entries = append(entries, e)
 	}
 	if root != nil {
@@ -62,7 +61,7 @@ func (s *Store) List(c *Config, keep func(Entry) bool) ([]Entry, error) {
 			des, _ := d.ReadDir(-1)
 			d.Close()
 			for _, de := range des {
-				if _, ok := c.Mailboxes[de.Name()]; ok || !de.IsDir() || ValidateName(de.Name()) != nil {
+				if _, ok := c.Mailbox(de.Name()); ok || !de.IsDir() || ValidateName(de.Name()) != nil {
 					continue
 				}
 				e := Entry{Name: de.Name()}

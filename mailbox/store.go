@@ -12,6 +12,8 @@
 package mailbox
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -85,13 +87,28 @@ func (s *Store) DataDirFor(c *Config) string {
 	return DefaultDataDir
 }
 
+// IndexPath is the config's checked index: .<config name>.index beside
+// it (index.go).
+func (s *Store) IndexPath() string {
+	path := s.configPath()
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".index")
+}
+
 // Load reads and parses the config without the lock (a reader sees the
-// old file or the new one, whole). It fails with a *ConfigError.
+// old file or the new one, whole), through its index when the index
+// describes exactly these bytes. It fails with a *ConfigError.
 func (s *Store) Load() (*Config, error) {
 	path := s.configPath()
-	text, err := os.ReadFile(path)
+	text, _, err := readFile(unix.AT_FDCWD, path, 0)
 	if err != nil {
 		return nil, &ConfigError{Path: path, Err: err}
+	}
+	if dir, err := unix.Open(filepath.Dir(path), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+		x, _ := s.readIndex(dir, text)
+		unix.Close(dir)
+		if x != nil {
+			return fromIndex(path, text, x), nil
+		}
 	}
 	return ParseConfig(path, text)
 }
@@ -102,12 +119,37 @@ type Tx struct {
 	Config  *Config
 	DataDir string
 
-	store *Store
-	lock  int      // the flocked lock file's descriptor
-	dir   *os.File // the config's folder, fsynced after rename
-	mode  os.FileMode
-	uid   uint32
-	gid   uint32
+	store   *Store
+	lock    int      // the flocked lock file's descriptor
+	dir     *os.File // the config's folder, fsynced after rename
+	mode    os.FileMode
+	uid     uint32
+	gid     uint32
+	rebuilt *Index // an index built by Lock, written by Close unless an edit replaced the config
+	read    fileID // the config as Lock read it
+}
+
+// fileID tells one version of a file from another: a writer that does
+// not take our lock (the AIMX daemon rewrites the config from memory)
+// replaces the inode or changes its size, mtime or ctime.
+type fileID struct {
+	dev, ino   uint64
+	size       int64
+	mtim, ctim unix.Timespec
+}
+
+func idOf(st *unix.Stat_t) fileID {
+	return fileID{dev: st.Dev, ino: st.Ino, size: st.Size, mtim: st.Mtim, ctim: st.Ctim}
+}
+
+// ChangedError is a config that another program replaced or changed
+// while this request held the lock and edited it: writing would undo
+// that program's change, so nothing was written.
+type ChangedError struct{ Path string }
+
+func (e *ChangedError) Error() string {
+	return fmt.Sprintf("config %s changed while this request was editing it (a program that does not take %s wrote it, such as the AIMX daemon serving its own mailbox request); nothing was changed, try again",
+		e.Path, "."+filepath.Base(e.Path)+".lock")
 }
 
 // Lock takes the exclusive flock(2) on the config's lock file (LockPath:
@@ -143,36 +185,38 @@ func (s *Store) Lock() (*Tx, error) {
 		tx.Close()
 		return nil, err
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		tx.Close()
-		return nil, &ConfigError{Path: path, Err: err}
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err == nil && !fi.Mode().IsRegular() {
+	text, st, err := readFile(unix.AT_FDCWD, path, 0)
+	if err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
 		err = errors.New("not a regular file")
 	}
-	var text []byte
-	if err == nil {
-		text, err = io.ReadAll(f)
-	}
 	if err != nil {
 		tx.Close()
 		return nil, &ConfigError{Path: path, Err: err}
 	}
-	if tx.Config, err = ParseConfig(path, text); err != nil {
-		tx.Close()
-		return nil, err
+	if x, hashed := s.readIndex(int(dir.Fd()), text); x != nil {
+		tx.Config = fromIndex(path, text, x)
+		tx.Config.hashed = hashed
+	} else {
+		if tx.Config, err = BuildIndex(path, text); err != nil {
+			tx.Close()
+			return nil, err
+		}
+		tx.rebuilt = tx.Config.index
 	}
-	tx.mode = fi.Mode().Perm()
-	tx.uid, tx.gid = owner(fi)
+	tx.mode = os.FileMode(st.Mode & 0o777)
+	tx.uid, tx.gid = st.Uid, st.Gid
+	tx.read = idOf(&st)
 	tx.DataDir = s.DataDirFor(tx.Config)
 	return tx, nil
 }
 
-// Close releases the lock.
+// Close writes the index that Lock built, if no edit replaced the config
+// since, and releases the lock.
 func (t *Tx) Close() error {
+	if t.rebuilt != nil && t.lock >= 0 {
+		t.writeIndex(MarshalIndex(t.rebuilt))
+		t.rebuilt = nil
+	}
 	if t.lock >= 0 {
 		unix.Close(t.lock)
 		t.lock = -1
@@ -324,14 +368,150 @@ func (t *Tx) write(text []byte) (renamed bool, err error) {
 	if err := f.Close(); err != nil {
 		return false, fsError("close", tmp, err)
 	}
+	// The last check before the rename: the config is still the file
+	// read under the lock. (A writer without the lock can still land in
+	// the moment between this check and the rename; it only narrows.)
+	var now unix.Stat_t
+	if err := unix.Lstat(path, &now); err != nil {
+		return false, fsError("stat", path, err)
+	}
+	if idOf(&now) != t.read {
+		return false, &ChangedError{Path: path}
+	}
 	if err := os.Rename(tmp, path); err != nil {
 		return false, fsError("rename", tmp+" to "+path, err)
 	}
+	t.rebuilt = nil // it describes the old text
 	if err := t.dir.Sync(); err != nil {
 		// The new config is in place; only its durability is in doubt.
 		return true, fsError("fsync", t.dir.Name(), err)
 	}
+	if next := t.Config.next; next != nil {
+		// A CREATE appended to the old text: its hash goes on from the
+		// old one's state instead of reading the whole text again.
+		old := t.Config.text
+		sum, ok := [sha256.Size]byte{}, false
+		if len(text) >= len(old) && bytes.Equal(text[:len(old)], old) {
+			sum, ok = extendHash(t.Config.hashed, text[len(old):])
+		}
+		if !ok {
+			sum = sha256.Sum256(text)
+		}
+		t.writeIndex(next.marshal(sum))
+	}
 	return true, nil
+}
+
+// readIndex returns the index beside the config in folder dir when it
+// describes exactly text, else nil. The index is trusted only as a
+// regular file (never through a symlink), owned by the folder's owner and
+// readable and writable by nobody else: it says who owns each mailbox.
+func (s *Store) readIndex(dir int, text []byte) (*Index, []byte) {
+	var dst unix.Stat_t
+	if unix.Fstat(dir, &dst) != nil {
+		return nil, nil
+	}
+	data, st, err := readFile(dir, filepath.Base(s.IndexPath()), unix.O_NOFOLLOW|unix.O_NONBLOCK)
+	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != dst.Uid || st.Mode&0o077 != 0 {
+		return nil, nil
+	}
+	x, err := UnmarshalIndex(data)
+	if err != nil {
+		return nil, nil
+	}
+	sum, state := textHash(text)
+	if x.Sum != sum {
+		return nil, nil
+	}
+	return x, state
+}
+
+// maxRead bounds what readFile reads: no config or index is near it.
+const maxRead = 1 << 30
+
+// readFile reads file name (relative to folder descriptor dir, or a path
+// with unix.AT_FDCWD) whole, opened read-only with flags added, and
+// returns it with its fstat. A file that is not a regular file is not
+// read (a FIFO would block). It uses the system calls directly: a
+// regular file gains nothing from the runtime's poller, which os.File
+// would try to register it with on every open.
+func readFile(dir int, name string, flags int) ([]byte, unix.Stat_t, error) {
+	var st unix.Stat_t
+	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC|flags, 0)
+	if err != nil {
+		return nil, st, err
+	}
+	defer unix.Close(fd)
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, st, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, st, nil
+	}
+	if st.Size > maxRead {
+		return nil, st, fmt.Errorf("%d bytes, more than %d", st.Size, maxRead)
+	}
+	buf := make([]byte, 0, st.Size+1) // one more, to see the end in one read
+	for {
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, st, err
+		}
+		if n == 0 {
+			return buf, st, nil
+		}
+		buf = buf[:len(buf)+n]
+		if len(buf) == cap(buf) {
+			if len(buf) > maxRead {
+				return nil, st, fmt.Errorf("more than %d bytes", maxRead)
+			}
+			buf = append(buf, 0)[:len(buf)] // the file grew: make room
+		}
+	}
+}
+
+// writeIndex replaces the index with x. It rewrites the file in place
+// (a regular file 0600 owned like the folder, opened without following a
+// symlink), with no temporary file and no fsync: every index carries its
+// own checksum and the hash of the config it describes, so a torn, lost
+// or stale one is never trusted, only built again; and a new file per
+// edit would cost an inode allocation, which is what makes a file
+// creation expensive. Failures are ignored for the same reason.
+func (t *Tx) writeIndex(data []byte) {
+	dfi, err := t.dir.Stat()
+	if err != nil {
+		return
+	}
+	du, dg := owner(dfi)
+	name := filepath.Base(t.store.IndexPath())
+	fd, err := unix.Openat(int(t.dir.Fd()), name, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return
+	}
+	if st.Mode&0o7777 != 0o600 || st.Uid != du || st.Gid != dg {
+		// Mode first, while the file may still be ours (as when this
+		// request made it): chmod after chown would need CAP_FOWNER.
+		if unix.Fchmod(fd, 0o600) != nil || unix.Fchown(fd, int(du), int(dg)) != nil {
+			return
+		}
+	}
+	for off := 0; off < len(data); {
+		n, err := unix.Pwrite(fd, data[off:], int64(off))
+		if err != nil {
+			unix.Ftruncate(fd, 0) // never leave a file that reads as another index
+			return
+		}
+		off += n
+	}
+	unix.Ftruncate(fd, int64(len(data)))
 }
 
 func owner(fi os.FileInfo) (uid, gid uint32) {

@@ -158,7 +158,7 @@ func TestDeleteWithoutDataDir(t *testing.T) {
 	if err := tx.Delete("x", false); err != nil {
 		t.Fatalf("delete with no data dir: %v", err)
 	}
-	if c, _ := s.Load(); len(c.Mailboxes) != 0 {
+	if c, _ := s.Load(); c.Len() != 0 {
 		t.Errorf("stanza left")
 	}
 }

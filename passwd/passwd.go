@@ -1,16 +1,34 @@
-// Package passwd resolves users through the system's name service (NSS,
-// through cgo, so LDAP, sssd and systemd-userdb accounts work). It is the
-// one effect the rules in authz need; authz itself does no I/O.
+// Package passwd resolves users as the system's name service (NSS)
+// does, so that LDAP, sssd and systemd-userdb accounts work, without
+// linking the C library into the helper: every connection starts a new
+// helper, and cgo's dynamic loading and thread start-up cost each of them
+// more than the rest of its start-up together. It is the one effect the
+// rules in authz need; authz itself does no I/O.
+//
+// How: when /etc/nsswitch.conf lists "files" first for passwd (Debian's,
+// Fedora's and Ubuntu's default), a user found in /etc/passwd is the
+// answer NSS would give, and it is read directly. Anything else — a user
+// that is not in /etc/passwd, or a system whose passwd line starts with
+// another service or has no nsswitch.conf — is asked of getent(1), the C
+// library's own NSS client, in a child process; several names at once
+// take one getent.
 //
 // It promises that a user who does not exist is an error wrapping
 // ErrNoEntry, told apart from a name service that fails.
 package passwd
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
-	"os/user"
+	"os"
+	"os/exec"
 	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
 )
 
 // User is a passwd entry: a name with its uid and primary gid.
@@ -24,42 +42,292 @@ type User struct {
 // does not exist (as opposed to a failing name service).
 var ErrNoEntry = errors.New("no passwd entry")
 
+// The files this package reads and the programs it may run; tests point
+// them elsewhere.
+var (
+	nsswitchPath = "/etc/nsswitch.conf"
+	passwdPath   = "/etc/passwd"
+	getentPaths  = []string{"/usr/bin/getent", "/bin/getent"}
+)
+
+// GetentTimeout bounds one getent run (a name service that hangs).
+const GetentTimeout = 10 * time.Second
+
 // LookupUID resolves uid through the system's name service.
 func LookupUID(uid uint32) (User, error) {
-	u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10))
-	var unknown user.UnknownUserIdError
-	if errors.As(err, &unknown) {
-		return User{}, &noEntry{fmt.Sprintf("uid %d has no passwd entry", uid)}
-	}
+	key := strconv.FormatUint(uint64(uid), 10)
+	found, err := lookup([]string{key}, func(string) bool { return true },
+		func(u User) (string, bool) { return key, u.UID == uid })
 	if err != nil {
 		return User{}, fmt.Errorf("look up uid %d: %w", uid, err)
 	}
-	return toUser(u)
+	u, ok := found[key]
+	if !ok {
+		return User{}, &noEntry{fmt.Sprintf("uid %d has no passwd entry", uid)}
+	}
+	return u, nil
 }
 
 // LookupName resolves a user name through the system's name service.
 func LookupName(name string) (User, error) {
-	u, err := user.Lookup(name)
-	var unknown user.UnknownUserError
-	if errors.As(err, &unknown) {
+	found, err := LookupNames([]string{name})
+	if err != nil {
+		return User{}, err
+	}
+	u, ok := found[name]
+	if !ok {
 		return User{}, &noEntry{fmt.Sprintf("user '%s' has no passwd entry", name)}
 	}
-	if err != nil {
-		return User{}, fmt.Errorf("look up user '%s': %w", name, err)
-	}
-	return toUser(u)
+	return u, nil
 }
 
-func toUser(u *user.User) (User, error) {
-	uid, err := strconv.ParseUint(u.Uid, 10, 32)
-	if err != nil {
-		return User{}, fmt.Errorf("user '%s' has a non-numeric uid %q", u.Username, u.Uid)
+// LookupNames resolves several user names at once (at most one getent
+// run for all that /etc/passwd does not answer). The map holds the names
+// that exist; a name missing from it has no passwd entry.
+func LookupNames(names []string) (map[string]User, error) {
+	var keys []string
+	want := map[string]bool{}
+	for _, n := range names {
+		if !want[n] {
+			want[n] = true
+			keys = append(keys, n)
+		}
 	}
-	gid, err := strconv.ParseUint(u.Gid, 10, 32)
+	found, err := lookup(keys, askable, func(u User) (string, bool) { return u.Name, want[u.Name] })
 	if err != nil {
-		return User{}, fmt.Errorf("user '%s' has a non-numeric gid %q", u.Username, u.Gid)
+		if len(keys) == 1 {
+			return nil, fmt.Errorf("look up user '%s': %w", keys[0], err)
+		}
+		return nil, fmt.Errorf("look up users: %w", err)
 	}
-	return User{Name: u.Username, UID: uint32(uid), GID: uint32(gid)}, nil
+	return found, nil
+}
+
+// askable: a name that getent can be asked for. A name with ':', a
+// newline or NUL can not be in the database; an all-digit one getent
+// would take for a uid.
+func askable(n string) bool {
+	if n == "" || strings.ContainsAny(n, ":\n\x00") {
+		return false
+	}
+	for _, c := range []byte(n) {
+		if c < '0' || c > '9' {
+			return true
+		}
+	}
+	return false
+}
+
+// lookup finds the entries for keys: match reports, for an entry, which
+// key it answers and whether it is wanted; ask, whether a key that
+// /etc/passwd does not answer may be asked of getent.
+func lookup(keys []string, ask func(string) bool, match func(User) (string, bool)) (map[string]User, error) {
+	found := map[string]User{}
+	if len(keys) == 0 {
+		return found, nil
+	}
+	nss := services()
+	if nss.filesFirst {
+		err := scan(passwdPath, func(u User) bool {
+			if k, ok := match(u); ok {
+				if _, dup := found[k]; !dup { // the first entry wins, as in NSS
+					found[k] = u
+				}
+			}
+			return len(found) == len(keys)
+		})
+		switch {
+		case err != nil && nss.onlyFiles:
+			return nil, err
+		case err == nil && (len(found) == len(keys) || nss.onlyFiles):
+			return found, nil
+		}
+	}
+	var rest []string
+	for _, k := range keys {
+		if _, ok := found[k]; !ok && ask(k) {
+			rest = append(rest, k)
+		}
+	}
+	more, err := getent(rest, match)
+	if err != nil {
+		return nil, err
+	}
+	for k, u := range more {
+		found[k] = u
+	}
+	return found, nil
+}
+
+// nss is what the passwd line of nsswitch.conf says, as far as this
+// package cares.
+type nss struct {
+	filesFirst bool // "files" is the first service, with no action on its success
+	onlyFiles  bool // and the only one
+}
+
+var (
+	nssOnce sync.Once
+	nssConf nss
+)
+
+func services() nss {
+	nssOnce.Do(func() {
+		nssConf = nss{}
+		if text, err := readFile(nsswitchPath); err == nil {
+			nssConf = parseNsswitch(text)
+		} // else no shortcut: every look-up asks getent
+	})
+	return nssConf
+}
+
+// parseNsswitch reads the passwd line of nsswitch.conf(5): its services
+// in order, each optionally followed by [STATUS=ACTION ...].
+func parseNsswitch(text string) nss {
+	for _, line := range strings.Split(text, "\n") {
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		db, rest, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(db) != "passwd" {
+			continue
+		}
+		var svcs []string
+		firstActions := ""
+		for rest = strings.TrimSpace(rest); rest != ""; rest = strings.TrimSpace(rest) {
+			if rest[0] == '[' {
+				j := strings.IndexByte(rest, ']')
+				if j < 0 {
+					j = len(rest) - 1
+				}
+				if len(svcs) == 1 {
+					firstActions += rest[:j+1]
+				}
+				rest = rest[j+1:]
+				continue
+			}
+			j := strings.IndexAny(rest, " \t[")
+			if j < 0 {
+				j = len(rest)
+			}
+			svcs = append(svcs, rest[:j])
+			rest = rest[j:]
+		}
+		first := len(svcs) > 0 && svcs[0] == "files" && !strings.Contains(strings.ToUpper(firstActions), "SUCCESS")
+		return nss{filesFirst: first, onlyFiles: first && len(svcs) == 1}
+	}
+	return nss{}
+}
+
+// scan calls each for every well-formed entry of a passwd file, in order,
+// until it returns true.
+func scan(path string, each func(User) bool) error {
+	text, err := readFile(path)
+	if err != nil {
+		return err
+	}
+	for len(text) > 0 {
+		line := text
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
+		} else {
+			text = ""
+		}
+		if u, ok := parseEntry(line); ok && each(u) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// readFile reads a small file whole with plain system calls (os.ReadFile
+// would try to add it to the runtime's poller first).
+func readFile(path string) (string, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return "", &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return "", &os.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	buf := make([]byte, 0, max(st.Size, 0)+512)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return "", &os.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			return string(buf), nil
+		}
+		buf = buf[:len(buf)+n]
+	}
+}
+
+// parseEntry parses name:password:uid:gid:gecos:home:shell.
+func parseEntry(line string) (User, bool) {
+	f := strings.SplitN(line, ":", 7)
+	if len(f) != 7 || f[0] == "" || line[0] == '#' {
+		return User{}, false
+	}
+	uid, err1 := strconv.ParseUint(f[2], 10, 32)
+	gid, err2 := strconv.ParseUint(f[3], 10, 32)
+	if err1 != nil || err2 != nil {
+		return User{}, false
+	}
+	return User{Name: f[0], UID: uint32(uid), GID: uint32(gid)}, true
+}
+
+// getent asks the C library's name service, through getent(1), for keys
+// (names or one uid) and returns the wanted entries by key.
+func getent(keys []string, match func(User) (string, bool)) (map[string]User, error) {
+	found := map[string]User{}
+	if len(keys) == 0 {
+		return found, nil
+	}
+	bin := ""
+	for _, p := range getentPaths {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			bin = p
+			break
+		}
+	}
+	if bin == "" {
+		return nil, fmt.Errorf("getent is not installed (looked for %s; it comes with the C library: libc-bin or glibc-common)", strings.Join(getentPaths, ", "))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), GetentTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"passwd", "--"}, keys...)...)
+	cmd.Env = []string{} // nothing of ours (LD_PRELOAD, say) reaches the C library
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("%s passwd did not answer within %s", bin, GetentTimeout)
+	case errors.As(err, &exit) && exit.ExitCode() == 2:
+		// One or more keys not found; the others are printed.
+	case err != nil:
+		return nil, fmt.Errorf("%s passwd: %v: %s", bin, err, strings.TrimSpace(stderr.String()))
+	}
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if u, ok := parseEntry(line); ok {
+			if k, ok := match(u); ok {
+				if _, dup := found[k]; !dup {
+					found[k] = u
+				}
+			}
+		}
+	}
+	return found, nil
 }
 
 type noEntry struct{ msg string }

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -165,11 +164,18 @@ func Parse(path string, text []byte) (Policy, error) {
 // lineOf is the line on which top-level key (or a table of that name) is
 // first written, or 0.
 func lineOf(text []byte, key string) int {
-	q := regexp.QuoteMeta(key)
-	re := regexp.MustCompile(`^\s*(?:\[+\s*)?(?:` + q + `|"` + q + `"|'` + q + `')\s*[=.\]]`)
+	space := func(s string) string { return strings.TrimLeft(s, " \t\r\f") }
 	for i, line := range strings.Split(string(text), "\n") {
-		if re.MatchString(line) {
-			return i + 1
+		rest := space(line)
+		if strings.HasPrefix(rest, "[") {
+			rest = space(strings.TrimLeft(rest, "["))
+		}
+		for _, k := range []string{key, `"` + key + `"`, "'" + key + "'"} {
+			if r, ok := strings.CutPrefix(rest, k); ok {
+				if r = space(r); r != "" && strings.ContainsRune("=.]", rune(r[0])) {
+					return i + 1
+				}
+			}
 		}
 	}
 	return 0

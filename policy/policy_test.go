@@ -4,7 +4,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -77,4 +79,32 @@ func TestPathFor(t *testing.T) {
 	if got := PathFor("/etc/aimx/config.toml"); got != "/etc/aimx/mailboxd.toml" {
 		t.Errorf("got %s", got)
 	}
+}
+
+// TestLineOf: lineOf finds the line the pattern
+// ^\s*(\[+\s*)?(key|"key"|'key')\s*[=.\]] finds, over many small texts.
+func TestLineOf(t *testing.T) {
+	key := "lock_timeout_seconds"
+	re := regexp.MustCompile(`^\s*(?:\[+\s*)?(?:` + key + `|"` + key + `"|'` + key + `')\s*[=.\]]`)
+	want := func(text string) int {
+		for i, line := range strings.Split(text, "\n") {
+			if re.MatchString(line) {
+				return i + 1
+			}
+		}
+		return 0
+	}
+	parts := []string{"", " ", "\t", "[", "[[", key, `"` + key + `"`, "'" + key + "'", "=", ".", "]", "x", "\n", "#", key + "s"}
+	var check func(text string, depth int)
+	check = func(text string, depth int) {
+		if got, w := lineOf([]byte(text), key), want(text); got != w {
+			t.Errorf("lineOf(%q) = %d, want %d", text, got, w)
+		}
+		if depth > 0 {
+			for _, p := range parts {
+				check(text+p, depth-1)
+			}
+		}
+	}
+	check("", 4)
 }

@@ -93,8 +93,13 @@ func (s *Server) log(peer activation.Peer, req wire.Request, user string, d auth
 	if s.Log == nil {
 		return
 	}
-	s.Log.Log(Record{Verb: Escape(req.Verb), UID: peer.UID, PID: peer.PID, User: Escape(user),
-		Mailbox: Escape(req.Name), Decision: d, Outcome: o, Reason: Escape(reason)})
+	s.Log.Log(record(peer, req, user, d, o, reason))
+}
+
+// record is the log record of a request, every field escaped.
+func record(peer activation.Peer, req wire.Request, user string, d authz.Decision, o Outcome, reason string) Record {
+	return Record{Verb: Escape(req.Verb), UID: peer.UID, PID: peer.PID, User: Escape(user),
+		Mailbox: Escape(req.Name), Decision: d, Outcome: o, Reason: Escape(reason)}
 }
 
 // Escape returns s with every control character (C0, DEL, C1, U+2028,

@@ -87,10 +87,15 @@ func (s *Server) Serve(conn *net.UnixConn, peer activation.Peer) error {
 	werr2 := wire.WriteResponse(conn, resp)
 	if werr2 == nil {
 		conn.CloseWrite()
+	}
+	// The answer is out: the client has it and its EOF. What is left
+	// (the log record, with the caller's name; emptying the trash
+	// outside the lock) no longer delays it.
+	rq.after()
+	if werr2 == nil {
 		drain(conn, drainWait)
 	}
 	conn.Close()
-	rq.after() // the answer is out: empty the trash, outside the lock
 	if werr2 != nil {
 		return fmt.Errorf("%w: %v", ErrNoResponse, werr2)
 	}
@@ -105,16 +110,21 @@ func drain(conn *net.UnixConn, wait time.Duration) {
 
 // request is one request in flight: who asked, and what to log.
 type request struct {
-	s       *Server
-	caller  activation.Peer
-	me      passwd.User // the caller's passwd entry; zero when userErr says why not
-	userErr error
-	req     wire.Request
-	policy  policy.Policy
-	store   mailbox.Store // s.Store with the policy's lock timeout
+	s      *Server
+	caller activation.Peer
+	req    wire.Request
+	policy policy.Policy
+	store  mailbox.Store // s.Store with the policy's lock timeout
 
+	// The caller's passwd entry (zero when userErr says why not), looked
+	// up on first use (user): a request that needs no name for its answer
+	// looks it up for its log record after the answer.
+	me      passwd.User
+	userErr error
+	looked  bool
 	resp    wire.Response
-	dataDir string // set by an edit: whose trash to empty after the answer
+	record  *Record // the request's log record, written by after
+	dataDir string  // set by an edit: whose trash to empty after the answer
 }
 
 // Handle answers one parsed request from caller and logs its decision.
@@ -128,16 +138,40 @@ func (s *Server) Handle(caller activation.Peer, req wire.Request) wire.Response 
 
 func (s *Server) handle(caller activation.Peer, req wire.Request) *request {
 	rq := &request{s: s, caller: caller, req: req, store: *s.Store}
-	rq.me, rq.userErr = passwd.LookupUID(caller.UID)
 	rq.resp = rq.answer()
 	return rq
 }
 
-// after does what may wait until the answer is out.
+// user is the caller's passwd entry, looked up once.
+func (rq *request) user() (passwd.User, error) {
+	if !rq.looked {
+		rq.looked = true
+		rq.me, rq.userErr = passwd.LookupUID(rq.caller.UID)
+	}
+	return rq.me, rq.userErr
+}
+
+// after does what may wait until the answer is out: the log record (it
+// names the caller, whose passwd entry may only now be looked up), and
+// emptying the trash outside the lock.
 func (rq *request) after() {
-	if rq != nil && rq.dataDir != "" {
+	if rq == nil {
+		return
+	}
+	if r := rq.record; r != nil && rq.s.Log != nil {
+		me, _ := rq.user()
+		r.User = Escape(me.Name)
+		rq.s.Log.Log(*r)
+	}
+	if rq.dataDir != "" {
 		mailbox.EmptyTrash(rq.dataDir)
 	}
+}
+
+// note keeps the request's log record for after.
+func (rq *request) note(d authz.Decision, o Outcome, reason string) {
+	r := record(rq.caller, rq.req, "", d, o, reason)
+	rq.record = &r
 }
 
 func (rq *request) answer() wire.Response {
@@ -172,7 +206,7 @@ func (rq *request) bypass() authz.Decision {
 }
 
 func (rq *request) ok(body []byte, d authz.Decision) wire.Response {
-	rq.s.log(rq.caller, rq.req, rq.me.Name, d, Accepted, "")
+	rq.note(d, Accepted, "")
 	return wire.Response{Body: body}
 }
 
@@ -195,7 +229,7 @@ func (rq *request) failAs(o Outcome, e *wire.Error, internal string) wire.Respon
 	if internal == "" {
 		internal = e.Reason
 	}
-	rq.s.log(rq.caller, rq.req, rq.me.Name, authz.Reject, o, internal)
+	rq.note(authz.Reject, o, internal)
 	return wire.Response{Err: e}
 }
 
@@ -228,26 +262,33 @@ func (rq *request) create() wire.Response {
 	if err := mailbox.ValidateName(name); err != nil {
 		return rq.failErr(err)
 	}
-	if caller != 0 && rq.userErr != nil {
-		return rq.fail(wire.Errorf(wire.Validation, "%v", rq.userErr), "")
+	var me passwd.User
+	if caller != 0 {
+		// Owner: is ignored: the owner is the caller, by its uid.
+		var err error
+		if me, err = rq.user(); err != nil {
+			return rq.fail(wire.Errorf(wire.Validation, "%v", err), "")
+		}
 	}
-	owner, decision, err := authz.CreateOwner(caller, rq.me.Name, name, rq.req.Owner, rq.policy)
+	owner, decision, err := authz.CreateOwner(caller, me.Name, name, rq.req.Owner, rq.policy)
 	if err != nil {
 		return rq.deny(err)
 	}
 
-	tx, err := rq.store.Lock()
-	if err != nil {
-		return rq.failErr(err)
+	u, err := me, error(nil) // a non-root caller's entry was looked up once, by uid
+	if caller == 0 {
+		// Before the lock, which it does not need; its error is answered
+		// after the existence check, in behavior.md's order.
+		u, err = passwd.LookupName(owner)
+	}
+	tx, lerr := rq.store.Lock()
+	if lerr != nil {
+		return rq.failErr(lerr)
 	}
 	defer tx.Close()
 	rq.dataDir = tx.DataDir
-	if _, ok := tx.Config.Mailboxes[name]; ok {
+	if _, ok := tx.Config.Mailbox(name); ok {
 		return rq.failErr(mailbox.ErrExists)
-	}
-	u, err := rq.me, error(nil) // a non-root caller's entry was looked up once, by uid
-	if caller == 0 {
-		u, err = passwd.LookupName(owner)
 	}
 	if errors.Is(err, passwd.ErrNoEntry) {
 		return rq.fail(wire.Errorf(wire.Validation, "unknown owner '%s'", owner), err.Error())
@@ -274,27 +315,29 @@ func (rq *request) create() wire.Response {
 
 // ownedBy counts the stanzas of c whose owner resolves to u's uid,
 // stopping at limit. Stanzas that name u exactly are counted without a
-// look-up; every other owner name is looked up once.
+// look-up; the other owner names are looked up together, only when those
+// do not reach the limit already.
 func ownedBy(c *mailbox.Config, u passwd.User, limit int) int {
 	n := 0
-	others := map[string]bool{}
-	for _, st := range c.Mailboxes {
+	others := map[string]int{} // owner name → its stanzas
+	for st := range c.All() {
 		if st.Owner == u.Name {
 			n++
 		} else {
-			others[st.Owner] = true
+			others[st.Owner]++
 		}
 	}
+	if n >= limit || len(others) == 0 {
+		return n
+	}
+	names := make([]string, 0, len(others))
 	for name := range others {
-		if n >= limit {
-			break
-		}
-		if o, err := passwd.LookupName(name); err == nil && o.UID == u.UID {
-			for _, st := range c.Mailboxes {
-				if st.Owner == name {
-					n++
-				}
-			}
+		names = append(names, name)
+	}
+	found, _ := passwd.LookupNames(names) // a name that does not resolve is nobody's
+	for name, o := range found {
+		if o.UID == u.UID {
+			n += others[name]
 		}
 	}
 	return n
@@ -312,14 +355,16 @@ func (rq *request) delete() wire.Response {
 	defer tx.Close()
 	rq.dataDir = tx.DataDir
 	var target *authz.Mailbox
-	if st, ok := tx.Config.Mailboxes[name]; ok {
+	if st, ok := tx.Config.Mailbox(name); ok {
 		target = &authz.Mailbox{Name: name, Owner: st.Owner}
-		u, err := passwd.LookupName(st.Owner)
-		switch {
-		case err == nil:
-			target.OwnerUID, target.OwnerResolved = u.UID, true
-		case !errors.Is(err, passwd.ErrNoEntry):
-			return rq.failErr(err)
+		if rq.caller.UID != 0 { // root may delete any mailbox: its owner decides nothing
+			u, err := passwd.LookupName(st.Owner)
+			switch {
+			case err == nil:
+				target.OwnerUID, target.OwnerResolved = u.UID, true
+			case !errors.Is(err, passwd.ErrNoEntry):
+				return rq.failErr(err)
+			}
 		}
 	}
 	if target == nil {
@@ -361,22 +406,17 @@ func (rq *request) list() wire.Response {
 		return rq.failErr(err)
 	}
 	caller := rq.caller.UID
-	type resolved struct {
-		ok  bool
-		uid uint32
-	}
-	owners := map[string]resolved{} // each owner name is looked up once
-	keep := func(e mailbox.Entry) bool {
-		var o resolved
-		if e.Registered && caller != 0 {
-			var seen bool
-			if o, seen = owners[e.Owner]; !seen {
-				u, err := passwd.LookupName(e.Owner)
-				o = resolved{err == nil, u.UID}
-				owners[e.Owner] = o
-			}
+	var owners map[string]passwd.User // every owner name, looked up together
+	if caller != 0 {
+		names := make([]string, 0, cfg.Len())
+		for st := range cfg.All() {
+			names = append(names, st.Owner)
 		}
-		return authz.Listed(caller, e.Registered, o.ok, o.uid, e.DirUID)
+		owners, _ = passwd.LookupNames(names) // a name that does not resolve is nobody's
+	}
+	keep := func(e mailbox.Entry) bool {
+		o, ok := owners[e.Owner]
+		return authz.Listed(caller, e.Registered, e.Registered && ok, o.UID, e.DirUID)
 	}
 	entries, err := rq.store.List(cfg, keep)
 	if err != nil {

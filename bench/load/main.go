@@ -17,6 +17,12 @@
 // -config file.
 //
 //	load -socket PATH -floor-socket PATH -config FILE -pairs N -out FILE
+//
+// With -aimx (make bench-aimx) it compares, alternating request by
+// request, AIMX's own daemon (aimx serve), the helper and the floor
+// program at 10, 1 000 and 10 000 mailboxes (aimx.go).
+//
+//	load -aimx BIN -helper BIN -floor BIN -wrap BIN -out FILE
 package main
 
 import (
@@ -64,6 +70,12 @@ func main() {
 		fatalf("needs root: creates the user %s and runs the helper for it", benchUser)
 	}
 	runf := run
+	if *aimxBin != "" {
+		if *helper == "" || *floor == "" || *wrap == "" {
+			fatalf("-aimx needs -helper, -floor and -wrap")
+		}
+		runf = compare
+	}
 	if *socket != "" {
 		if *floorSocket == "" || *configPath == "" {
 			fatalf("-socket needs -floor-socket and -config")
@@ -268,6 +280,14 @@ func ensureUser() (u *user.User, cleanup func(), err error) {
 	return u, func() { exec.Command("userdel", benchUser).Run() }, err
 }
 
+// benchTarget is the make target this run is: bench, or bench-aimx.
+func benchTarget() string {
+	if *aimxBin != "" {
+		return "bench-aimx"
+	}
+	return "bench"
+}
+
 func machine() {
 	cpu := ""
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {
@@ -283,8 +303,8 @@ func machine() {
 	kernel, _ := exec.Command("uname", "-sr").Output()
 	nproc, _ := exec.Command("nproc").Output()
 	fsType, _ := exec.Command("stat", "-f", "-c", "%T", os.TempDir()).Output()
-	rep.f("Run: `make bench`, %s. Machine: %s CPUs, %s, %s, temp dir on %s; PID 1 is not systemd, so the activator is `systemd-socket-activate --accept` on the host.\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), strings.TrimSpace(string(nproc)), cpu, strings.TrimSpace(string(kernel)), strings.TrimSpace(string(fsType)))
+	rep.f("Run: `make %s`, %s. Machine: %s CPUs, %s, %s, temp dir on %s; PID 1 is not systemd, so the activator is `systemd-socket-activate --accept` on the host.\n",
+		benchTarget(), time.Now().UTC().Format("2006-01-02 15:04 UTC"), strings.TrimSpace(string(nproc)), cpu, strings.TrimSpace(string(kernel)), strings.TrimSpace(string(fsType)))
 }
 
 // sandbox is one config, data dir and socket.

@@ -351,7 +351,7 @@ func (d *doctor) checkConfig() []Check {
 		return []Check{c.fail(err.Error(), "correct "+path+" there; until then every request but VERSION fails")}
 	}
 	d.cfg = cfg
-	checks := []Check{c.ok(fmt.Sprintf("%s parses: %d mailboxes", path, len(cfg.Mailboxes)))}
+	checks := []Check{c.ok(fmt.Sprintf("%s parses: %d mailboxes", path, cfg.Len()))}
 	dom := Check{Name: "domain"}
 	if cfg.Domain == "" {
 		return append(checks, dom.fail(path+" sets no domain: every create fails", `add a line domain = "<your mail domain>" to `+path))

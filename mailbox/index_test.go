@@ -1,0 +1,263 @@
+package mailbox
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+const indexedConfig = "# operator\ndomain = \"example.com\"\n\n[mailboxes.a]\naddress = \"a@example.com\"\nowner = \"alice\"\n"
+
+// indexFile reads the index beside s's config.
+func indexFile(t *testing.T, s *Store) []byte {
+	t.Helper()
+	b, err := os.ReadFile(s.IndexPath())
+	if err != nil {
+		t.Fatalf("index: %v", err)
+	}
+	return b
+}
+
+// built is the index file a build of text gives.
+func built(t *testing.T, text []byte) []byte {
+	t.Helper()
+	c, err := BuildIndex("c.toml", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return MarshalIndex(c.index)
+}
+
+// TestIndexFile: the first locked request writes the index, 0600, owned
+// like the folder (like the lock), named .config.toml.index; every
+// edit leaves the index that a build of the new text gives; a request
+// trusts it (its edits take the fast path).
+func TestIndexFile(t *testing.T) {
+	s := newStore(t, indexedConfig)
+	if s.IndexPath() != filepath.Join(filepath.Dir(s.ConfigPath), ".config.toml.index") {
+		t.Errorf("IndexPath %s", s.IndexPath())
+	}
+	holdLock(t, s)()
+	fi, err := os.Lstat(s.IndexPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dfi, _ := os.Stat(filepath.Dir(s.ConfigPath))
+	du, dg := owner(dfi)
+	if u, g := owner(fi); !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 || u != du || g != dg {
+		t.Errorf("index is %v %d:%d, want a regular file 0600 %d:%d", fi.Mode(), u, g, du, dg)
+	}
+	if got, want := indexFile(t, s), built(t, []byte(indexedConfig)); !bytes.Equal(got, want) {
+		t.Errorf("index:\n%s\nwant:\n%s", got, want)
+	}
+	for i, name := range []string{"b", "c.d", "e"} {
+		if err := create(t, s, name); err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			deleteName(t, s, "a")
+		}
+	}
+	tx, err := s.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tx.rebuilt != nil || tx.Config.meaning != nil {
+		t.Errorf("the index was not trusted after the edits")
+	}
+	text := tx.Config.Text()
+	if err := tx.Delete("b", false); err != nil || !tx.Config.fast {
+		t.Errorf("delete: %v, fast path %v", err, tx.Config.fast)
+	}
+	tx.Close()
+	text2, _ := os.ReadFile(s.ConfigPath)
+	if got, want := indexFile(t, s), built(t, text2); !bytes.Equal(got, want) {
+		t.Errorf("after the edits the index is\n%s\nwant (a build of the config):\n%s", got, want)
+	}
+	if bytes.Contains(text2, []byte("[mailboxes.b]")) || !bytes.Contains(text, []byte("[mailboxes.b]")) {
+		t.Errorf("config:\n%s", text2)
+	}
+	if names, _ := filepath.Glob(filepath.Join(filepath.Dir(s.ConfigPath), ".config.toml.tmp-*")); len(names) > 0 {
+		t.Errorf("temporary files left: %v", names)
+	}
+}
+
+func deleteName(t *testing.T, s *Store, name string) {
+	t.Helper()
+	tx, err := s.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	if err := tx.Delete(name, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIndexStale: when someone else rewrites the config (the mail daemon
+// serializing its own config), the index no longer describes it: the
+// next request decodes the config in full and writes a new index.
+func TestIndexStale(t *testing.T) {
+	s := newStore(t, indexedConfig)
+	holdLock(t, s)()
+	old := indexFile(t, s)
+	other := strings.Replace(indexedConfig, `owner = "alice"`, `owner = "mallory"`, 1)
+	if err := os.WriteFile(s.ConfigPath, []byte(other), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Load()
+	if st, _ := c.Mailbox("a"); err != nil || st.Owner != "mallory" {
+		t.Fatalf("Load read a stale index: %v %+v", err, c)
+	}
+	tx, err := s.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := tx.Config.Mailbox("a"); tx.rebuilt == nil || st.Owner != "mallory" {
+		t.Errorf("Lock trusted a stale index")
+	}
+	tx.Close()
+	if got := indexFile(t, s); bytes.Equal(got, old) || !bytes.Equal(got, built(t, []byte(other))) {
+		t.Errorf("index not rebuilt:\n%s", got)
+	}
+}
+
+// TestIndexUntrusted: an index that is not a regular file 0600 owned
+// like the folder, that fails its own checksum, or that describes other
+// bytes is never trusted, even when it names the config's exact hash:
+// it says who owns each mailbox.
+func TestIndexUntrusted(t *testing.T) {
+	forged := func(t *testing.T) []byte {
+		c, err := BuildIndex("c.toml", []byte(indexedConfig))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.index.Entries[0].Owner = "mallory"
+		return MarshalIndex(c.index)
+	}
+	for _, tc := range []struct {
+		name string
+		make func(t *testing.T, s *Store)
+	}{
+		{"group and world readable and writable", func(t *testing.T, s *Store) {
+			must(t, os.WriteFile(s.IndexPath(), forged(t), 0o666))
+			must(t, os.Chmod(s.IndexPath(), 0o666))
+		}},
+		{"mode 0640", func(t *testing.T, s *Store) {
+			must(t, os.WriteFile(s.IndexPath(), forged(t), 0o640))
+			must(t, os.Chmod(s.IndexPath(), 0o640))
+		}},
+		{"a symlink to a good file", func(t *testing.T, s *Store) {
+			target := filepath.Join(t.TempDir(), "index")
+			must(t, os.WriteFile(target, forged(t), 0o600))
+			must(t, os.Symlink(target, s.IndexPath()))
+		}},
+		{"owned by another user", func(t *testing.T, s *Store) {
+			if os.Geteuid() != 0 {
+				t.Skip("needs root: chowns the index to another user")
+			}
+			must(t, os.WriteFile(s.IndexPath(), forged(t), 0o600))
+			must(t, os.Chown(s.IndexPath(), 65534, 65534))
+		}},
+		{"a flipped byte", func(t *testing.T, s *Store) {
+			b := forged(t)
+			b[len(b)/2] ^= 1
+			must(t, os.WriteFile(s.IndexPath(), b, 0o600))
+		}},
+		{"truncated", func(t *testing.T, s *Store) {
+			b := forged(t)
+			must(t, os.WriteFile(s.IndexPath(), b[:len(b)-10], 0o600))
+		}},
+		{"a FIFO", func(t *testing.T, s *Store) {
+			must(t, mkfifo(s.IndexPath()))
+		}},
+	} {
+		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
+			s := newStore(t, indexedConfig)
+			tc.make(t, s)
+			if tc.name != "a flipped byte" && tc.name != "truncated" && tc.name != "a FIFO" {
+				// The forged index is well formed and names the config's
+				// hash: only where it is and who may write it give it away.
+				if x, err := UnmarshalIndex(forged(t)); err != nil || x.Sum != sha256.Sum256([]byte(indexedConfig)) {
+					t.Fatalf("forged index: %v", err)
+				}
+			}
+			c, err := s.Load()
+			if st, _ := c.Mailbox("a"); err != nil || st.Owner != "alice" {
+				t.Errorf("Load trusted the index: %v %+v", err, c)
+			}
+			tx, err := s.Lock()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st, _ := tx.Config.Mailbox("a"); st.Owner != "alice" || tx.rebuilt == nil {
+				t.Errorf("Lock trusted the index: %+v", st)
+			}
+			tx.Close()
+		})
+	}
+}
+
+// TestIndexMarshal: any index reads back as itself, including fields with
+// tabs, newlines and backslashes; anything else is refused.
+func TestIndexMarshal(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	field := func() string {
+		var b strings.Builder
+		for range r.Intn(8) {
+			b.WriteString([]string{"a", "\\", "\t", "\n", "\r", "é", " ", "n", "\\t"}[r.Intn(9)])
+		}
+		return b.String()
+	}
+	for range 200 {
+		x := &Index{Domain: field(), DataDir: field(), Appendable: r.Intn(2) == 0}
+		r.Read(x.Sum[:])
+		seen := map[string]bool{}
+		for range r.Intn(5) {
+			n := field()
+			if seen[n] {
+				continue
+			}
+			seen[n] = true
+			x.Entries = append(x.Entries, IndexEntry{Stanza: Stanza{Name: n, Address: field(), Owner: field()}, Own: r.Intn(2) == 0})
+		}
+		sortEntries(x.Entries)
+		b := MarshalIndex(x)
+		y, err := UnmarshalIndex(b)
+		if err != nil || !bytes.Equal(MarshalIndex(y), b) {
+			t.Fatalf("%q: %v", b, err)
+		}
+		for i := range b {
+			c := bytes.Clone(b)
+			c[i] ^= 0x20
+			if _, err := UnmarshalIndex(c); err == nil {
+				t.Fatalf("byte %d flipped: accepted %q", i, c)
+			}
+			if _, err := UnmarshalIndex(b[:i]); err == nil {
+				t.Fatalf("truncated to %d: accepted", i)
+			}
+		}
+	}
+}
+
+func sortEntries(e []IndexEntry) {
+	for i := 1; i < len(e); i++ {
+		for j := i; j > 0 && e[j].Name < e[j-1].Name; j-- {
+			e[j], e[j-1] = e[j-1], e[j]
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mkfifo(path string) error { return syscall.Mkfifo(path, 0o600) }
