@@ -189,3 +189,32 @@ func TestListed(t *testing.T) {
 		}
 	}
 }
+
+// The log reason of every kind of denial names the caller, the action and
+// the mailbox, and may say what the wire must not.
+func TestDenialLogReasons(t *testing.T) {
+	mb := Mailbox{Name: "m", Owner: "bob", OwnerUID: bob, OwnerResolved: true}
+	for _, tc := range []struct {
+		d    Denial
+		want string
+	}{
+		{Denial{Kind: NotRoot, Action: Delete, Caller: alice, Mailbox: Mailbox{Name: "m", Owner: "gone"}}, "uid 1001 may not delete mailbox 'm': its owner 'gone' has no passwd entry, only root may"},
+		{Denial{Kind: NotOwner, Action: Delete, Caller: alice, Mailbox: mb}, "uid 1001 may not delete mailbox 'm': it is owned by 'bob' (uid 1002)"},
+		{Denial{Kind: NoSuchMailbox, Action: Delete, Caller: alice}, "no such mailbox"},
+		{Denial{Kind: MissingOwner, Action: Create, Caller: 0, Mailbox: Mailbox{Name: "m"}}, "uid 0 may not create mailbox 'm': root must name the owner of mailbox 'm': send Owner: <user> (aimx-mailboxes create m --owner USER)"},
+		{Denial{Kind: ReservedOwner, Action: Create, Caller: 0, Mailbox: Mailbox{Name: "m", Owner: "root"}}, "uid 0 may not create mailbox 'm': owner 'root' is reserved: only a hand edit of the config may give a mailbox to it"},
+	} {
+		if got := tc.d.Error(); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.d.Kind, got, tc.want)
+		}
+	}
+	if Create.String() != "create" || Delete.String() != "delete" {
+		t.Errorf("actions: %s, %s", Create, Delete)
+	}
+	// A denial that is neither hidden nor a rule about names, owners or
+	// limits reads as not authorized (EACCES on the wire).
+	d := &Denial{Kind: NotOwner, Action: Create}
+	if got := d.Public("m"); got != "not authorized to create mailbox 'm'" {
+		t.Errorf("got %s", got)
+	}
+}
