@@ -138,10 +138,6 @@ type fileID struct {
 	mtim, ctim unix.Timespec
 }
 
-func idOf(st *unix.Stat_t) fileID {
-	return fileID{dev: st.Dev, ino: st.Ino, size: st.Size, mtim: st.Mtim, ctim: st.Ctim}
-}
-
 // ChangedError is a config that another program replaced or changed
 // while this request held the lock and edited it: writing would undo
 // that program's change, so nothing was written.
