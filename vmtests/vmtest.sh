@@ -22,7 +22,7 @@ deb_dir=$3
 outdir=$4
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${VMTEST_CACHE:-$here/.cache}
-timeout_s=${VMTEST_TIMEOUT:-900}
+timeout_s=${VMTEST_TIMEOUT:-1800}
 mkdir -p "$cache" "$outdir"
 
 say() { echo "vmtest[$suite]: $*" >&2; }
