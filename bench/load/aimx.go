@@ -189,11 +189,10 @@ func compare() error {
 	if err != nil {
 		return err
 	}
-	load0 := loadavg()
 	machine()
 	ver, _ := exec.Command(*aimxBin, "--version").Output()
-	rep.f("AIMX: `%s` (%s), served by `aimx serve` with its test switch `AIMX_TEST_DKIM_RESOLVER_OVERRIDE=no-record`, SMTP on a loopback port, its UDS under the scratch folder. Load average (1, 5, 15 min) at the start: %s.\n",
-		*aimxBin, strings.TrimSpace(string(ver)), load0)
+	rep.f("AIMX: `%s` (%s), served by `aimx serve` with its test switch `AIMX_TEST_DKIM_RESOLVER_OVERRIDE=no-record`, SMTP on a loopback port, its UDS under the scratch folder.\n",
+		*aimxBin, strings.TrimSpace(string(ver)))
 
 	// The base config (a domain, no mailbox): VERSION, LIST,
 	// CREATE+DELETE pairs, alternating target by target.

@@ -27,6 +27,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -158,7 +159,7 @@ func run() error {
 	// Memory.
 	memory()
 	profile()
-	rep.f("\nTotal bench time: %s.\n", time.Since(start).Round(time.Second))
+	rep.f("\nTotal bench time: %s. Load average at the end: %s.\n", time.Since(start).Round(time.Second), loadavg())
 	if *out != "" {
 		return os.WriteFile(*out, []byte(rep.String()), 0o644)
 	}
@@ -303,8 +304,8 @@ func machine() {
 	kernel, _ := exec.Command("uname", "-sr").Output()
 	nproc, _ := exec.Command("nproc").Output()
 	fsType, _ := exec.Command("stat", "-f", "-c", "%T", os.TempDir()).Output()
-	rep.f("Run: `make %s`, %s. Machine: %s CPUs, %s, %s, temp dir on %s; PID 1 is not systemd, so the activator is `systemd-socket-activate --accept` on the host.\n",
-		benchTarget(), time.Now().UTC().Format("2006-01-02 15:04 UTC"), strings.TrimSpace(string(nproc)), cpu, strings.TrimSpace(string(kernel)), strings.TrimSpace(string(fsType)))
+	rep.f("Run: `make %s`, %s. Machine: %s CPUs, %s, %s, temp dir on %s; PID 1 is not systemd, so the activator is `systemd-socket-activate --accept` on the host. Load average (1, 5, 15 min) at the start: %s.\n",
+		benchTarget(), time.Now().UTC().Format("2006-01-02 15:04 UTC"), strings.TrimSpace(string(nproc)), cpu, strings.TrimSpace(string(kernel)), strings.TrimSpace(string(fsType)), loadavg())
 }
 
 // sandbox is one config, data dir and socket.
@@ -690,10 +691,15 @@ func profile() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	_, resp := request(sb.sock, createFrame("prof", benchUser))
-	time.Sleep(200 * time.Millisecond)
+	// strace writes its table when the helper has exited: wait for its
+	// total line (a slow, loaded machine took more than 200 ms).
+	var b []byte
+	for i := 0; i < 1000 && !bytes.Contains(b, []byte(" total\n")); i++ {
+		time.Sleep(10 * time.Millisecond)
+		b, _ = os.ReadFile(log)
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
-	b, _ := os.ReadFile(log)
 	rep.f("\n### Syscall profile of one CREATE (`strace -c -f`, helper and its shell; answer %q)\n\n```\n%s```\n", strings.TrimSpace(resp), b)
 }
 
