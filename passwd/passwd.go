@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strconv"
@@ -126,7 +127,10 @@ func lookup(keys []string, ask func(string) bool, match func(User) (string, bool
 	if len(keys) == 0 {
 		return found, nil
 	}
-	nss := services()
+	nss, err := services()
+	if err != nil {
+		return nil, err
+	}
 	if nss.filesFirst {
 		err := scan(passwdPath, func(u User) bool {
 			if k, ok := match(u); ok {
@@ -137,9 +141,11 @@ func lookup(keys []string, ask func(string) bool, match func(User) (string, bool
 			return len(found) == len(keys)
 		})
 		switch {
-		case err != nil && nss.onlyFiles:
+		case err != nil:
+			// A passwd file that cannot be read is a failing name
+			// service, never "no such user".
 			return nil, err
-		case err == nil && (len(found) == len(keys) || nss.onlyFiles):
+		case len(found) == len(keys) || nss.onlyFiles:
 			return found, nil
 		}
 	}
@@ -169,16 +175,25 @@ type nss struct {
 var (
 	nssOnce sync.Once
 	nssConf nss
+	nssErr  error
 )
 
-func services() nss {
+// services reads nsswitch.conf once. A missing file means no shortcut
+// (every look-up asks getent); a file that exists but cannot be read is
+// an error: guessing then could answer "no such user" for one that
+// exists.
+func services() (nss, error) {
 	nssOnce.Do(func() {
-		nssConf = nss{}
-		if text, err := readFile(nsswitchPath); err == nil {
+		nssConf, nssErr = nss{}, nil
+		text, err := readFile(nsswitchPath)
+		switch {
+		case err == nil:
 			nssConf = parseNsswitch(text)
-		} // else no shortcut: every look-up asks getent
+		case !errors.Is(err, fs.ErrNotExist):
+			nssErr = err
+		}
 	})
-	return nssConf
+	return nssConf, nssErr
 }
 
 // parseNsswitch reads the passwd line of nsswitch.conf(5): its services

@@ -101,7 +101,7 @@ func TestSameAsLibc(t *testing.T) {
 	real, err := os.ReadFile("/etc/passwd")
 	must(t, err)
 	withFiles(t, "-", string(real))
-	if services().filesFirst {
+	if nss, _ := services(); nss.filesFirst {
 		t.Fatal("no nsswitch.conf must mean no shortcut")
 	}
 	check("getent only")
@@ -248,3 +248,25 @@ exec "$@"`
 		t.Errorf("in the namespace: %v\n%s", err, out)
 	}
 }
+
+// A name service that fails is never "no such user": an nsswitch.conf or
+// a passwd file that exists but cannot be read is an error naming it
+// (the faults suite's EIO on the first openat found the old fallback).
+func TestUnreadableFilesAreErrors(t *testing.T) {
+	withFiles(t, "passwd: files systemd\n", "root:x:0:0::/root:/bin/sh\n")
+	must(t, os.Remove(passwdPath))
+	must(t, os.Mkdir(passwdPath, 0o755)) // read(2) fails: EISDIR
+	for _, err := range []error{second(LookupName("root")), second(LookupUID(0))} {
+		if err == nil || errors.Is(err, ErrNoEntry) || !strings.Contains(err.Error(), passwdPath) {
+			t.Errorf("unreadable passwd file: %v, want an error naming %s", err, passwdPath)
+		}
+	}
+	withFiles(t, "passwd: files\n", "root:x:0:0::/root:/bin/sh\n")
+	must(t, os.Remove(nsswitchPath))
+	must(t, os.Mkdir(nsswitchPath, 0o755))
+	if _, err := LookupName("root"); err == nil || errors.Is(err, ErrNoEntry) || !strings.Contains(err.Error(), nsswitchPath) {
+		t.Errorf("unreadable nsswitch.conf: %v, want an error naming %s", err, nsswitchPath)
+	}
+}
+
+func second(_ User, err error) error { return err }
