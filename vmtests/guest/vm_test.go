@@ -359,8 +359,7 @@ func testSandbox(t *testing.T) {
 func testFlood(t *testing.T) {
 	const n, workers = 300, 16
 	t.Logf("socket before the flood: %s", counters(t))
-	flood := asUser(t, "alice", "/proc/self/exe", fmt.Sprint(n), fmt.Sprint(workers))
-	flood.Env = append(flood.Env, childEnv+"=flood")
+	flood := asChild(t, "alice", "flood", fmt.Sprint(n), fmt.Sprint(workers))
 	start := time.Now()
 	out := make(chan string, 1)
 	go func() {
@@ -425,8 +424,7 @@ func testPerSource(t *testing.T) {
 	unlock := func() { syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) }
 	defer unlock()
 
-	hold := asUser(t, "alice", "/proc/self/exe", fmt.Sprint(limit))
-	hold.Env = append(hold.Env, childEnv+"=hold")
+	hold := asChild(t, "alice", "hold", fmt.Sprint(limit))
 	stdin, _ := hold.StdinPipe()
 	stdout, _ := hold.StdoutPipe()
 	hold.Stderr = os.Stderr
