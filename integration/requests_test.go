@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
-	"github.com/aimx/aimx-mailboxd/mailbox"
+	"github.com/aimx/aimx-mailboxd/wire"
 )
 
 func TestCreateNonRootIgnoresOwner(t *testing.T) {
@@ -262,7 +262,7 @@ func TestCallerWithoutPasswdEntry(t *testing.T) {
 	}
 }
 
-type entry = mailbox.Entry
+type entry = wire.Entry
 
 func (e *env) list(u *user) []entry {
 	e.t.Helper()

@@ -3,7 +3,6 @@
 package guest
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
+	"github.com/aimx/aimx-mailboxd/wire"
 )
 
 const (
@@ -212,11 +212,9 @@ func lookup(t *testing.T, name string) account {
 // listNames decodes a MAILBOX-LIST JSON array into its names.
 func listNames(t *testing.T, body string) []string {
 	t.Helper()
-	var entries []struct {
-		Name string `json:"name"`
-	}
-	if err := json.Unmarshal([]byte(body), &entries); err != nil {
-		t.Fatalf("decode list JSON %q: %v", body, err)
+	entries, err := wire.DecodeList([]byte(body))
+	if err != nil {
+		t.Fatalf("decode list %q: %v", body, err)
 	}
 	var names []string
 	for _, e := range entries {
