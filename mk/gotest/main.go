@@ -65,7 +65,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "gotest: -cover-min: %v\n", err)
 		os.Exit(2)
 	}
-	r := &report{w: os.Stdout, pkgs: map[string]*pkgState{}, coverage: map[string]float64{}}
+	r := newReport(os.Stdout)
 	if err := r.run(os.Stdin); err != nil {
 		fmt.Fprintf(os.Stderr, "gotest: reading go test -json: %v\n", err)
 		os.Exit(1)
@@ -73,6 +73,10 @@ func main() {
 	if !r.checkCoverage(bounds, *as) {
 		os.Exit(1)
 	}
+}
+
+func newReport(w io.Writer) *report {
+	return &report{w: w, pkgs: map[string]*pkgState{}, coverage: map[string]float64{}}
 }
 
 // bound is one package's coverage floor.
@@ -173,8 +177,9 @@ func (r *report) handle(e event) {
 			// Output of the package itself comes after its tests, or
 			// (a panic, a timeout) cuts them off: show what they said.
 			r.flush(p)
-			// The test binary's own PASS line: plain go test hides it.
-			if e.Output != "PASS\n" {
+			// The test binary's own PASS and coverage lines: plain go
+			// test hides them (the ok line carries the coverage).
+			if e.Output != "PASS\n" && !strings.HasPrefix(e.Output, "coverage: ") {
 				io.WriteString(r.w, e.Output)
 			}
 		case "pass", "fail", "skip":
@@ -249,11 +254,19 @@ func (r *report) summary(pkg string, p *pkgState) {
 // logPrefix matches the "    file_test.go:123: " that t.Skip puts first.
 var logPrefix = regexp.MustCompile(`^\s+[^\s:]+\.go:\d+: `)
 
-// reason is the message a skipped test gave: its last logged line.
+// scriptSkip matches the skip command of a testscript story in its log
+// ("> [!root] skip 'needs root: ...'"), whose reason comes after the
+// WORK= line that testscript logs first.
+var scriptSkip = regexp.MustCompile(`^\s+> (?:\[[^\]]*\] )*skip '([^']*)'`)
+
+// reason is the message a skipped test gave: its last logged line, or a
+// testscript story's skip reason.
 func reason(lines []string) string {
 	why := ""
 	for _, l := range lines {
-		if logPrefix.MatchString(l) {
+		if m := scriptSkip.FindStringSubmatch(l); m != nil {
+			why = m[1]
+		} else if logPrefix.MatchString(l) {
 			why = strings.TrimSpace(logPrefix.ReplaceAllString(l, ""))
 		}
 	}
