@@ -8,18 +8,16 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/aimx/aimx-mailboxd/activation"
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
 	"github.com/aimx/aimx-mailboxd/mailbox"
 	"github.com/aimx/aimx-mailboxd/server"
 	"github.com/aimx/aimx-mailboxd/wire"
@@ -46,16 +44,7 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		os.Chmod(dir, 0o755)
-		self, err := os.Executable()
-		if err == nil {
-			var b []byte
-			if b, err = os.ReadFile(self); err == nil {
-				agentBin = filepath.Join(dir, "aimx-mailboxes.test")
-				err = os.WriteFile(agentBin, b, 0o755)
-			}
-		}
-		if err != nil {
+		if agentBin, err = aimxtest.CopySelf(dir); err != nil {
 			fmt.Fprintln(os.Stderr, "copy the test binary:", err)
 			return 1
 		}
@@ -66,28 +55,13 @@ func TestMain(m *testing.M) {
 // The agent's user. Run as an ordinary user, that user; run as root,
 // nobody: a root CREATE needs Owner:, which mailbox_create never sends, so
 // root's own agent can only list and delete (TestMCPRootAgent).
-type agent struct {
-	name     string
-	uid, gid int
-}
-
-func theAgent(t *testing.T) agent {
+func theAgent(t *testing.T) aimxtest.User {
 	t.Helper()
-	name := "nobody"
-	if os.Geteuid() != 0 {
-		u, err := user.Current()
-		if err != nil {
-			t.Fatal(err)
-		}
-		name = u.Username
-	}
-	u, err := user.Lookup(name)
+	u, err := aimxtest.Ordinary()
 	if err != nil {
-		t.Fatalf("look up %s: %v", name, err)
+		t.Fatalf("look up the agent's user: %v", err)
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return agent{name, uid, gid}
+	return u
 }
 
 const baseConfig = "# written by mcp_test.go\ndomain = \"example.test\"\n"
@@ -103,16 +77,11 @@ type helper struct {
 
 func startHelper(t *testing.T, config string) *helper {
 	t.Helper()
-	dir := tempDir(t)
-	h := &helper{sock: filepath.Join(dir, "mailboxd.sock"), config: filepath.Join(dir, "etc", "config.toml"), data: filepath.Join(dir, "data")}
-	for _, d := range []string{filepath.Dir(h.config), filepath.Join(h.data, "inbox"), filepath.Join(h.data, "sent")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(h.config, []byte(config), 0o640); err != nil {
+	sb, err := aimxtest.NewSandbox(tempDir(t), config)
+	if err != nil {
 		t.Fatal(err)
 	}
+	h := &helper{sock: sb.Sock, config: sb.Config, data: sb.Data}
 	h.listen(t)
 	return h
 }
@@ -193,7 +162,7 @@ func connect(t *testing.T, socket string, asRoot bool, env ...string) *mcp.Clien
 		cmd.Env = append(cmd.Env, "GOCOVERDIR="+dir)
 	}
 	if a := theAgent(t); os.Geteuid() == 0 && !asRoot {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(a.uid), Gid: uint32(a.gid), Groups: []uint32{}}}
+		cmd.SysProcAttr = a.Credential()
 	}
 	stderr := &strings.Builder{}
 	cmd.Stderr = stderr
@@ -316,18 +285,12 @@ func TestMCPLifecycle(t *testing.T) {
 	ok(t, cs, "mailbox_list", nil, "[]")
 	ok(t, cs, "mailbox_create", map[string]any{"name": "agent-1"}, "agent-1@example.test")
 
-	if got, want := h.readConfig(t), baseConfig+fmt.Sprintf("\n[mailboxes.agent-1]\naddress = \"agent-1@example.test\"\nowner = \"%s\"\n", a.name); got != want {
+	if got, want := h.readConfig(t), baseConfig+fmt.Sprintf("\n[mailboxes.agent-1]\naddress = \"agent-1@example.test\"\nowner = \"%s\"\n", a.Name); got != want {
 		t.Errorf("config after create:\n%s\nwant:\n%s", got, want)
 	}
 	for _, folder := range []string{"inbox", "sent"} {
-		p := filepath.Join(h.data, folder, "agent-1")
-		fi, err := os.Lstat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		if !fi.IsDir() || int(st.Uid) != a.uid || int(st.Gid) != a.gid || fi.Mode().Perm() != 0o700 {
-			t.Errorf("%s: dir %v, %d:%d %o; want a dir %d:%d 0700", p, fi.IsDir(), st.Uid, st.Gid, fi.Mode().Perm(), a.uid, a.gid)
+		if err := aimxtest.CheckDir(filepath.Join(h.data, folder, "agent-1"), a.UID, a.GID, 0o700); err != nil {
+			t.Error(err)
 		}
 	}
 	os.WriteFile(filepath.Join(h.data, "inbox", "agent-1", "2026-01-01-hello.md"), []byte("+++\nsubject = \"hi\"\n+++\nhello\n"), 0o600)
@@ -350,7 +313,7 @@ func TestMCPLifecycle(t *testing.T) {
 	list := exec.Command(agentBin, "--socket", h.sock, "list", "--json")
 	list.Env = []string{mainEnv + "=1", "GOCOVERDIR=" + os.Getenv("GOCOVERDIR")}
 	if os.Geteuid() == 0 {
-		list.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(a.uid), Gid: uint32(a.gid), Groups: []uint32{}}}
+		list.SysProcAttr = a.Credential()
 	}
 	if body, err := list.Output(); err != nil || string(body) != got+"\n" {
 		t.Errorf("mailbox_list = %q, the socket's body for the agent is %q (%v)", got, body, err)
@@ -393,7 +356,7 @@ func TestMCPErrors(t *testing.T) {
 	}
 	// (The socket's own answer, asked as root when the tests run as root:
 	// Owner: names the agent's user; a non-root caller's Owner: is ignored.)
-	e := h.raw(t, wire.Request{Verb: wire.VerbCreate, Name: "clash", Owner: theAgent(t).name})
+	e := h.raw(t, wire.Request{Verb: wire.VerbCreate, Name: "clash", Owner: theAgent(t).Name})
 	if e == nil || e.Code != wire.Conflict || !strings.Contains(e.Reason, filepath.Join(h.data, "inbox", "clash")) {
 		t.Fatalf("the socket answered %+v, want ECONFLICT naming the path", e)
 	}
