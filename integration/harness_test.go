@@ -159,7 +159,11 @@ func (e *env) raw(u *user, frame string) string {
 		out, err = aimxtest.RawAs(rawBin, u, nil, e.Sock, frame, rawTimeout)
 	}
 	if err != nil {
-		e.t.Fatalf("raw frame as %v: %v", u, err)
+		who := "root"
+		if u != nil {
+			who = u.Name
+		}
+		e.t.Fatalf("raw frame as %s: %v", who, err)
 	}
 	return out
 }
