@@ -52,7 +52,7 @@ STEP_TOOLS_integration := systemd-socket-activate:systemd
 # with one line (mk/tools.mk); the unit tests cannot be, so a missing gcc
 # stops make test at once with the sudo line.
 .SECONDEXPANSION:
-test: deps-test lint unit $(if $(IS_ROOT),cover-nobody) $$(call test-steps,integration $$(TEST_TARGETS))
+test: deps-test lint unit $$(call test-steps,cover-nobody integration $$(TEST_TARGETS))
 deps-test:
 	@$(if $(IS_ROOT),$(call need-tools,$(sort $(foreach s,unit integration $(TEST_TARGETS),$(STEP_TOOLS_$s))),make test),$(call need-tools,$(STEP_TOOLS_unit),go test -race (cgo)))
 
@@ -87,6 +87,7 @@ unit: deps-race $(GOTEST_REPORT)
 cover-nobody: $(GOTEST_REPORT)
 	@$(call root-only,cover-nobody)echo "go test -cover ./... (as nobody)"; set -o pipefail; \
 	  mk/cover.sh nobody $(shell command -v $(GO)) -- -json -cover ./... | $(call cover-report,nobody)
+ROOT_ONLY += cover-nobody
 ROOT_WHY_cover-nobody := runs the tests as nobody; anyone else's make unit prints its own coverage
 
 # The integration suite: real binaries under systemd-socket-activate,
