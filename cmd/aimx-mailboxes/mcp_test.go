@@ -16,7 +16,6 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/aimx/aimx-mailboxd/activation"
 	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
 	"github.com/aimx/aimx-mailboxd/mailbox"
 	"github.com/aimx/aimx-mailboxd/server"
@@ -77,42 +76,28 @@ type helper struct {
 
 func startHelper(t *testing.T, config string) *helper {
 	t.Helper()
-	sb, err := aimxtest.NewSandbox(tempDir(t), config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &helper{sock: sb.Sock, config: sb.Config, data: sb.Data}
-	h.listen(t)
-	return h
+	return serveAt(t, tempDir(t), "", config)
 }
 
-// listen serves h.sock until the test ends.
-func (h *helper) listen(t *testing.T) {
+// serveAt makes a sandbox in dir holding config and serves it on sock
+// (its own mailboxd.sock when "") until the test ends, with the stories'
+// helper (scriptHelper).
+func serveAt(t *testing.T, dir, sock, config string) *helper {
 	t.Helper()
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: h.sock, Net: "unix"})
+	sb, err := aimxtest.NewSandbox(dir, config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	if err := os.Chmod(h.sock, 0o666); err != nil { // as the socket unit sets it
+	if sock == "" {
+		sock = sb.Sock
+	}
+	h := &helper{sock: sock, config: sb.Config, data: sb.Data}
+	sh := &scriptHelper{sock: sock, srv: &server.Server{Store: mailbox.FromEnv(h.config, h.data), Log: server.LogfmtLogger{W: io.Discard}}}
+	if err := sh.listen(); err != nil {
 		t.Fatal(err)
 	}
-	srv := &server.Server{Store: mailbox.FromEnv(h.config, h.data), Log: server.LogfmtLogger{W: io.Discard}}
-	go func() {
-		for {
-			conn, err := ln.AcceptUnix()
-			if err != nil {
-				return
-			}
-			peer, err := activation.PeerOf(conn)
-			if err != nil {
-				t.Errorf("SO_PEERCRED: %v", err)
-				conn.Close()
-				continue
-			}
-			go srv.Serve(conn, peer)
-		}
-	}()
+	t.Cleanup(sh.close)
+	return h
 }
 
 // raw is what the socket itself answers to req, for comparing with what
@@ -443,16 +428,7 @@ func TestMCPUnreachable(t *testing.T) {
 		"hint: is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket")
 
 	// Once a helper answers there, the same session is served.
-	h := &helper{sock: missing, config: filepath.Join(dir, "etc", "config.toml"), data: filepath.Join(dir, "data")}
-	for _, d := range []string{filepath.Dir(h.config), filepath.Join(h.data, "inbox"), filepath.Join(h.data, "sent")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(h.config, []byte(baseConfig), 0o640); err != nil {
-		t.Fatal(err)
-	}
-	h.listen(t)
+	serveAt(t, dir, missing, baseConfig)
 	ok(t, cs, "mailbox_list", nil, "[]")
 }
 
