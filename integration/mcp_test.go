@@ -3,14 +3,12 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"os/exec"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest/mcptest"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -22,40 +20,14 @@ func (e *env) mcpAs(u *user) *mcp.ClientSession {
 	cmd := exec.Command(cliBin, "mcp", "--socket", e.Sock)
 	cmd.Env = []string{"PATH=/usr/bin:/bin"}
 	cmd.SysProcAttr = u.Credential()
-	stderr := &aimxtest.Buffer{}
-	cmd.Stderr = stderr
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "integration", Version: "0"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
-	if err != nil {
-		e.t.Fatalf("aimx-mailboxes mcp as %s: %v; stderr: %s", u.Name, err, stderr)
-	}
-	e.t.Cleanup(func() {
-		if err := cs.Close(); err != nil || stderr.String() != "" {
-			e.t.Errorf("aimx-mailboxes mcp as %s: exit %v, stderr %q", u.Name, err, stderr)
-		}
-	})
-	return cs
+	return mcptest.Connect(e.t, cmd, "aimx-mailboxes mcp as "+u.Name+": ")
 }
 
 // tool calls a tool and returns its text, prefixed "ERROR: " for a tool
 // error.
 func tool(t *testing.T, cs *mcp.ClientSession, name string, args map[string]any) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
-	if err != nil {
-		t.Fatalf("%s %v: %v", name, args, err)
-	}
-	var texts []string
-	for _, c := range res.Content {
-		texts = append(texts, c.(*mcp.TextContent).Text)
-	}
-	if res.IsError {
-		return "ERROR: " + strings.Join(texts, "\n")
-	}
-	return strings.Join(texts, "\n")
+	return mcptest.Text(t, cs, name, args)
 }
 
 // TestMCPTwoUsers: alice's agent and bob's agent, each its own uid through

@@ -12,11 +12,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest/mcptest"
 	"github.com/aimx/aimx-mailboxd/mailbox"
 	"github.com/aimx/aimx-mailboxd/server"
 	"github.com/aimx/aimx-mailboxd/wire"
@@ -149,34 +149,13 @@ func connect(t *testing.T, socket string, asRoot bool, env ...string) *mcp.Clien
 	if a := theAgent(t); os.Geteuid() == 0 && !asRoot {
 		cmd.SysProcAttr = a.Credential()
 	}
-	stderr := &strings.Builder{}
-	cmd.Stderr = stderr
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "mcp_test", Version: "0"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
-	if err != nil {
-		t.Fatalf("start %v: %v; stderr: %s", cmd.Args, err, stderr)
-	}
-	t.Cleanup(func() {
-		// Closing stdin ends the server, with exit 0 and nothing on stderr.
-		if err := cs.Close(); err != nil {
-			t.Errorf("mcp server: %v; stderr: %s", err, stderr)
-		} else if stderr.Len() > 0 {
-			t.Errorf("mcp server wrote to stderr: %s", stderr)
-		}
-	})
-	return cs
+	return mcptest.Connect(t, cmd, "")
 }
 
 // call calls tool and returns its one text and whether it is a tool error.
 func call(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]any) (string, bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
-	if err != nil {
-		t.Fatalf("%s %v: protocol error %v", tool, args, err)
-	}
+	res := mcptest.Call(t, cs, tool, args)
 	if len(res.Content) != 1 {
 		t.Fatalf("%s %v: %d content blocks, want 1", tool, args, len(res.Content))
 	}
