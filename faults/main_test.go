@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
 )
 
 var (
@@ -22,10 +23,7 @@ var (
 var (
 	helper   string // the real helper, built once
 	setupErr error
-	owner    struct {
-		name     string
-		uid, gid uint32
-	}
+	owner    aimxtest.User // the owner of the sandbox's mailboxes: nobody
 )
 
 // configGID is the group of the sandbox config: not root's, so that the
@@ -55,16 +53,12 @@ func setup() (func(), error) {
 		return nil, err
 	}
 	helper = filepath.Join(dir, "aimx-mailboxd")
-	if out, err := exec.Command("go", "build", "-trimpath", "-o", helper, "../cmd/aimx-mailboxd").CombinedOutput(); err != nil {
-		return func() { os.RemoveAll(dir) }, fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	u, err := user.Lookup("nobody")
-	if err != nil {
+	if err := aimxtest.Build(helper, "github.com/aimx/aimx-mailboxd/cmd/aimx-mailboxd", "-trimpath"); err != nil {
 		return func() { os.RemoveAll(dir) }, err
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	owner.name, owner.uid, owner.gid = u.Username, uint32(uid), uint32(gid)
+	if owner, err = aimxtest.LookupUser("nobody"); err != nil {
+		return func() { os.RemoveAll(dir) }, err
+	}
 	return func() { os.RemoveAll(dir) }, nil
 }
 

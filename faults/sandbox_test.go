@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
 )
 
 // A scenario is one request against a prepared sandbox.
@@ -43,10 +45,10 @@ owner = "nobody"
 cmd = "archive"
 `
 
-const (
-	createFrame = "AIMX/1 MAILBOX-CREATE\nName: fresh\nOwner: nobody\n\n"
-	deleteFrame = "AIMX/1 MAILBOX-DELETE\nName: gone\n\n"
-	forceFrame  = "AIMX/1 MAILBOX-DELETE\nName: gone\nForce: true\n\n"
+var (
+	createFrame = aimxtest.Create("fresh", "nobody")
+	deleteFrame = aimxtest.Delete("gone", false)
+	forceFrame  = aimxtest.Delete("gone", true)
 )
 
 // The first three are the first request on a config folder without a
@@ -101,7 +103,7 @@ func prepStaleTrash(t *testing.T, sb *sandbox) {
 		must(t, os.Symlink(filepath.Join(sb.root, "outside"), filepath.Join(d, "to-outside")))
 		must(t, filepath.WalkDir(d, func(p string, _ fs.DirEntry, err error) error {
 			if err == nil {
-				err = os.Lchown(p, int(owner.uid), int(owner.gid))
+				err = os.Lchown(p, int(owner.UID), int(owner.GID))
 			}
 			return err
 		}))
@@ -128,11 +130,11 @@ func prepGone(full bool) func(t *testing.T, sb *sandbox) {
 		sb.file(t, filepath.Join(sent, "c.md"), "sent\n")
 		must(t, filepath.WalkDir(in, func(p string, d fs.DirEntry, err error) error {
 			if err == nil && p != filepath.Join(in, "hard.md") {
-				err = os.Lchown(p, int(owner.uid), int(owner.gid))
+				err = os.Lchown(p, int(owner.UID), int(owner.GID))
 			}
 			return err
 		}))
-		must(t, os.Lchown(filepath.Join(sent, "c.md"), int(owner.uid), int(owner.gid)))
+		must(t, os.Lchown(filepath.Join(sent, "c.md"), int(owner.UID), int(owner.GID)))
 	}
 }
 
@@ -178,7 +180,7 @@ func (sb *sandbox) mkdirOwned(t *testing.T, rel string) string {
 	t.Helper()
 	p := filepath.Join(sb.root, rel)
 	must(t, os.Mkdir(p, 0o700))
-	must(t, os.Chown(p, int(owner.uid), int(owner.gid)))
+	must(t, os.Chown(p, int(owner.UID), int(owner.GID)))
 	return p
 }
 

@@ -4,13 +4,14 @@ package faults
 
 import (
 	"bytes"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
 )
 
 // run serves one connection with the real helper, under strace with
@@ -44,11 +45,7 @@ func run(t *testing.T, sb *sandbox, frame string, straceArgs []string) (string, 
 	cmd.Stderr, cmd.Stdout = &stderr, &stderr
 	must(t, cmd.Start())
 	f.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	io.WriteString(c, frame)
-	c.CloseWrite()
-	resp, _ := io.ReadAll(c)
-	c.Close()
+	resp, _ := aimxtest.Send(c, frame, 20*time.Second)
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	select {

@@ -9,26 +9,28 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
 )
 
 func TestCLI(t *testing.T) {
 	e := newEnv(t, baseConfig)
 	check := func(name string, got result, code int, stdout, stderr string) {
 		t.Helper()
-		if got.code != code || got.stdout != stdout || got.stderr != stderr {
-			t.Errorf("%s: exit %d\nstdout %q\nstderr %q\nwant exit %d\nstdout %q\nstderr %q", name, got.code, got.stdout, got.stderr, code, stdout, stderr)
+		if got.Code != code || got.Stdout != stdout || got.Stderr != stderr {
+			t.Errorf("%s: exit %d\nstdout %q\nstderr %q\nwant exit %d\nstdout %q\nstderr %q", name, got.Code, got.Stdout, got.Stderr, code, stdout, stderr)
 		}
 	}
 	check("create", e.cli(&alice, "create", "cli1"), 0, "created mailbox 'cli1'\n", "")
-	check("create with another's --owner", e.cli(&alice, "create", "cli2", "--owner", bob.name), 0, "created mailbox 'cli2'\n",
-		fmt.Sprintf("aimx-mailboxes: warning: --owner %s is ignored for non-root callers; mailbox 'cli2' will be owned by %s\n", bob.name, alice.name))
-	assertDir(t, e.path("inbox", "cli2"), alice.uid, alice.gid, 0o700)
-	check("create with own --owner", e.cli(&alice, "create", "cli3", "--owner", alice.name), 0, "created mailbox 'cli3'\n", "")
+	check("create with another's --owner", e.cli(&alice, "create", "cli2", "--owner", bob.Name), 0, "created mailbox 'cli2'\n",
+		fmt.Sprintf("aimx-mailboxes: warning: --owner %s is ignored for non-root callers; mailbox 'cli2' will be owned by %s\n", bob.Name, alice.Name))
+	assertDir(t, e.Path("inbox", "cli2"), alice.UID, alice.GID, 0o700)
+	check("create with own --owner", e.cli(&alice, "create", "cli3", "--owner", alice.Name), 0, "created mailbox 'cli3'\n", "")
 	check("duplicate", e.cli(&alice, "create", "cli1"), 1, "", "aimx-mailboxes: mailbox 'cli1' already exists\n")
-	check("root create", e.cli(nil, "create", "bobs", "--owner", bob.name), 0, "created mailbox 'bobs'\n", "")
+	check("root create", e.cli(nil, "create", "bobs", "--owner", bob.Name), 0, "created mailbox 'bobs'\n", "")
 
-	writeAs(t, alice, e.path("inbox", "cli1", "m.md"), "+++\nread = true\n+++\n")
-	writeAs(t, alice, e.path("inbox", "cli1", "n.md"), "new\n")
+	writeAs(t, alice, e.Path("inbox", "cli1", "m.md"), "+++\nread = true\n+++\n")
+	writeAs(t, alice, e.Path("inbox", "cli1", "n.md"), "new\n")
 	table := "NAME  ADDRESS            TOTAL  UNREAD  SENT\n" +
 		"cli1  cli1@example.test  2      1       0\n" +
 		"cli2  cli2@example.test  0      0       0\n" +
@@ -49,11 +51,11 @@ func TestCLI(t *testing.T) {
 		"aimx-mailboxes: invalid mailbox name 'Bad': only lower-case letters, digits, '.', '_' and '-' are allowed\n")
 
 	v := e.cli(&alice, "version")
-	if v.code != 0 || !strings.HasPrefix(v.stdout, "client: v0.0.0-it (") || !strings.Contains(v.stdout, "\nserver: v0.0.0-it (") {
+	if v.Code != 0 || !strings.HasPrefix(v.Stdout, "client: v0.0.0-it (") || !strings.Contains(v.Stdout, "\nserver: v0.0.0-it (") {
 		t.Errorf("version: %+v", v)
 	}
 	u := e.cli(&alice, "frob")
-	if u.code != 2 || !strings.Contains(u.stderr, "unexpected argument frob") {
+	if u.Code != 2 || !strings.Contains(u.Stderr, "unexpected argument frob") {
 		t.Errorf("usage error: %+v", u)
 	}
 }
@@ -61,32 +63,32 @@ func TestCLI(t *testing.T) {
 func TestCLIWithoutSocket(t *testing.T) {
 	e := newEnv(t, baseConfig)
 	e.stop()
-	missing := filepath.Join(e.dir, "no-such.sock")
+	missing := filepath.Join(e.Dir, "no-such.sock")
 	got := runCLI(t, &alice, "", "--socket", missing, "create", "x")
-	if got.code != 3 || got.stdout != "" || got.stderr != fmt.Sprintf(
+	if got.Code != 3 || got.Stdout != "" || got.Stderr != fmt.Sprintf(
 		"aimx-mailboxes: cannot reach aimx-mailboxd at %s: no such file or directory\nhint: is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket\n", missing) {
 		t.Errorf("non-root without a socket: %+v", got)
 	}
 	// Root falls back to doing the request in-process, with the same code
 	// and lock, on the config and data dir it is told.
-	got = runCLI(t, nil, "", "--socket", missing, "--config", e.config, "--data-dir", e.data, "create", "direct", "--owner", bob.name)
-	if got.code != 0 || got.stdout != "created mailbox 'direct'\n" ||
-		got.stderr != fmt.Sprintf("aimx-mailboxes: %s is not answering (no such file or directory); running the request in-process as root\n", missing) {
+	got = runCLI(t, nil, "", "--socket", missing, "--config", e.Config, "--data-dir", e.Data, "create", "direct", "--owner", bob.Name)
+	if got.Code != 0 || got.Stdout != "created mailbox 'direct'\n" ||
+		got.Stderr != fmt.Sprintf("aimx-mailboxes: %s is not answering (no such file or directory); running the request in-process as root\n", missing) {
 		t.Errorf("root direct mode: %+v", got)
 	}
-	if want := baseConfig + stanza("direct", bob.name); e.readConfig() != want {
+	if want := baseConfig + aimxtest.Stanza("direct", bob.Name); e.readConfig() != want {
 		t.Errorf("config:\n%s", e.readConfig())
 	}
-	assertDir(t, e.path("inbox", "direct"), bob.uid, bob.gid, 0o700)
+	assertDir(t, e.Path("inbox", "direct"), bob.UID, bob.GID, 0o700)
 	// A socket file that nobody listens on refuses: the same fallback,
 	// with the config and data dir from the environment this time.
-	refusing := filepath.Join(e.dir, "refusing.sock")
+	refusing := filepath.Join(e.Dir, "refusing.sock")
 	l, err := net.Listen("unix", refusing)
 	must(t, err)
 	l.(*net.UnixListener).SetUnlinkOnClose(false)
 	l.Close()
-	cmd := runCLIEnv(t, []string{"AIMX_CONFIG_DIR=" + filepath.Dir(e.config), "AIMX_DATA_DIR=" + e.data}, "--socket", refusing, "delete", "direct", "--yes")
-	if cmd.code != 0 || cmd.stdout != "deleted mailbox 'direct'\n" || !strings.Contains(cmd.stderr, "(connection refused); running the request in-process as root") {
+	cmd := runCLIEnv(t, []string{"AIMX_CONFIG_DIR=" + filepath.Dir(e.Config), "AIMX_DATA_DIR=" + e.Data}, "--socket", refusing, "delete", "direct", "--yes")
+	if cmd.Code != 0 || cmd.Stdout != "deleted mailbox 'direct'\n" || !strings.Contains(cmd.Stderr, "(connection refused); running the request in-process as root") {
 		t.Errorf("root direct delete via env: %+v", cmd)
 	}
 	if e.readConfig() != baseConfig {
@@ -101,18 +103,18 @@ func TestCLIDeletePrompt(t *testing.T) {
 	if _, err := exec.LookPath("script"); err != nil {
 		t.Skip("needs script(1) from util-linux for a pty")
 	}
-	if got := e.raw(&alice, create("asked", "")); got != okFrame {
+	if got := e.raw(&alice, aimxtest.Create("asked", "")); got != aimxtest.OK {
 		t.Fatal(got)
 	}
-	line := cliBin + " --socket " + e.sock + " delete asked"
+	line := cliBin + " --socket " + e.Sock + " delete asked"
 	no := runAs(t, &alice, "n\n", "script", "-qec", line, "/dev/null")
-	if no.code != 4 || !strings.Contains(no.stdout, "Delete mailbox 'asked'? [y/N] ") || !strings.Contains(no.stdout, "aimx-mailboxes: not deleted") {
+	if no.Code != 4 || !strings.Contains(no.Stdout, "Delete mailbox 'asked'? [y/N] ") || !strings.Contains(no.Stdout, "aimx-mailboxes: not deleted") {
 		t.Errorf("answered n: %+v", no)
 	}
-	assertDir(t, e.path("inbox", "asked"), alice.uid, alice.gid, 0o700)
+	assertDir(t, e.Path("inbox", "asked"), alice.UID, alice.GID, 0o700)
 	yes := runAs(t, &alice, "y\n", "script", "-qec", line, "/dev/null")
-	if yes.code != 0 || !strings.Contains(yes.stdout, "deleted mailbox 'asked'") {
+	if yes.Code != 0 || !strings.Contains(yes.Stdout, "deleted mailbox 'asked'") {
 		t.Errorf("answered y: %+v", yes)
 	}
-	assertGone(t, e.path("inbox", "asked"))
+	assertGone(t, e.Path("inbox", "asked"))
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
+
 	"github.com/aimx/aimx-mailboxd/wire/wiretest"
 )
 
@@ -37,8 +39,8 @@ func TestRejectedFrames(t *testing.T) {
 // and the client reads the response, not a reset.
 func TestTrailingJunk(t *testing.T) {
 	e := newEnv(t, baseConfig)
-	got := e.raw(&alice, create("junk", "")+strings.Repeat("garbage\x00\xff", 10000))
-	if got != okFrame {
+	got := e.raw(&alice, aimxtest.Create("junk", "")+strings.Repeat("garbage\x00\xff", 10000))
+	if got != aimxtest.OK {
 		t.Errorf("got %q", got)
 	}
 }
@@ -50,7 +52,7 @@ func TestClientNeverSends(t *testing.T) {
 		t.Skip("waits out the 30 s read deadline")
 	}
 	e := newEnv(t, baseConfig)
-	c, err := net.Dial("unix", e.sock)
+	c, err := net.Dial("unix", e.Sock)
 	must(t, err)
 	defer c.Close()
 	if got := e.raw(&bob, "AIMX/1 VERSION\n\n"); !strings.HasPrefix(got, "AIMX/1 OK\n") {

@@ -4,19 +4,18 @@ package integration
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
 )
 
 // rssBound is the peak resident set one helper instance may reach on any
@@ -31,21 +30,12 @@ func newMeteredEnv(t *testing.T, text string) (*env, string) {
 	needRoot(t)
 	wrap := filepath.Join(binDir, "rsswrap")
 	if _, err := os.Stat(wrap); err != nil {
-		out, err := exec.Command("go", "build", "-o", wrap, "../bench/rsswrap").CombinedOutput()
-		if err != nil {
-			t.Fatalf("go build rsswrap: %v\n%s", err, out)
-		}
+		must(t, aimxtest.Build(wrap, "github.com/aimx/aimx-mailboxd/bench/rsswrap"))
 	}
 	e := newEnv(t, text)
-	e.stop() // the same config, data dir and socket, served through the wrapper
-	os.Remove(e.sock)
-	rssLog := filepath.Join(e.dir, "rss.log")
-	e.stopped = false
-	e.cmd = exec.Command("systemd-socket-activate", "--accept", "-l", e.sock, wrap, rssLog, helper, "--config", e.config, "--data-dir", e.data)
-	e.cmd.Stderr, e.cmd.Stdout = e.logs, e.logs
-	must(t, e.cmd.Start())
-	e.waitListening()
-	must(t, os.Chmod(e.sock, 0o666))
+	// The same config, data dir and socket, served through the wrapper.
+	rssLog := filepath.Join(e.Dir, "rss.log")
+	e.serve(wrap, rssLog, helper)
 	return e, rssLog
 }
 
@@ -75,10 +65,7 @@ func peakRSS(t *testing.T, rssLog string) (n int, maxKiB int64, failed int) {
 }
 
 // children lists the helper instances the activator is running.
-func (e *env) children() []string {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", e.cmd.Process.Pid, e.cmd.Process.Pid))
-	return strings.Fields(string(b))
-}
+func (e *env) children() []string { return e.act.Instances() }
 
 func (e *env) waitNoChildren(t *testing.T, within time.Duration) {
 	t.Helper()
@@ -91,41 +78,26 @@ func (e *env) waitNoChildren(t *testing.T, within time.Duration) {
 	}
 }
 
-// dial connects as root, retrying while the listen backlog is full (the
-// kernel answers EAGAIN to a non-blocking connect then).
+// dial connects as root (aimxtest.Dial: it retries while the listen
+// backlog is full) and says how many times it retried.
 func dial(t *testing.T, sock string) (*net.UnixConn, int) {
-	retries := 0
-	for {
-		c, err := net.Dial("unix", sock)
-		if err == nil {
-			return c.(*net.UnixConn), retries
-		}
-		if !errors.Is(err, syscall.EAGAIN) || retries > 2000 {
-			t.Errorf("dial: %v", err)
-			return nil, retries
-		}
-		retries++
-		time.Sleep(5 * time.Millisecond)
+	c, retries, err := aimxtest.Dial(sock)
+	if err != nil {
+		t.Errorf("dial: %v", err)
 	}
+	return c, retries
 }
 
 func exchange(c *net.UnixConn, frame string) (string, error) {
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(60 * time.Second))
-	if _, err := io.WriteString(c, frame); err != nil {
-		return "", err
-	}
-	c.CloseWrite()
-	b, err := io.ReadAll(c)
-	return string(b), err
+	return aimxtest.Send(c, frame, 60*time.Second)
 }
 
 // TestSlowClient: a request sent one byte at a time is answered; so is a
 // caller that comes while it trickles in.
 func TestSlowClient(t *testing.T) {
 	e := newEnv(t, baseConfig)
-	c, _ := dial(t, e.sock)
-	frame := create("slow", alice.name)
+	c, _ := dial(t, e.Sock)
+	frame := aimxtest.Create("slow", alice.Name)
 	for i := 0; i < len(frame); i++ {
 		if _, err := c.Write([]byte{frame[i]}); err != nil {
 			t.Fatalf("byte %d: %v", i, err)
@@ -137,10 +109,10 @@ func TestSlowClient(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if got, err := exchange(c, ""); got != okFrame || err != nil {
+	if got, err := exchange(c, ""); got != aimxtest.OK || err != nil {
 		t.Errorf("slow client: %q, %v", got, err)
 	}
-	if want := baseConfig + stanza("slow", alice.name); e.readConfig() != want {
+	if want := baseConfig + aimxtest.Stanza("slow", alice.Name); e.readConfig() != want {
 		t.Errorf("config:\n%s", e.readConfig())
 	}
 }
@@ -150,12 +122,12 @@ func TestSlowClient(t *testing.T) {
 // is created.
 func TestHalfCloseBeforeBlankLine(t *testing.T) {
 	e := newEnv(t, baseConfig)
-	for _, frame := range []string{"AIMX/1 MAILBOX-CREATE\nName: half\nOwner: " + alice.name + "\n", "AIMX/1 MAILBOX-CREATE\n", "AIMX/1 MAILBOX-CRE"} {
-		c, _ := dial(t, e.sock)
+	for _, frame := range []string{"AIMX/1 MAILBOX-CREATE\nName: half\nOwner: " + alice.Name + "\n", "AIMX/1 MAILBOX-CREATE\n", "AIMX/1 MAILBOX-CRE"} {
+		c, _ := dial(t, e.Sock)
 		got, err := exchange(c, frame)
-		want := errFrame("MALFORMED", "malformed request: connection closed before the blank line that ends the headers")
+		want := aimxtest.Err("MALFORMED", "malformed request: connection closed before the blank line that ends the headers")
 		if !strings.Contains(frame, "\n") {
-			want = errFrame("MALFORMED", "malformed request: connection closed before a whole request line")
+			want = aimxtest.Err("MALFORMED", "malformed request: connection closed before a whole request line")
 		}
 		if got != want || err != nil {
 			t.Errorf("%q:\n got %q, %v\nwant %q", frame, got, err, want)
@@ -164,7 +136,7 @@ func TestHalfCloseBeforeBlankLine(t *testing.T) {
 	if e.readConfig() != baseConfig {
 		t.Errorf("config changed:\n%s", e.readConfig())
 	}
-	assertGone(t, e.path("inbox", "half"))
+	assertGone(t, e.Path("inbox", "half"))
 }
 
 // TestClientNeverReads: a client that sends a request and then neither
@@ -177,11 +149,11 @@ func TestClientNeverReads(t *testing.T) {
 	var big strings.Builder
 	big.WriteString(baseConfig)
 	for i := 0; i < 3000; i++ {
-		fmt.Fprintf(&big, "\n[mailboxes.m%04d]\naddress = \"m%04d@example.test\"\nowner = \"%s\"\n", i, i, alice.name)
+		fmt.Fprintf(&big, "\n[mailboxes.m%04d]\naddress = \"m%04d@example.test\"\nowner = \"%s\"\n", i, i, alice.Name)
 	}
 	e := newEnv(t, big.String())
 	e.writePolicy("max_mailboxes_per_user = 0 # alice owns 3000 here\n")
-	small, _ := dial(t, e.sock)
+	small, _ := dial(t, e.Sock)
 	defer small.Close()
 	io.WriteString(small, "AIMX/1 VERSION\n\n") // never read, never closed
 	for i := 0; len(e.children()) == 0 && i < 100; i++ {
@@ -189,7 +161,7 @@ func TestClientNeverReads(t *testing.T) {
 	}
 	e.waitNoChildren(t, 5*time.Second)
 
-	stuck, _ := dial(t, e.sock)
+	stuck, _ := dial(t, e.Sock)
 	defer stuck.Close()
 	io.WriteString(stuck, "AIMX/1 MAILBOX-LIST\n\n") // about 600 KB of answer, never read
 	for deadline := time.Now().Add(10 * time.Second); len(e.children()) != 1; time.Sleep(10 * time.Millisecond) {
@@ -200,7 +172,7 @@ func TestClientNeverReads(t *testing.T) {
 	if got := e.raw(&bob, "AIMX/1 VERSION\n\n"); !strings.HasPrefix(got, "AIMX/1 OK\n") {
 		t.Errorf("another caller while one never reads: %q", got)
 	}
-	if got := e.raw(&alice, create("meanwhile", "")); got != okFrame {
+	if got := e.raw(&alice, aimxtest.Create("meanwhile", "")); got != aimxtest.OK {
 		t.Errorf("create while one never reads: %q", got)
 	}
 	start := time.Now()
@@ -229,7 +201,7 @@ func TestThousandConnections(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			c, r := dial(t, e.sock)
+			c, r := dial(t, e.Sock)
 			retries.Add(int64(r))
 			if c == nil {
 				bad.Add(1)
@@ -237,7 +209,7 @@ func TestThousandConnections(t *testing.T) {
 			}
 			frame, want := "AIMX/1 VERSION\n\n", "AIMX/1 OK\nContent-Length: "
 			if i%100 == 0 {
-				frame, want = create(fmt.Sprintf("burst%d", i), alice.name), okFrame
+				frame, want = aimxtest.Create(fmt.Sprintf("burst%d", i), alice.Name), aimxtest.OK
 			}
 			got, err := exchange(c, frame)
 			if err != nil || !strings.HasPrefix(got, want) {
@@ -266,7 +238,7 @@ func TestThousandConnections(t *testing.T) {
 		strings.Repeat("\x00\xff garbage ", 200000),
 		"AIMX/1 MAILBOX-CREATE\nName: a\n" + strings.Repeat("X-Pad: 1\n", 65) + "\n",
 	} {
-		c, _ := dial(t, e.sock)
+		c, _ := dial(t, e.Sock)
 		if got, _ := exchange(c, frame); !strings.HasPrefix(got, "AIMX/1 ERR ") && got != "" {
 			t.Errorf("hostile frame %.40q: %q", frame, got)
 		}

@@ -19,18 +19,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
+
 	"golang.org/x/sys/unix"
 )
 
 // writePolicy puts a policy file beside the env's config.
 func (e *env) writePolicy(text string) string {
 	e.t.Helper()
-	p := filepath.Join(filepath.Dir(e.config), "mailboxd.toml")
+	p := filepath.Join(filepath.Dir(e.Config), "mailboxd.toml")
 	must(e.t, os.WriteFile(p, []byte(text), 0o644))
 	return p
 }
 
-func (e *env) lockPath() string { return filepath.Join(filepath.Dir(e.config), ".config.toml.lock") }
+func (e *env) lockPath() string { return filepath.Join(filepath.Dir(e.Config), ".config.toml.lock") }
 
 // background starts prog as u and returns once it printed its first line
 // (the sign that it holds what it was told to take); stop kills it.
@@ -38,7 +40,8 @@ func background(t *testing.T, u *user, prog string, args ...string) (stop func()
 	t.Helper()
 	cmd := exec.Command(prog, args...)
 	cmd.Env = []string{"PATH=/usr/bin:/bin"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.uid, Gid: u.gid, Groups: []uint32{}}, Setpgid: true}
+	cmd.SysProcAttr = u.Credential()
+	cmd.SysProcAttr.Setpgid = true
 	out, err := cmd.StdoutPipe()
 	must(t, err)
 	must(t, cmd.Start())
@@ -49,7 +52,7 @@ func background(t *testing.T, u *user, prog string, args ...string) (stop func()
 	t.Cleanup(stop)
 	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
 		stop()
-		t.Fatalf("%s %v as %s did not start: %v", prog, args, u.name, err)
+		t.Fatalf("%s %v as %s did not start: %v", prog, args, u.Name, err)
 	}
 	return stop
 }
@@ -61,14 +64,14 @@ func background(t *testing.T, u *user, prog string, args ...string) (stop func()
 func TestHostileLockFile(t *testing.T) {
 	e := newEnv(t, baseConfig)
 	e.writePolicy("lock_timeout_seconds = 1\n")
-	etc := filepath.Dir(e.config)
+	etc := filepath.Dir(e.Config)
 
 	stop := background(t, &alice, "flock", "--exclusive", etc, "sh", "-c", "echo holding; exec sleep 60")
 	done := make(chan string, 1)
-	go func() { done <- e.raw(&bob, create("bob-1", "")) }()
+	go func() { done <- e.raw(&bob, aimxtest.Create("bob-1", "")) }()
 	select {
 	case got := <-done:
-		if got != okFrame {
+		if got != aimxtest.OK {
 			t.Errorf("bob's CREATE while alice holds a flock on %s: %q", etc, got)
 		}
 	case <-time.After(20 * time.Second):
@@ -81,8 +84,8 @@ func TestHostileLockFile(t *testing.T) {
 	if st := fi.Sys().(*syscall.Stat_t); !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 || st.Uid != 0 || st.Gid != 0 {
 		t.Errorf("lock file %s is %v %d:%d, want a regular file root:root 0600", e.lockPath(), fi.Mode(), st.Uid, st.Gid)
 	}
-	if r := runAs(t, &alice, "", "flock", "--exclusive", "--nonblock", e.lockPath(), "true"); r.code == 0 || !strings.Contains(r.stderr, "Permission denied") {
-		t.Errorf("alice could open the lock file: exit %d, %s", r.code, r.stderr)
+	if r := runAs(t, &alice, "", "flock", "--exclusive", "--nonblock", e.lockPath(), "true"); r.Code == 0 || !strings.Contains(r.Stderr, "Permission denied") {
+		t.Errorf("alice could open the lock file: exit %d, %s", r.Code, r.Stderr)
 	}
 
 	// Root (this test) holds the lock: the wait is bounded.
@@ -90,28 +93,28 @@ func TestHostileLockFile(t *testing.T) {
 	must(t, err)
 	must(t, unix.Flock(fd, unix.LOCK_EX))
 	before := e.readConfig()
-	busy := errFrame("IO", fmt.Sprintf("config %s is busy: its lock %s was held by another request for more than 1s; nothing was changed, try again", e.config, e.lockPath()))
+	busy := aimxtest.Err("IO", fmt.Sprintf("config %s is busy: its lock %s was held by another request for more than 1s; nothing was changed, try again", e.Config, e.lockPath()))
 	start := time.Now()
-	if got := e.raw(&bob, create("bob-2", "")); got != busy {
+	if got := e.raw(&bob, aimxtest.Create("bob-2", "")); got != busy {
 		t.Errorf("CREATE under a held lock:\n got %q\nwant %q", got, busy)
 	}
 	if took := time.Since(start); took < time.Second {
 		t.Errorf("answered busy after %v, before the 1 s timeout", took)
 	}
-	if got := e.raw(nil, del("bob-1", false)); got != busy {
+	if got := e.raw(nil, aimxtest.Delete("bob-1", false)); got != busy {
 		t.Errorf("root's DELETE under a held lock:\n got %q\nwant %q", got, busy)
 	}
 	if e.readConfig() != before {
 		t.Errorf("config changed while busy:\n%s", e.readConfig())
 	}
-	assertGone(t, e.path("inbox", "bob-2"))
+	assertGone(t, e.Path("inbox", "bob-2"))
 	// Root's direct mode (no socket) takes the same lock with the same bound.
-	r := runCLI(t, nil, "", "--socket", filepath.Join(e.dir, "none.sock"), "--config", e.config, "--data-dir", e.data, "create", "direct", "--owner", alice.name)
-	if r.code != 1 || !strings.Contains(r.stderr, "aimx-mailboxes: config "+e.config+" is busy") {
-		t.Errorf("direct mode under a held lock: exit %d\n%s", r.code, r.stderr)
+	r := runCLI(t, nil, "", "--socket", filepath.Join(e.Dir, "none.sock"), "--config", e.Config, "--data-dir", e.Data, "create", "direct", "--owner", alice.Name)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "aimx-mailboxes: config "+e.Config+" is busy") {
+		t.Errorf("direct mode under a held lock: exit %d\n%s", r.Code, r.Stderr)
 	}
 	unix.Close(fd)
-	if got := e.raw(&bob, create("bob-2", "")); got != okFrame {
+	if got := e.raw(&bob, aimxtest.Create("bob-2", "")); got != aimxtest.OK {
 		t.Errorf("CREATE after the lock was released: %q", got)
 	}
 }
@@ -123,14 +126,14 @@ func TestHostileWipeOutsideLock(t *testing.T) {
 	e := newEnv(t, baseConfig)
 	for n := 20000; ; n *= 4 {
 		name := fmt.Sprintf("big-%d", n)
-		if got := e.raw(&alice, create(name, "")); got != okFrame {
+		if got := e.raw(&alice, aimxtest.Create(name, "")); got != aimxtest.OK {
 			t.Fatalf("create: %q", got)
 		}
-		fill(t, e.path("inbox", name), n, alice)
-		if got := e.raw(&alice, del(name, true)); got != okFrame {
+		fill(t, e.Path("inbox", name), n, alice)
+		if got := e.raw(&alice, aimxtest.Delete(name, true)); got != aimxtest.OK {
 			t.Fatalf("forced delete: %q", got)
 		}
-		trash := e.path("inbox", ".trash")
+		trash := e.Path("inbox", ".trash")
 		if left, _ := os.ReadDir(trash); len(left) == 0 {
 			if n >= 320000 {
 				t.Fatalf("%d files were removed before the DELETE answered: the wipe is not after the answer", n)
@@ -144,7 +147,7 @@ func TestHostileWipeOutsideLock(t *testing.T) {
 			t.Errorf("the lock is held while the set-aside folder is emptied: %v", err)
 		}
 		unix.Close(fd)
-		if got := e.raw(&bob, create(fmt.Sprintf("bob-%d", n), "")); got != okFrame {
+		if got := e.raw(&bob, aimxtest.Create(fmt.Sprintf("bob-%d", n), "")); got != aimxtest.OK {
 			t.Errorf("bob's CREATE during the wipe: %q", got)
 		}
 		if left, _ := os.ReadDir(trash); len(left) == 0 {
@@ -159,7 +162,7 @@ func TestHostileWipeOutsideLock(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		assertGone(t, e.path("inbox", name))
+		assertGone(t, e.Path("inbox", name))
 		if strings.Contains(e.readConfig(), name) {
 			t.Errorf("stanza %s left", name)
 		}
@@ -174,11 +177,11 @@ func fill(t *testing.T, dir string, n int, u user) {
 		sub := filepath.Join(dir, fmt.Sprintf("d%d", i/1000))
 		if i%1000 == 0 {
 			must(t, os.Mkdir(sub, 0o700))
-			must(t, os.Lchown(sub, int(u.uid), int(u.gid)))
+			must(t, os.Lchown(sub, int(u.UID), int(u.GID)))
 		}
 		p := filepath.Join(sub, fmt.Sprintf("%d.md", i))
 		must(t, os.WriteFile(p, nil, 0o600))
-		must(t, os.Lchown(p, int(u.uid), int(u.gid)))
+		must(t, os.Lchown(p, int(u.UID), int(u.GID)))
 	}
 }
 
@@ -186,27 +189,27 @@ func fill(t *testing.T, dir string, n int, u user) {
 // still create them for anyone, and the operator's list replaces ours.
 func TestHostileReservedNames(t *testing.T) {
 	e := newEnv(t, baseConfig)
-	pol := filepath.Join(filepath.Dir(e.config), "mailboxd.toml")
+	pol := filepath.Join(filepath.Dir(e.Config), "mailboxd.toml")
 	reserved := func(name string) string {
-		return errFrame("VALIDATION", fmt.Sprintf("mailbox name '%s' is reserved for the operator: only root can create it (reserved_names in %s)", name, pol))
+		return aimxtest.Err("VALIDATION", fmt.Sprintf("mailbox name '%s' is reserved for the operator: only root can create it (reserved_names in %s)", name, pol))
 	}
 	for _, name := range []string{"postmaster", "abuse", "hostmaster", "admin", "webmaster", "security", "root", "mailer-daemon"} {
-		if got := e.raw(&alice, create(name, "")); got != reserved(name) {
+		if got := e.raw(&alice, aimxtest.Create(name, "")); got != reserved(name) {
 			t.Errorf("alice creates %s:\n got %q\nwant %q", name, got, reserved(name))
 		}
 	}
 	if strings.Contains(e.readConfig(), "[mailboxes.") {
 		t.Errorf("a reserved name reached the config:\n%s", e.readConfig())
 	}
-	if got := e.raw(nil, create("postmaster", alice.name)); got != okFrame {
+	if got := e.raw(nil, aimxtest.Create("postmaster", alice.Name)); got != aimxtest.OK {
 		t.Errorf("root creates postmaster for alice: %q", got)
 	}
-	assertDir(t, e.path("inbox", "postmaster"), alice.uid, alice.gid, 0o700)
+	assertDir(t, e.Path("inbox", "postmaster"), alice.UID, alice.GID, 0o700)
 	e.writePolicy("reserved_names = [\"boss\"]\n")
-	if got := e.raw(&alice, create("boss", "")); got != reserved("boss") {
+	if got := e.raw(&alice, aimxtest.Create("boss", "")); got != reserved("boss") {
 		t.Errorf("alice creates boss under the operator's list: %q", got)
 	}
-	if got := e.raw(&alice, create("abuse", "")); got != okFrame {
+	if got := e.raw(&alice, aimxtest.Create("abuse", "")); got != aimxtest.OK {
 		t.Errorf("alice creates abuse once the operator's list leaves it out: %q", got)
 	}
 }
@@ -218,32 +221,32 @@ func TestHostileLimit(t *testing.T) {
 	e := newEnv(t, baseConfig)
 	pol := e.writePolicy("max_mailboxes_per_user = 2\n")
 	for _, n := range []string{"a1", "a2"} {
-		if got := e.raw(&alice, create(n, "")); got != okFrame {
+		if got := e.raw(&alice, aimxtest.Create(n, "")); got != aimxtest.OK {
 			t.Fatalf("alice creates %s: %q", n, got)
 		}
 	}
-	limit := errFrame("VALIDATION", fmt.Sprintf("you already own 2 mailboxes, the most one user may have (max_mailboxes_per_user = 2 in %s): delete one first, or ask the operator to raise the limit", pol))
-	if got := e.raw(&alice, create("a3", "")); got != limit {
+	limit := aimxtest.Err("VALIDATION", fmt.Sprintf("you already own 2 mailboxes, the most one user may have (max_mailboxes_per_user = 2 in %s): delete one first, or ask the operator to raise the limit", pol))
+	if got := e.raw(&alice, aimxtest.Create("a3", "")); got != limit {
 		t.Errorf("alice's third:\n got %q\nwant %q", got, limit)
 	}
-	if got := e.raw(&bob, create("b1", "")); got != okFrame {
+	if got := e.raw(&bob, aimxtest.Create("b1", "")); got != aimxtest.OK {
 		t.Errorf("bob is not limited by alice's mailboxes: %q", got)
 	}
-	if got := e.raw(nil, create("a3", alice.name)); got != okFrame {
+	if got := e.raw(nil, aimxtest.Create("a3", alice.Name)); got != aimxtest.OK {
 		t.Errorf("root is exempt: %q", got)
 	}
-	if got := e.raw(&alice, del("a1", false)); got != okFrame {
+	if got := e.raw(&alice, aimxtest.Delete("a1", false)); got != aimxtest.OK {
 		t.Errorf("alice deletes one: %q", got)
 	}
 	// Root gave her a third: she owns 2 (a2, a3) again, still at the limit.
-	if got := e.raw(&alice, create("a4", "")); got != limit {
+	if got := e.raw(&alice, aimxtest.Create("a4", "")); got != limit {
 		t.Errorf("alice at the limit again:\n got %q\nwant %q", got, limit)
 	}
 
 	e.writePolicy("max_mailboxes_per_user = 2\nlock_timeout = 5\n")
-	broken := errFrame("IO", fmt.Sprintf("policy file %s, line 2, key lock_timeout: unknown key; the keys are reserved_names, max_mailboxes_per_user and lock_timeout_seconds", pol))
+	broken := aimxtest.Err("IO", fmt.Sprintf("policy file %s, line 2, key lock_timeout: unknown key; the keys are reserved_names, max_mailboxes_per_user and lock_timeout_seconds", pol))
 	before := e.readConfig()
-	for _, frame := range []string{create("b2", ""), del("b1", false), "AIMX/1 MAILBOX-LIST\n\n"} {
+	for _, frame := range []string{aimxtest.Create("b2", ""), aimxtest.Delete("b1", false), "AIMX/1 MAILBOX-LIST\n\n"} {
 		if got := e.raw(&bob, frame); got != broken {
 			t.Errorf("%q under a broken policy:\n got %q\nwant %q", frame, got, broken)
 		}
@@ -261,11 +264,11 @@ func TestHostileLimit(t *testing.T) {
 // counted and does not block.
 func TestHostileListFIFO(t *testing.T) {
 	e := newEnv(t, baseConfig)
-	if got := e.raw(&alice, create("trap", "")); got != okFrame {
+	if got := e.raw(&alice, aimxtest.Create("trap", "")); got != aimxtest.OK {
 		t.Fatalf("create: %q", got)
 	}
-	dir := e.path("inbox", "trap")
-	asAlice := func(p string) { must(t, os.Lchown(p, int(alice.uid), int(alice.gid))) }
+	dir := e.Path("inbox", "trap")
+	asAlice := func(p string) { must(t, os.Lchown(p, int(alice.UID), int(alice.GID))) }
 	must(t, syscall.Mkfifo(filepath.Join(dir, "fifo.md"), 0o600))
 	asAlice(filepath.Join(dir, "fifo.md"))
 	must(t, os.Mkdir(filepath.Join(dir, "b"), 0o700))
@@ -305,26 +308,26 @@ func TestHostileListFIFO(t *testing.T) {
 func TestHostileFolderModes(t *testing.T) {
 	e := newEnv(t, baseConfig)
 	for _, kind := range []string{"inbox", "sent"} {
-		must(t, os.Remove(e.path(kind)))
+		must(t, os.Remove(e.Path(kind)))
 	}
-	must(t, os.Mkdir(e.path("inbox"), 0o755))
-	must(t, os.Chmod(e.path("inbox"), 0o755))
-	must(t, os.Mkdir(e.path("inbox", "old"), 0o755))
-	must(t, os.Chmod(e.path("inbox", "old"), 0o755))
-	must(t, os.Lchown(e.path("inbox", "old"), int(alice.uid), int(alice.gid)))
-	if got := e.raw(&alice, create("old", "")); got != okFrame {
+	must(t, os.Mkdir(e.Path("inbox"), 0o755))
+	must(t, os.Chmod(e.Path("inbox"), 0o755))
+	must(t, os.Mkdir(e.Path("inbox", "old"), 0o755))
+	must(t, os.Chmod(e.Path("inbox", "old"), 0o755))
+	must(t, os.Lchown(e.Path("inbox", "old"), int(alice.UID), int(alice.GID)))
+	if got := e.raw(&alice, aimxtest.Create("old", "")); got != aimxtest.OK {
 		t.Fatalf("create: %q", got)
 	}
-	assertDir(t, e.path("sent"), 0, 0, 0o711) // made by the helper
-	assertDir(t, e.path("inbox", "old"), alice.uid, alice.gid, 0o700)
-	assertDir(t, e.path("sent", "old"), alice.uid, alice.gid, 0o700)
-	must(t, os.Chmod(e.path("inbox"), 0o711)) // as tmpfiles.d sets it on a real host
+	assertDir(t, e.Path("sent"), 0, 0, 0o711) // made by the helper
+	assertDir(t, e.Path("inbox", "old"), alice.UID, alice.GID, 0o700)
+	assertDir(t, e.Path("sent", "old"), alice.UID, alice.GID, 0o700)
+	must(t, os.Chmod(e.Path("inbox"), 0o711)) // as tmpfiles.d sets it on a real host
 	for _, kind := range []string{"inbox", "sent"} {
-		if r := runAs(t, &bob, "", "ls", e.path(kind)); r.code == 0 || !strings.Contains(r.stderr, "Permission denied") {
-			t.Errorf("bob lists %s/: exit %d %q %q", kind, r.code, r.stdout, r.stderr)
+		if r := runAs(t, &bob, "", "ls", e.Path(kind)); r.Code == 0 || !strings.Contains(r.Stderr, "Permission denied") {
+			t.Errorf("bob lists %s/: exit %d %q %q", kind, r.Code, r.Stdout, r.Stderr)
 		}
-		if r := runAs(t, &alice, "", "ls", "-a", e.path(kind, "old")); r.code != 0 {
-			t.Errorf("alice cannot reach her own %s/old: %s", kind, r.stderr)
+		if r := runAs(t, &alice, "", "ls", "-a", e.Path(kind, "old")); r.Code != 0 {
+			t.Errorf("alice cannot reach her own %s/old: %s", kind, r.Stderr)
 		}
 	}
 }
@@ -335,17 +338,18 @@ func TestHostileFolderModes(t *testing.T) {
 func TestHostileReservedOwner(t *testing.T) {
 	e := newEnv(t, baseConfig)
 	for _, owner := range []string{"root", "aimx-catchall"} {
-		want := errFrame("VALIDATION", fmt.Sprintf("owner '%s' is reserved: only a hand edit of the config may give a mailbox to it", owner))
-		if got := e.raw(nil, create("x", owner)); got != want {
+		want := aimxtest.Err("VALIDATION", fmt.Sprintf("owner '%s' is reserved: only a hand edit of the config may give a mailbox to it", owner))
+		if got := e.raw(nil, aimxtest.Create("x", owner)); got != want {
 			t.Errorf("root creates for %s:\n got %q\nwant %q", owner, got, want)
 		}
 	}
-	catchall, made := ensureUser(t, "aimx-catchall")
+	catchall, made, err := aimxtest.EnsureUser("aimx-catchall")
+	must(t, err)
 	if made {
-		defer exec.Command("userdel", "aimx-catchall").Run()
+		defer aimxtest.RemoveUser("aimx-catchall")
 	}
-	want := errFrame("VALIDATION", "owner 'aimx-catchall' is reserved: only a hand edit of the config may give a mailbox to it")
-	if got := e.raw(&catchall, create("mine", "")); got != want {
+	want := aimxtest.Err("VALIDATION", "owner 'aimx-catchall' is reserved: only a hand edit of the config may give a mailbox to it")
+	if got := e.raw(&catchall, aimxtest.Create("mine", "")); got != want {
 		t.Errorf("the user aimx-catchall creates a mailbox:\n got %q\nwant %q", got, want)
 	}
 	if strings.Contains(e.readConfig(), "[mailboxes.") {
@@ -353,25 +357,10 @@ func TestHostileReservedOwner(t *testing.T) {
 	}
 }
 
-// ensureUser returns the passwd entry of name, creating it when missing
-// (made reports whether this test made it and must remove it).
-func ensureUser(t *testing.T, name string) (u user, made bool) {
-	t.Helper()
-	if u, err := lookup(name); err == nil {
-		return u, false
-	}
-	if out, err := exec.Command("useradd", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
-		t.Fatalf("useradd %s: %v: %s", name, err, out)
-	}
-	u, err := lookup(name)
-	must(t, err)
-	return u, true
-}
-
 func TestHostileLogEscapes(t *testing.T) {
 	e := newEnv(t, baseConfig)
 	name := "x\x1b]0;owned\x07\x1b[2J\vy\u2028z\u0085w"
-	got := e.raw(&alice, create(name, ""))
+	got := e.raw(&alice, aimxtest.Create(name, ""))
 	if !strings.HasPrefix(got, "AIMX/1 ERR VALIDATION invalid mailbox name ") {
 		t.Fatalf("create %q: %q", name, got)
 	}
@@ -383,8 +372,8 @@ func TestHostileLogEscapes(t *testing.T) {
 	}
 	// The name length cap: VALIDATION, not IO, past 64 bytes.
 	long := strings.Repeat("n", 251)
-	want := errFrame("VALIDATION", fmt.Sprintf("invalid mailbox name '%s': it must be at most 64 bytes long (it is 251)", long))
-	if got := e.raw(&alice, create(long, "")); got != want {
+	want := aimxtest.Err("VALIDATION", fmt.Sprintf("invalid mailbox name '%s': it must be at most 64 bytes long (it is 251)", long))
+	if got := e.raw(&alice, aimxtest.Create(long, "")); got != want {
 		t.Errorf("251-byte name:\n got %q\nwant %q", got, want)
 	}
 }

@@ -3,13 +3,12 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"os/exec"
-	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest/mcptest"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -18,43 +17,17 @@ import (
 // socket and connects the SDK's client to it over stdio.
 func (e *env) mcpAs(u *user) *mcp.ClientSession {
 	e.t.Helper()
-	cmd := exec.Command(cliBin, "mcp", "--socket", e.sock)
+	cmd := exec.Command(cliBin, "mcp", "--socket", e.Sock)
 	cmd.Env = []string{"PATH=/usr/bin:/bin"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.uid, Gid: u.gid, Groups: []uint32{}}}
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "integration", Version: "0"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
-	if err != nil {
-		e.t.Fatalf("aimx-mailboxes mcp as %s: %v; stderr: %s", u.name, err, stderr)
-	}
-	e.t.Cleanup(func() {
-		if err := cs.Close(); err != nil || stderr.String() != "" {
-			e.t.Errorf("aimx-mailboxes mcp as %s: exit %v, stderr %q", u.name, err, stderr)
-		}
-	})
-	return cs
+	cmd.SysProcAttr = u.Credential()
+	return mcptest.Connect(e.t, cmd, "aimx-mailboxes mcp as "+u.Name+": ")
 }
 
 // tool calls a tool and returns its text, prefixed "ERROR: " for a tool
 // error.
 func tool(t *testing.T, cs *mcp.ClientSession, name string, args map[string]any) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
-	if err != nil {
-		t.Fatalf("%s %v: %v", name, args, err)
-	}
-	var texts []string
-	for _, c := range res.Content {
-		texts = append(texts, c.(*mcp.TextContent).Text)
-	}
-	if res.IsError {
-		return "ERROR: " + strings.Join(texts, "\n")
-	}
-	return strings.Join(texts, "\n")
+	return mcptest.Text(t, cs, name, args)
 }
 
 // TestMCPTwoUsers: alice's agent and bob's agent, each its own uid through
@@ -72,16 +45,16 @@ func TestMCPTwoUsers(t *testing.T) {
 
 	check("alice creates", tool(t, a, "mailbox_create", map[string]any{"name": "mcp-a"}), "mcp-a@example.test")
 	check("bob creates", tool(t, b, "mailbox_create", map[string]any{"name": "mcp-b"}), "mcp-b@example.test")
-	check("config", e.readConfig(), baseConfig+stanza("mcp-a", alice.name)+stanza("mcp-b", bob.name))
-	assertDir(t, e.path("inbox", "mcp-a"), alice.uid, alice.gid, 0o700)
-	assertDir(t, e.path("sent", "mcp-b"), bob.uid, bob.gid, 0o700)
-	if !e.logged(fmt.Sprintf("verb=MAILBOX-CREATE caller_uid=%d ", alice.uid), "caller_user="+alice.name+" mailbox=mcp-a decision=accept") {
+	check("config", e.readConfig(), baseConfig+aimxtest.Stanza("mcp-a", alice.Name)+aimxtest.Stanza("mcp-b", bob.Name))
+	assertDir(t, e.Path("inbox", "mcp-a"), alice.UID, alice.GID, 0o700)
+	assertDir(t, e.Path("sent", "mcp-b"), bob.UID, bob.GID, 0o700)
+	if !e.logged(fmt.Sprintf("verb=MAILBOX-CREATE caller_uid=%d ", alice.UID), "caller_user="+alice.Name+" mailbox=mcp-a decision=accept") {
 		t.Errorf("no accept record for alice's create; log:\n%s", e.logs)
 	}
 
 	listOf := func(name string) string {
 		return fmt.Sprintf(`[{"name":"%s","address":"%[1]s@example.test","inbox_path":"%s","sent_path":"%s","total":0,"unread":0,"sent_count":0,"registered":true}]`,
-			name, e.path("inbox", name), e.path("sent", name))
+			name, e.Path("inbox", name), e.Path("sent", name))
 	}
 	check("alice lists", tool(t, a, "mailbox_list", nil), listOf("mcp-a"))
 	check("bob lists", tool(t, b, "mailbox_list", nil), listOf("mcp-b"))
@@ -91,15 +64,15 @@ func TestMCPTwoUsers(t *testing.T) {
 	check("bob deletes a missing mailbox", missing, "ERROR: [MAILBOX] mailbox 'mcp-none' does not exist")
 	check("bob deletes alice's", tool(t, b, "mailbox_delete", map[string]any{"name": "mcp-a"}), "ERROR: [MAILBOX] mailbox 'mcp-a' does not exist")
 	check("bob force-deletes alice's", tool(t, b, "mailbox_delete", map[string]any{"name": "mcp-a", "force": true}), "ERROR: [MAILBOX] mailbox 'mcp-a' does not exist")
-	if !e.logged(fmt.Sprintf("verb=MAILBOX-DELETE caller_uid=%d ", bob.uid), "mailbox=mcp-a decision=reject") {
+	if !e.logged(fmt.Sprintf("verb=MAILBOX-DELETE caller_uid=%d ", bob.UID), "mailbox=mcp-a decision=reject") {
 		t.Errorf("no reject record for bob's delete; log:\n%s", e.logs)
 	}
-	check("config after bob's deletes", e.readConfig(), baseConfig+stanza("mcp-a", alice.name)+stanza("mcp-b", bob.name))
-	assertDir(t, e.path("inbox", "mcp-a"), alice.uid, alice.gid, 0o700)
+	check("config after bob's deletes", e.readConfig(), baseConfig+aimxtest.Stanza("mcp-a", alice.Name)+aimxtest.Stanza("mcp-b", bob.Name))
+	assertDir(t, e.Path("inbox", "mcp-a"), alice.UID, alice.GID, 0o700)
 
 	check("alice deletes hers", tool(t, a, "mailbox_delete", map[string]any{"name": "mcp-a"}), "Mailbox 'mcp-a' deleted.")
 	check("bob deletes his", tool(t, b, "mailbox_delete", map[string]any{"name": "mcp-b"}), "Mailbox 'mcp-b' deleted.")
 	check("alice lists", tool(t, a, "mailbox_list", nil), "[]")
 	check("config at the end", e.readConfig(), baseConfig)
-	assertGone(t, e.path("inbox", "mcp-a"))
+	assertGone(t, e.Path("inbox", "mcp-a"))
 }

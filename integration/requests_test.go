@@ -5,7 +5,6 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/aimx/aimx-mailboxd/mailbox"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,46 +12,49 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
+	"github.com/aimx/aimx-mailboxd/wire"
 )
 
 func TestCreateNonRootIgnoresOwner(t *testing.T) {
 	e := newEnv(t, baseConfig)
-	if got := e.raw(&alice, create("a1", bob.name)); got != okFrame {
+	if got := e.raw(&alice, aimxtest.Create("a1", bob.Name)); got != aimxtest.OK {
 		t.Fatalf("got %q", got)
 	}
-	if got, want := e.readConfig(), baseConfig+stanza("a1", alice.name); got != want {
+	if got, want := e.readConfig(), baseConfig+aimxtest.Stanza("a1", alice.Name); got != want {
 		t.Errorf("config:\n%s\nwant:\n%s", got, want)
 	}
-	assertDir(t, e.path("inbox", "a1"), alice.uid, alice.gid, 0o700)
-	assertDir(t, e.path("sent", "a1"), alice.uid, alice.gid, 0o700)
-	if !e.logged(fmt.Sprintf("verb=MAILBOX-CREATE caller_uid=%d caller_pid=", alice.uid), "caller_user="+alice.name+" mailbox=a1 decision=accept") {
+	assertDir(t, e.Path("inbox", "a1"), alice.UID, alice.GID, 0o700)
+	assertDir(t, e.Path("sent", "a1"), alice.UID, alice.GID, 0o700)
+	if !e.logged(fmt.Sprintf("verb=MAILBOX-CREATE caller_uid=%d caller_pid=", alice.UID), "caller_user="+alice.Name+" mailbox=a1 decision=accept") {
 		t.Errorf("no accept record in the log:\n%s", e.logs)
 	}
 }
 
 func TestCreateRoot(t *testing.T) {
 	e := newEnv(t, baseConfig)
-	if got := e.raw(nil, create("b1", bob.name)); got != okFrame {
+	if got := e.raw(nil, aimxtest.Create("b1", bob.Name)); got != aimxtest.OK {
 		t.Fatalf("root create with Owner: got %q", got)
 	}
-	assertDir(t, e.path("inbox", "b1"), bob.uid, bob.gid, 0o700)
-	assertDir(t, e.path("sent", "b1"), bob.uid, bob.gid, 0o700)
+	assertDir(t, e.Path("inbox", "b1"), bob.UID, bob.GID, 0o700)
+	assertDir(t, e.Path("sent", "b1"), bob.UID, bob.GID, 0o700)
 	if !e.logged("caller_uid=0", "caller_user=root mailbox=b1 decision=root_bypass") {
 		t.Errorf("no root_bypass record:\n%s", e.logs)
 	}
 	for _, tc := range []struct{ frame, want string }{
-		{create("b2", ""), errFrame("VALIDATION", "root must name the owner of mailbox 'b2': send Owner: <user> (aimx-mailboxes create b2 --owner USER)")},
-		{create("b2", "nosuchuser"), errFrame("VALIDATION", "unknown owner 'nosuchuser'")},
-		{create("b2", "root"), errFrame("VALIDATION", "owner 'root' is reserved: only a hand edit of the config may give a mailbox to it")},
-		{create("b2", "aimx-catchall"), errFrame("VALIDATION", "owner 'aimx-catchall' is reserved: only a hand edit of the config may give a mailbox to it")},
-		{create("b1", bob.name), errFrame("MAILBOX", "mailbox 'b1' already exists")},
+		{aimxtest.Create("b2", ""), aimxtest.Err("VALIDATION", "root must name the owner of mailbox 'b2': send Owner: <user> (aimx-mailboxes create b2 --owner USER)")},
+		{aimxtest.Create("b2", "nosuchuser"), aimxtest.Err("VALIDATION", "unknown owner 'nosuchuser'")},
+		{aimxtest.Create("b2", "root"), aimxtest.Err("VALIDATION", "owner 'root' is reserved: only a hand edit of the config may give a mailbox to it")},
+		{aimxtest.Create("b2", "aimx-catchall"), aimxtest.Err("VALIDATION", "owner 'aimx-catchall' is reserved: only a hand edit of the config may give a mailbox to it")},
+		{aimxtest.Create("b1", bob.Name), aimxtest.Err("MAILBOX", "mailbox 'b1' already exists")},
 	} {
 		if got := e.raw(nil, tc.frame); got != tc.want {
 			t.Errorf("%q:\n got %q\nwant %q", tc.frame, got, tc.want)
 		}
 	}
-	assertGone(t, e.path("inbox", "b2"))
-	if got, want := e.readConfig(), baseConfig+stanza("b1", bob.name); got != want {
+	assertGone(t, e.Path("inbox", "b2"))
+	if got, want := e.readConfig(), baseConfig+aimxtest.Stanza("b1", bob.Name); got != want {
 		t.Errorf("config:\n%s\nwant:\n%s", got, want)
 	}
 }
@@ -69,18 +71,18 @@ func TestNames(t *testing.T) {
 		"catchall":      "it is reserved for the catch-all mailbox",
 		"aimx-catchall": "it is reserved for the catch-all mailbox",
 	} {
-		want := errFrame("VALIDATION", fmt.Sprintf("invalid mailbox name '%s': %s", name, rule))
-		if got := e.raw(&alice, create(name, "")); got != want {
+		want := aimxtest.Err("VALIDATION", fmt.Sprintf("invalid mailbox name '%s': %s", name, rule))
+		if got := e.raw(&alice, aimxtest.Create(name, "")); got != want {
 			t.Errorf("create %q:\n got %q\nwant %q", name, got, want)
 		}
-		if got := e.raw(&alice, del(name, false)); got != want {
+		if got := e.raw(&alice, aimxtest.Delete(name, false)); got != want {
 			t.Errorf("delete %q:\n got %q\nwant %q", name, got, want)
 		}
 	}
 	if got := e.readConfig(); got != baseConfig {
 		t.Errorf("config changed:\n%s", got)
 	}
-	if got := e.raw(&alice, create("ok.name_1-x", "")); got != okFrame {
+	if got := e.raw(&alice, aimxtest.Create("ok.name_1-x", "")); got != aimxtest.OK {
 		t.Errorf("a name with every allowed kind of character: %q", got)
 	}
 	if !strings.Contains(e.readConfig(), "[mailboxes.\"ok.name_1-x\"]\n") {
@@ -90,8 +92,8 @@ func TestNames(t *testing.T) {
 
 func TestConfigMissingOrBroken(t *testing.T) {
 	e := newEnv(t, "")
-	want := errFrame("IO", fmt.Sprintf("config %s does not exist: create it with at least a line domain = \"<your mail domain>\"", e.config))
-	for _, f := range []string{create("x", ""), del("x", false), "AIMX/1 MAILBOX-LIST\n\n"} {
+	want := aimxtest.Err("IO", fmt.Sprintf("config %s does not exist: create it with at least a line domain = \"<your mail domain>\"", e.Config))
+	for _, f := range []string{aimxtest.Create("x", ""), aimxtest.Delete("x", false), "AIMX/1 MAILBOX-LIST\n\n"} {
 		if got := e.raw(&alice, f); got != want {
 			t.Errorf("%q:\n got %q\nwant %q", f, got, want)
 		}
@@ -99,12 +101,12 @@ func TestConfigMissingOrBroken(t *testing.T) {
 	if got := e.raw(&alice, "AIMX/1 VERSION\n\n"); !strings.HasPrefix(got, "AIMX/1 OK\n") {
 		t.Errorf("VERSION without a config: %q", got)
 	}
-	if _, err := os.Stat(e.config); !os.IsNotExist(err) {
+	if _, err := os.Stat(e.Config); !os.IsNotExist(err) {
 		t.Errorf("the helper created a config")
 	}
-	must(t, os.WriteFile(e.config, []byte("domain = \"example.test\"\nbad = = 1\n"), 0o640))
-	got := e.raw(&alice, create("x", ""))
-	if want := fmt.Sprintf("AIMX/1 ERR IO config %s does not parse: line 2, column ", e.config); !strings.HasPrefix(got, want) {
+	must(t, os.WriteFile(e.Config, []byte("domain = \"example.test\"\nbad = = 1\n"), 0o640))
+	got := e.raw(&alice, aimxtest.Create("x", ""))
+	if want := fmt.Sprintf("AIMX/1 ERR IO config %s does not parse: line 2, column ", e.Config); !strings.HasPrefix(got, want) {
 		t.Errorf("unparsable config:\n got %q\nwant prefix %q", got, want)
 	}
 }
@@ -112,25 +114,25 @@ func TestConfigMissingOrBroken(t *testing.T) {
 func TestDelete(t *testing.T) {
 	e := newEnv(t, baseConfig)
 	for _, n := range []string{"mine", "full"} {
-		if got := e.raw(&alice, create(n, "")); got != okFrame {
+		if got := e.raw(&alice, aimxtest.Create(n, "")); got != aimxtest.OK {
 			t.Fatal(got)
 		}
 	}
-	if got := e.raw(&bob, create("bobs", "")); got != okFrame {
+	if got := e.raw(&bob, aimxtest.Create("bobs", "")); got != aimxtest.OK {
 		t.Fatal(got)
 	}
-	if got := e.raw(nil, create("orphan", alice.name)); got != okFrame {
+	if got := e.raw(nil, aimxtest.Create("orphan", alice.Name)); got != aimxtest.OK {
 		t.Fatal(got)
 	}
 	// Make "orphan" belong to a user that no longer resolves.
-	must(t, os.WriteFile(e.config, []byte(strings.Replace(e.readConfig(), "owner = \""+alice.name+"\"\n\n[mailboxes.orphan]", "", 1)), 0o640))
-	text := strings.Replace(e.readConfig(), "[mailboxes.orphan]\naddress = \"orphan@example.test\"\nowner = \""+alice.name+"\"", "[mailboxes.orphan]\naddress = \"orphan@example.test\"\nowner = \"gone-user\"", 1)
-	must(t, os.WriteFile(e.config, []byte(text), 0o640))
+	must(t, os.WriteFile(e.Config, []byte(strings.Replace(e.readConfig(), "owner = \""+alice.Name+"\"\n\n[mailboxes.orphan]", "", 1)), 0o640))
+	text := strings.Replace(e.readConfig(), "[mailboxes.orphan]\naddress = \"orphan@example.test\"\nowner = \""+alice.Name+"\"", "[mailboxes.orphan]\naddress = \"orphan@example.test\"\nowner = \"gone-user\"", 1)
+	must(t, os.WriteFile(e.Config, []byte(text), 0o640))
 
 	// No leak: another's, an orphan's and a missing mailbox answer the same bytes.
 	for _, name := range []string{"bobs", "orphan", "nothere"} {
-		want := errFrame("MAILBOX", fmt.Sprintf("mailbox '%s' does not exist", name))
-		got := e.raw(&alice, del(name, true))
+		want := aimxtest.Err("MAILBOX", fmt.Sprintf("mailbox '%s' does not exist", name))
+		got := e.raw(&alice, aimxtest.Delete(name, true))
 		if got != want {
 			t.Errorf("alice deletes %s:\n got %q\nwant %q", name, got, want)
 		}
@@ -143,34 +145,34 @@ func TestDelete(t *testing.T) {
 	if !e.logged("mailbox=bobs decision=reject reason=\"uid ", "it is owned by") {
 		t.Errorf("the log lacks the internal reason:\n%s", e.logs)
 	}
-	assertDir(t, e.path("inbox", "bobs"), bob.uid, bob.gid, 0o700)
+	assertDir(t, e.Path("inbox", "bobs"), bob.UID, bob.GID, 0o700)
 
 	// Own and empty: gone, folders too.
-	if got := e.raw(&alice, del("mine", false)); got != okFrame {
+	if got := e.raw(&alice, aimxtest.Delete("mine", false)); got != aimxtest.OK {
 		t.Errorf("delete own: %q", got)
 	}
-	assertGone(t, e.path("inbox", "mine"))
-	assertGone(t, e.path("sent", "mine"))
+	assertGone(t, e.Path("inbox", "mine"))
+	assertGone(t, e.Path("sent", "mine"))
 	if strings.Contains(e.readConfig(), "[mailboxes.mine]") {
 		t.Errorf("stanza left:\n%s", e.readConfig())
 	}
 
 	// Non-empty: refused, then forced.
-	writeAs(t, alice, e.path("inbox", "full", "m1.md"), "+++\nread = true\n+++\nhi\n")
-	writeAs(t, alice, e.path("inbox", "full", "m2.md"), "hello\n")
-	writeAs(t, alice, e.path("sent", "full", "s1.md"), "sent\n")
-	want := errFrame("NONEMPTY", "mailbox 'full' has 3 files (2 in inbox, 1 in sent); archive or remove them first")
-	if got := e.raw(&alice, del("full", false)); got != want {
+	writeAs(t, alice, e.Path("inbox", "full", "m1.md"), "+++\nread = true\n+++\nhi\n")
+	writeAs(t, alice, e.Path("inbox", "full", "m2.md"), "hello\n")
+	writeAs(t, alice, e.Path("sent", "full", "s1.md"), "sent\n")
+	want := aimxtest.Err("NONEMPTY", "mailbox 'full' has 3 files (2 in inbox, 1 in sent); archive or remove them first")
+	if got := e.raw(&alice, aimxtest.Delete("full", false)); got != want {
 		t.Errorf("non-empty:\n got %q\nwant %q", got, want)
 	}
-	if got := e.raw(&alice, del("full", true)); got != okFrame {
+	if got := e.raw(&alice, aimxtest.Delete("full", true)); got != aimxtest.OK {
 		t.Errorf("forced: %q", got)
 	}
-	assertGone(t, e.path("inbox", "full"))
+	assertGone(t, e.Path("inbox", "full"))
 
 	// Root deletes anyone's, including the orphan's.
 	for _, n := range []string{"bobs", "orphan"} {
-		if got := e.raw(nil, del(n, false)); got != okFrame {
+		if got := e.raw(nil, aimxtest.Delete(n, false)); got != aimxtest.OK {
 			t.Errorf("root deletes %s: %q", n, got)
 		}
 	}
@@ -183,27 +185,27 @@ func writeAs(t *testing.T, u user, path, text string) {
 	t.Helper()
 	must(t, os.MkdirAll(filepath.Dir(path), 0o700))
 	must(t, os.WriteFile(path, []byte(text), 0o600))
-	must(t, os.Lchown(path, int(u.uid), int(u.gid)))
+	must(t, os.Lchown(path, int(u.UID), int(u.GID)))
 }
 
 func TestForceDeleteStaysInside(t *testing.T) {
 	e := newEnv(t, baseConfig)
-	if got := e.raw(&alice, create("trap", "")); got != okFrame {
+	if got := e.raw(&alice, aimxtest.Create("trap", "")); got != aimxtest.OK {
 		t.Fatal(got)
 	}
-	outside := filepath.Join(e.dir, "outside")
+	outside := filepath.Join(e.Dir, "outside")
 	must(t, os.MkdirAll(filepath.Join(outside, "deep"), 0o755))
 	must(t, os.WriteFile(filepath.Join(outside, "deep", "keep.txt"), []byte("keep"), 0o644))
 	must(t, os.WriteFile(filepath.Join(outside, "hard.txt"), []byte("hard"), 0o644))
-	in := e.path("inbox", "trap")
+	in := e.Path("inbox", "trap")
 	must(t, os.Symlink(outside, filepath.Join(in, "link-dir")))
 	must(t, os.Symlink(filepath.Join(outside, "deep", "keep.txt"), filepath.Join(in, "link-file.md")))
 	must(t, os.Link(filepath.Join(outside, "hard.txt"), filepath.Join(in, "hard.md")))
 	must(t, os.MkdirAll(filepath.Join(in, "a", "b", "c"), 0o700))
 	must(t, os.Symlink("../../../../../outside", filepath.Join(in, "a", "b", "c", "up")))
-	must(t, os.Symlink(e.path("inbox"), e.path("sent", "trap", "to-inbox")))
+	must(t, os.Symlink(e.Path("inbox"), e.Path("sent", "trap", "to-inbox")))
 
-	if got := e.raw(&alice, del("trap", true)); got != okFrame {
+	if got := e.raw(&alice, aimxtest.Delete("trap", true)); got != aimxtest.OK {
 		t.Fatalf("forced delete: %q", got)
 	}
 	for _, p := range []string{filepath.Join(outside, "deep", "keep.txt"), filepath.Join(outside, "hard.txt")} {
@@ -212,47 +214,47 @@ func TestForceDeleteStaysInside(t *testing.T) {
 		}
 	}
 	assertGone(t, in)
-	assertGone(t, e.path("sent", "trap"))
-	assertDir(t, e.path("inbox"), 0, 0, 0o755)
+	assertGone(t, e.Path("sent", "trap"))
+	assertDir(t, e.Path("inbox"), 0, 0, 0o755)
 }
 
 func TestPreexistingFolders(t *testing.T) {
 	e := newEnv(t, baseConfig)
 	// Wrong owner: ECONFLICT naming the path and the fix; nothing written.
-	must(t, os.Mkdir(e.path("inbox", "taken"), 0o700))
-	must(t, os.Chown(e.path("inbox", "taken"), int(bob.uid), int(bob.gid)))
-	got := e.raw(&alice, create("taken", ""))
-	want := errFrame("ECONFLICT", fmt.Sprintf("%s exists and is owned by %d:%d, not by the mailbox owner %d:%d: move it out of the way or run 'chown -R %d:%d %s', then create the mailbox again",
-		e.path("inbox", "taken"), bob.uid, bob.gid, alice.uid, alice.gid, alice.uid, alice.gid, e.path("inbox", "taken")))
+	must(t, os.Mkdir(e.Path("inbox", "taken"), 0o700))
+	must(t, os.Chown(e.Path("inbox", "taken"), int(bob.UID), int(bob.GID)))
+	got := e.raw(&alice, aimxtest.Create("taken", ""))
+	want := aimxtest.Err("ECONFLICT", fmt.Sprintf("%s exists and is owned by %d:%d, not by the mailbox owner %d:%d: move it out of the way or run 'chown -R %d:%d %s', then create the mailbox again",
+		e.Path("inbox", "taken"), bob.UID, bob.GID, alice.UID, alice.GID, alice.UID, alice.GID, e.Path("inbox", "taken")))
 	if got != want {
 		t.Errorf("wrong owner:\n got %q\nwant %q", got, want)
 	}
-	must(t, os.WriteFile(e.path("sent", "file"), nil, 0o600))
-	want = errFrame("ECONFLICT", e.path("sent", "file")+" exists and is not a folder: move it out of the way, then create the mailbox again")
-	if got := e.raw(&alice, create("file", "")); got != want {
+	must(t, os.WriteFile(e.Path("sent", "file"), nil, 0o600))
+	want = aimxtest.Err("ECONFLICT", e.Path("sent", "file")+" exists and is not a folder: move it out of the way, then create the mailbox again")
+	if got := e.raw(&alice, aimxtest.Create("file", "")); got != want {
 		t.Errorf("not a folder:\n got %q\nwant %q", got, want)
 	}
-	assertGone(t, e.path("inbox", "file"))
+	assertGone(t, e.Path("inbox", "file"))
 	if e.readConfig() != baseConfig {
 		t.Errorf("config changed")
 	}
 	// Right owner: kept, and the create converges.
-	must(t, os.Mkdir(e.path("inbox", "again"), 0o700))
-	must(t, os.Chown(e.path("inbox", "again"), int(alice.uid), int(alice.gid)))
-	writeAs(t, alice, e.path("inbox", "again", "old.md"), "old\n")
-	if got := e.raw(&alice, create("again", "")); got != okFrame {
+	must(t, os.Mkdir(e.Path("inbox", "again"), 0o700))
+	must(t, os.Chown(e.Path("inbox", "again"), int(alice.UID), int(alice.GID)))
+	writeAs(t, alice, e.Path("inbox", "again", "old.md"), "old\n")
+	if got := e.raw(&alice, aimxtest.Create("again", "")); got != aimxtest.OK {
 		t.Errorf("right owner: %q", got)
 	}
-	assertDir(t, e.path("sent", "again"), alice.uid, alice.gid, 0o700)
-	if _, err := os.Stat(e.path("inbox", "again", "old.md")); err != nil {
+	assertDir(t, e.Path("sent", "again"), alice.UID, alice.GID, 0o700)
+	if _, err := os.Stat(e.Path("inbox", "again", "old.md")); err != nil {
 		t.Errorf("kept folder lost its mail: %v", err)
 	}
 }
 
 func TestCallerWithoutPasswdEntry(t *testing.T) {
 	e := newEnv(t, baseConfig)
-	want := errFrame("VALIDATION", fmt.Sprintf("uid %d has no passwd entry", ghostUID))
-	if got := e.raw(ghost, create("g", "")); got != want {
+	want := aimxtest.Err("VALIDATION", fmt.Sprintf("uid %d has no passwd entry", aimxtest.Ghost.UID))
+	if got := e.raw(ghost, aimxtest.Create("g", "")); got != want {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
 	if got := e.raw(ghost, "AIMX/1 MAILBOX-LIST\n\n"); got != "AIMX/1 OK\nContent-Length: 2\n\n[]" {
@@ -260,7 +262,7 @@ func TestCallerWithoutPasswdEntry(t *testing.T) {
 	}
 }
 
-type entry = mailbox.Entry
+type entry = wire.Entry
 
 func (e *env) list(u *user) []entry {
 	e.t.Helper()
@@ -280,22 +282,22 @@ func TestList(t *testing.T) {
 		u    *user
 		name string
 	}{{&alice, "al1"}, {&alice, "al2"}, {&bob, "bo1"}} {
-		if got := e.raw(r.u, create(r.name, "")); got != okFrame {
+		if got := e.raw(r.u, aimxtest.Create(r.name, "")); got != aimxtest.OK {
 			t.Fatal(got)
 		}
 	}
-	writeAs(t, alice, e.path("inbox", "al1", "read.md"), "+++\nread = true\nsubject = \"x\"\n+++\nbody\n")
-	writeAs(t, alice, e.path("inbox", "al1", "unread.md"), "+++\nsubject = \"y\"\n+++\nbody\n")
-	writeAs(t, alice, e.path("inbox", "al1", "bundle", "bundle.md"), "no front matter\n")
-	writeAs(t, alice, e.path("inbox", "al1", "bundle", "photo.png"), "png")
-	writeAs(t, alice, e.path("inbox", "al1", "notes.txt"), "not a message")
-	writeAs(t, alice, e.path("inbox", "al1", "emptydir", "other.md"), "not a bundle")
-	writeAs(t, alice, e.path("sent", "al1", "s.md"), "sent")
+	writeAs(t, alice, e.Path("inbox", "al1", "read.md"), "+++\nread = true\nsubject = \"x\"\n+++\nbody\n")
+	writeAs(t, alice, e.Path("inbox", "al1", "unread.md"), "+++\nsubject = \"y\"\n+++\nbody\n")
+	writeAs(t, alice, e.Path("inbox", "al1", "bundle", "bundle.md"), "no front matter\n")
+	writeAs(t, alice, e.Path("inbox", "al1", "bundle", "photo.png"), "png")
+	writeAs(t, alice, e.Path("inbox", "al1", "notes.txt"), "not a message")
+	writeAs(t, alice, e.Path("inbox", "al1", "emptydir", "other.md"), "not a bundle")
+	writeAs(t, alice, e.Path("sent", "al1", "s.md"), "sent")
 	// An unregistered folder of alice's and one of bob's.
 	for _, u := range []user{alice, bob} {
-		p := e.path("inbox", "loose-"+u.name)
+		p := e.Path("inbox", "loose-"+u.Name)
 		must(t, os.Mkdir(p, 0o700))
-		must(t, os.Chown(p, int(u.uid), int(u.gid)))
+		must(t, os.Chown(p, int(u.UID), int(u.GID)))
 	}
 
 	names := func(es []entry) string {
@@ -305,15 +307,15 @@ func TestList(t *testing.T) {
 		}
 		return strings.Join(n, ",")
 	}
-	if got, want := names(e.list(nil)), "al1,al2,bo1,loose-"+alice.name+",loose-"+bob.name; got != want {
+	if got, want := names(e.list(nil)), "al1,al2,bo1,loose-"+alice.Name+",loose-"+bob.Name; got != want {
 		t.Errorf("root sees %s, want %s", got, want)
 	}
 	as := e.list(&alice)
-	if got, want := names(as), "al1,al2,loose-"+alice.name; got != want {
+	if got, want := names(as), "al1,al2,loose-"+alice.Name; got != want {
 		t.Errorf("alice sees %s, want %s", got, want)
 	}
 	addr := "al1@example.test"
-	want := entry{Name: "al1", Address: &addr, InboxPath: e.path("inbox", "al1"), SentPath: e.path("sent", "al1"), Total: 3, Unread: 2, SentCount: 1, Registered: true}
+	want := entry{Name: "al1", Address: &addr, InboxPath: e.Path("inbox", "al1"), SentPath: e.Path("sent", "al1"), Total: 3, Unread: 2, SentCount: 1, Registered: true}
 	if g := as[0]; g.Name != want.Name || *g.Address != addr || g.InboxPath != want.InboxPath || g.SentPath != want.SentPath ||
 		g.Total != want.Total || g.Unread != want.Unread || g.SentCount != want.SentCount || !g.Registered {
 		t.Errorf("al1 = %+v, want %+v", g, want)
@@ -321,7 +323,7 @@ func TestList(t *testing.T) {
 	if g := as[2]; g.Address != nil || g.Registered {
 		t.Errorf("unregistered folder listed as %+v", g)
 	}
-	if got, want := names(e.list(&bob)), "bo1,loose-"+bob.name; got != want {
+	if got, want := names(e.list(&bob)), "bo1,loose-"+bob.Name; got != want {
 		t.Errorf("bob sees %s, want %s", got, want)
 	}
 }
@@ -352,23 +354,23 @@ func TestConfigBytesKept(t *testing.T) {
 		"[[mailboxes.support.hooks]]\r\n" +
 		"cmd = \"\"\"\r\n[not.a.header]\r\n\"\"\"\r\n"
 	e := newEnv(t, original)
-	must(t, os.Chown(e.config, 0, int(bob.gid)))
-	if got := e.raw(&alice, create("fresh", "")); got != okFrame {
+	must(t, os.Chown(e.Config, 0, int(bob.GID)))
+	if got := e.raw(&alice, aimxtest.Create("fresh", "")); got != aimxtest.OK {
 		t.Fatal(got)
 	}
-	withFresh := original + "\r\n[mailboxes.fresh]\r\naddress = \"fresh@example.test\"\r\nowner = \"" + alice.name + "\"\r\n"
+	withFresh := original + "\r\n[mailboxes.fresh]\r\naddress = \"fresh@example.test\"\r\nowner = \"" + alice.Name + "\"\r\n"
 	if got := e.readConfig(); got != withFresh {
 		t.Errorf("after create:\n%q\nwant\n%q", got, withFresh)
 	}
-	checkMode(t, e.config, 0, bob.gid, 0o640)
-	if got := e.raw(&alice, del("fresh", false)); got != okFrame {
+	checkMode(t, e.Config, 0, bob.GID, 0o640)
+	if got := e.raw(&alice, aimxtest.Delete("fresh", false)); got != aimxtest.OK {
 		t.Fatal(got)
 	}
 	if got := e.readConfig(); got != original {
 		t.Errorf("after delete:\n%q\nwant\n%q", got, original)
 	}
-	checkMode(t, e.config, 0, bob.gid, 0o640)
-	if got := e.raw(&bob, del("support", false)); got != okFrame {
+	checkMode(t, e.Config, 0, bob.GID, 0o640)
+	if got := e.raw(&bob, aimxtest.Delete("support", false)); got != aimxtest.OK {
 		t.Fatal(got)
 	}
 	want := "# AIMX config: hand-edited, keep my comments\r\n" +
@@ -377,7 +379,7 @@ func TestConfigBytesKept(t *testing.T) {
 	if got := e.readConfig(); got != want {
 		t.Errorf("after deleting support and its hooks:\n%q\nwant\n%q", got, want)
 	}
-	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(e.config), ".config.toml.tmp-*"))
+	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(e.Config), ".config.toml.tmp-*"))
 	if len(leftovers) != 0 {
 		t.Errorf("temporary files left: %v", leftovers)
 	}
@@ -407,9 +409,9 @@ func TestConcurrentCreates(t *testing.T) {
 				name := fmt.Sprintf("c%d-%02d", ci, i)
 				owner := ""
 				if u == nil {
-					owner = alice.name
+					owner = alice.Name
 				}
-				if got := e.raw(u, create(name, owner)); got != okFrame {
+				if got := e.raw(u, aimxtest.Create(name, owner)); got != aimxtest.OK {
 					errs <- name + ": " + got
 				}
 			}()
@@ -438,16 +440,16 @@ func TestConcurrentCreates(t *testing.T) {
 // and the path, and leaves the config and the other folder as they were.
 func TestFilesystemStepFails(t *testing.T) {
 	e := newEnv(t, baseConfig)
-	must(t, os.RemoveAll(e.path("sent")))
-	must(t, os.WriteFile(e.path("sent"), []byte("a file where the sent folder should be"), 0o644))
-	want := errFrame("IO", "lstat "+e.path("sent", "x")+": not a directory")
-	if got := e.raw(&alice, create("x", "")); got != want {
+	must(t, os.RemoveAll(e.Path("sent")))
+	must(t, os.WriteFile(e.Path("sent"), []byte("a file where the sent folder should be"), 0o644))
+	want := aimxtest.Err("IO", "lstat "+e.Path("sent", "x")+": not a directory")
+	if got := e.raw(&alice, aimxtest.Create("x", "")); got != want {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
-	assertGone(t, e.path("inbox", "x"))
-	must(t, os.RemoveAll(e.data))
-	want = errFrame("IO", "open data dir "+e.data+": no such file or directory")
-	if got := e.raw(&alice, create("x", "")); got != want {
+	assertGone(t, e.Path("inbox", "x"))
+	must(t, os.RemoveAll(e.Data))
+	want = aimxtest.Err("IO", "open data dir "+e.Data+": no such file or directory")
+	if got := e.raw(&alice, aimxtest.Create("x", "")); got != want {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
 	if e.readConfig() != baseConfig {
@@ -459,7 +461,7 @@ func TestFilesystemStepFails(t *testing.T) {
 // not, leaves exactly one decision record.
 func TestOneRecordPerRequest(t *testing.T) {
 	e := newEnv(t, baseConfig)
-	frames := []string{create("one", ""), create("one", ""), del("nothere", false), "AIMX/1 MAILBOX-LIST\n\n", "AIMX/1 VERSION\n\n", "garbage\n\n", "AIMX/1 SEND\n\n"}
+	frames := []string{aimxtest.Create("one", ""), aimxtest.Create("one", ""), aimxtest.Delete("nothere", false), "AIMX/1 MAILBOX-LIST\n\n", "AIMX/1 VERSION\n\n", "garbage\n\n", "AIMX/1 SEND\n\n"}
 	for _, f := range frames {
 		e.raw(&alice, f)
 	}

@@ -15,24 +15,23 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// Entry is one element of the MAILBOX-LIST body (protocol.md).
+// Entry is one mailbox as storage finds it: what the server turns into a
+// MAILBOX-LIST entry (wire.Entry), and what the LIST filter reads.
 type Entry struct {
-	Name       string  `json:"name"`
-	Address    *string `json:"address"`
-	InboxPath  string  `json:"inbox_path"`
-	SentPath   string  `json:"sent_path"`
-	Total      int     `json:"total"`
-	Unread     int     `json:"unread"`
-	SentCount  int     `json:"sent_count"`
-	Registered bool    `json:"registered"`
+	Name       string
+	Address    *string // nil for a folder with no stanza
+	InboxPath  string
+	SentPath   string
+	Total      int
+	Unread     int
+	SentCount  int
+	Registered bool
 
 	// Owner is the stanza's owner (registered mailboxes): the LIST filter
-	// reads it, and root's LIST body carries it (additive; the server
-	// clears it for anyone else, whose every entry is their own). DirUID
-	// is the filesystem owner of inbox/<name> (unregistered ones), for the
-	// filter only.
-	Owner  string `json:"owner,omitempty"`
-	DirUID uint32 `json:"-"`
+	// reads it, and root's LIST body carries it. DirUID is the filesystem
+	// owner of inbox/<name> (unregistered ones), for the filter only.
+	Owner  string
+	DirUID uint32
 }
 
 // maxFrontMatter bounds what is read of a message to find its front matter.

@@ -57,10 +57,11 @@ test-steps = $(foreach s,$(1),$(if $(call step-skip,$s),skip/$s,$s))
 skip/%:
 	@echo "skip $*: $(call step-skip,$*)"
 
-# $(call gotest,ARGS): go test ARGS, with its usual output plus one line
-# per skip reason after each package (mk/gotest), so that a suite skipped
-# for want of root or a tool says so without -v.
+# $(call gotest,ARGS[,REPORT]): go test ARGS, with its usual output plus
+# one line per skip reason after each package (mk/gotest), so that a suite
+# skipped for want of root or a tool says so without -v. REPORT replaces
+# the plain mk/gotest (with -cover-min, for the coverage lines).
 GOTEST_REPORT := $(TOOLS)/gotest
 $(GOTEST_REPORT): mk/gotest/main.go
 	$(GO) build -o $@ ./mk/gotest
-gotest = echo "go test $(1)"; set -o pipefail; $(GO) test -json $(1) | $(GOTEST_REPORT)
+gotest = echo "go test $(1)"; set -o pipefail; $(GO) test -json $(1) | $(or $(2),$(GOTEST_REPORT))

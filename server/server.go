@@ -9,7 +9,6 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -191,8 +190,8 @@ func (rq *request) answer() wire.Response {
 	case wire.VerbList:
 		return rq.list()
 	case wire.VerbVersion:
-		body, _ := json.Marshal(version.Get())
-		return rq.ok(body, rq.bypass())
+		v := version.Get()
+		return rq.ok(wire.VersionOK(wire.Version{Tag: v.Tag, GitHash: v.GitHash, Target: v.Target, BuildDate: v.BuildDate}), rq.bypass())
 	}
 	return rq.fail(wire.Errorf(wire.Protocol, "unknown verb '%s'", rq.req.Verb), "")
 }
@@ -205,9 +204,9 @@ func (rq *request) bypass() authz.Decision {
 	return authz.Accept
 }
 
-func (rq *request) ok(body []byte, d authz.Decision) wire.Response {
+func (rq *request) ok(resp wire.Response, d authz.Decision) wire.Response {
 	rq.note(d, Accepted, "")
-	return wire.Response{Body: body}
+	return resp
 }
 
 // fail logs a rejection with its internal reason (the wire reason when
@@ -310,7 +309,7 @@ func (rq *request) create() wire.Response {
 	if err := tx.Create(st, u.UID, u.GID, reclaim); err != nil {
 		return rq.failErr(err)
 	}
-	return rq.ok(nil, decision)
+	return rq.ok(wire.Response{}, decision)
 }
 
 // ownedBy counts the stanzas of c whose owner resolves to u's uid,
@@ -380,7 +379,7 @@ func (rq *request) delete() wire.Response {
 	if err := tx.Delete(name, rq.req.Force); err != nil {
 		return rq.failErr(err)
 	}
-	return rq.ok(nil, decision)
+	return rq.ok(wire.Response{}, decision)
 }
 
 // deny answers an authz denial with its canonical wire reason: for a
@@ -422,19 +421,16 @@ func (rq *request) list() wire.Response {
 	if err != nil {
 		return rq.failErr(err)
 	}
-	if caller != 0 {
-		// Only root's body names owners: anyone else's lists only
-		// their own, and stays as protocol.md shows it.
-		for i := range entries {
-			entries[i].Owner = ""
+	out := make([]wire.Entry, 0, len(entries))
+	for _, e := range entries {
+		w := wire.Entry{Name: e.Name, Address: e.Address, InboxPath: e.InboxPath, SentPath: e.SentPath,
+			Total: e.Total, Unread: e.Unread, SentCount: e.SentCount, Registered: e.Registered}
+		if caller == 0 {
+			// Only root's body names owners: anyone else's lists only
+			// their own, and stays as protocol.md shows it.
+			w.Owner = e.Owner
 		}
+		out = append(out, w)
 	}
-	if entries == nil {
-		entries = []mailbox.Entry{}
-	}
-	body, err := json.Marshal(entries)
-	if err != nil {
-		return rq.failErr(err)
-	}
-	return rq.ok(body, rq.bypass())
+	return rq.ok(wire.ListOK(out), rq.bypass())
 }

@@ -7,17 +7,16 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/aimx/aimx-mailboxd/activation"
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
 	"github.com/aimx/aimx-mailboxd/mailbox"
 	"github.com/aimx/aimx-mailboxd/wire"
 )
@@ -26,28 +25,6 @@ import (
 // row may claim root or another uid. The mailbox owner ("me") is the
 // current user, or nobody when the tests run as root, so that every chown
 // works without privilege.
-
-// ghostUID has no passwd entry.
-const ghostUID = 54321
-
-type who struct {
-	name     string
-	uid, gid uint32
-}
-
-func meUser(t *testing.T) who {
-	t.Helper()
-	u, err := user.Current()
-	if os.Geteuid() == 0 {
-		u, err = user.Lookup("nobody")
-	}
-	if err != nil {
-		t.Skipf("needs a passwd entry for the test's user: %v", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return who{u.Username, uint32(uid), uint32(gid)}
-}
 
 // fixture is a config, a policy and a data dir in a temp folder, and the
 // server over them.
@@ -58,14 +35,18 @@ type fixture struct {
 	data string
 	logs bytes.Buffer
 	srv  *Server
-	me   who
+	me   aimxtest.User
 }
 
-const base = "domain = \"example.test\"\n"
+const base = aimxtest.BaseConfig
 
 func newFixture(t *testing.T, config string) *fixture {
 	t.Helper()
-	f := &fixture{t: t, dir: t.TempDir(), me: meUser(t)}
+	me, err := aimxtest.Ordinary()
+	if err != nil {
+		t.Skipf("needs a passwd entry for the test's user: %v", err)
+	}
+	f := &fixture{t: t, dir: t.TempDir(), me: me}
 	f.cfg = filepath.Join(f.dir, "etc", "config.toml")
 	f.data = filepath.Join(f.dir, "data")
 	for _, d := range []string{filepath.Dir(f.cfg), filepath.Join(f.data, "inbox"), filepath.Join(f.data, "sent")} {
@@ -120,40 +101,10 @@ func (f *fixture) config() string {
 	return string(b)
 }
 
-func errFrame(code, reason string) string {
-	return fmt.Sprintf("AIMX/1 ERR %s %s\nCode: %s\n\n", code, reason, code)
-}
-
-const ok = "AIMX/1 OK\n"
-
-func create(name, owner string) string {
-	if owner != "" {
-		return fmt.Sprintf("AIMX/1 MAILBOX-CREATE\nName: %s\nOwner: %s\n\n", name, owner)
-	}
-	return fmt.Sprintf("AIMX/1 MAILBOX-CREATE\nName: %s\n\n", name)
-}
-
-func del(name string, force bool) string {
-	if force {
-		return fmt.Sprintf("AIMX/1 MAILBOX-DELETE\nName: %s\nForce: true\n\n", name)
-	}
-	return fmt.Sprintf("AIMX/1 MAILBOX-DELETE\nName: %s\n\n", name)
-}
-
-func stanza(name, owner string) string {
-	return fmt.Sprintf("\n[mailboxes.%s]\naddress = \"%s@example.test\"\nowner = \"%s\"\n", name, name, owner)
-}
-
 func assertDir(t *testing.T, path string, uid, gid uint32, mode os.FileMode) {
 	t.Helper()
-	fi, err := os.Lstat(path)
-	if err != nil {
-		t.Errorf("%s: %v", path, err)
-		return
-	}
-	st := fi.Sys().(*syscall.Stat_t)
-	if !fi.IsDir() || st.Uid != uid || st.Gid != gid || fi.Mode().Perm() != mode {
-		t.Errorf("%s: dir=%v %d:%d %o, want a dir %d:%d %o", path, fi.IsDir(), st.Uid, st.Gid, fi.Mode().Perm(), uid, gid, mode)
+	if err := aimxtest.CheckDir(path, uid, gid, mode); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -165,7 +116,7 @@ func TestCreate(t *testing.T) {
 	me := f.me
 	pol := filepath.Join(filepath.Dir(f.cfg), "mailboxd.toml")
 	reservedOwner := func(o string) string {
-		return errFrame("VALIDATION", fmt.Sprintf("owner '%s' is reserved: only a hand edit of the config may give a mailbox to it", o))
+		return aimxtest.Err("VALIDATION", fmt.Sprintf("owner '%s' is reserved: only a hand edit of the config may give a mailbox to it", o))
 	}
 	for _, tc := range []struct {
 		name   string
@@ -174,22 +125,22 @@ func TestCreate(t *testing.T) {
 		want   string
 		adds   string // stanza appended to the config when the answer is OK
 	}{
-		{"a user creates her own", me.uid, create("mine", ""), ok, stanza("mine", me.name)},
-		{"a user's Owner: is ignored", me.uid, create("also-mine", "root"), ok, stanza("also-mine", me.name)},
-		{"exists", me.uid, create("mine", ""), errFrame("MAILBOX", "mailbox 'mine' already exists"), ""},
-		{"root names the owner", 0, create("given", me.name), ok, stanza("given", me.name)},
-		{"root without Owner:", 0, create("x", ""), errFrame("VALIDATION", "root must name the owner of mailbox 'x': send Owner: <user> (aimx-mailboxes create x --owner USER)"), ""},
-		{"root, unknown owner", 0, create("x", "no-such-user-aimx"), errFrame("VALIDATION", "unknown owner 'no-such-user-aimx'"), ""},
-		{"root for root", 0, create("x", "root"), reservedOwner("root"), ""},
-		{"root for aimx-catchall", 0, create("x", "aimx-catchall"), reservedOwner("aimx-catchall"), ""},
-		{"a user, reserved name", me.uid, create("postmaster", ""), errFrame("VALIDATION", "mailbox name 'postmaster' is reserved for the operator: only root can create it (reserved_names in "+pol+")"), ""},
-		{"root, reserved name", 0, create("postmaster", me.name), ok, stanza("postmaster", me.name)},
-		{"a uid without passwd entry", ghostUID, create("x", ""), errFrame("VALIDATION", fmt.Sprintf("uid %d has no passwd entry", ghostUID)), ""},
-		{"bad name", me.uid, create("Bad", ""), errFrame("VALIDATION", "invalid mailbox name 'Bad': only lower-case letters, digits, '.', '_' and '-' are allowed"), ""},
-		{"catchall", me.uid, create("catchall", ""), errFrame("VALIDATION", "invalid mailbox name 'catchall': it is reserved for the catch-all mailbox"), ""},
-		{"65 bytes", me.uid, create(strings.Repeat("a", 65), ""), errFrame("VALIDATION", "invalid mailbox name '"+strings.Repeat("a", 65)+"': it must be at most 64 bytes long (it is 65)"), ""},
-		{"dots", me.uid, create("a..b", ""), errFrame("VALIDATION", "invalid mailbox name 'a..b': it must not contain '..'"), ""},
-		{"Force: on CREATE", me.uid, "AIMX/1 MAILBOX-CREATE\nName: x\nForce: true\n\n", "", ""},
+		{"a user creates her own", me.UID, aimxtest.Create("mine", ""), aimxtest.OK, aimxtest.Stanza("mine", me.Name)},
+		{"a user's Owner: is ignored", me.UID, aimxtest.Create("also-mine", "root"), aimxtest.OK, aimxtest.Stanza("also-mine", me.Name)},
+		{"exists", me.UID, aimxtest.Create("mine", ""), aimxtest.Err("MAILBOX", "mailbox 'mine' already exists"), ""},
+		{"root names the owner", 0, aimxtest.Create("given", me.Name), aimxtest.OK, aimxtest.Stanza("given", me.Name)},
+		{"root without Owner:", 0, aimxtest.Create("x", ""), aimxtest.Err("VALIDATION", "root must name the owner of mailbox 'x': send Owner: <user> (aimx-mailboxes create x --owner USER)"), ""},
+		{"root, unknown owner", 0, aimxtest.Create("x", "no-such-user-aimx"), aimxtest.Err("VALIDATION", "unknown owner 'no-such-user-aimx'"), ""},
+		{"root for root", 0, aimxtest.Create("x", "root"), reservedOwner("root"), ""},
+		{"root for aimx-catchall", 0, aimxtest.Create("x", "aimx-catchall"), reservedOwner("aimx-catchall"), ""},
+		{"a user, reserved name", me.UID, aimxtest.Create("postmaster", ""), aimxtest.Err("VALIDATION", "mailbox name 'postmaster' is reserved for the operator: only root can create it (reserved_names in "+pol+")"), ""},
+		{"root, reserved name", 0, aimxtest.Create("postmaster", me.Name), aimxtest.OK, aimxtest.Stanza("postmaster", me.Name)},
+		{"a uid without passwd entry", aimxtest.Ghost.UID, aimxtest.Create("x", ""), aimxtest.Err("VALIDATION", fmt.Sprintf("uid %d has no passwd entry", aimxtest.Ghost.UID)), ""},
+		{"bad name", me.UID, aimxtest.Create("Bad", ""), aimxtest.Err("VALIDATION", "invalid mailbox name 'Bad': only lower-case letters, digits, '.', '_' and '-' are allowed"), ""},
+		{"catchall", me.UID, aimxtest.Create("catchall", ""), aimxtest.Err("VALIDATION", "invalid mailbox name 'catchall': it is reserved for the catch-all mailbox"), ""},
+		{"65 bytes", me.UID, aimxtest.Create(strings.Repeat("a", 65), ""), aimxtest.Err("VALIDATION", "invalid mailbox name '"+strings.Repeat("a", 65)+"': it must be at most 64 bytes long (it is 65)"), ""},
+		{"dots", me.UID, aimxtest.Create("a..b", ""), aimxtest.Err("VALIDATION", "invalid mailbox name 'a..b': it must not contain '..'"), ""},
+		{"Force: on CREATE", me.UID, "AIMX/1 MAILBOX-CREATE\nName: x\nForce: true\n\n", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := f.config()
@@ -210,7 +161,7 @@ func TestCreate(t *testing.T) {
 	}
 	for _, n := range []string{"mine", "also-mine", "given", "postmaster"} {
 		for _, kind := range []string{"inbox", "sent"} {
-			assertDir(t, filepath.Join(f.data, kind, n), me.uid, me.gid, 0o700)
+			assertDir(t, filepath.Join(f.data, kind, n), me.UID, me.GID, 0o700)
 		}
 	}
 	if !strings.Contains(f.logs.String(), "caller_uid=0 caller_pid=4242 caller_user=root mailbox=given decision=root_bypass outcome=accepted priority=info\n") {
@@ -221,8 +172,8 @@ func TestCreate(t *testing.T) {
 func TestCreateConflicts(t *testing.T) {
 	f := newFixture(t, base)
 	f.write(filepath.Join(f.data, "inbox", "file"), "not a folder")
-	want := errFrame("ECONFLICT", filepath.Join(f.data, "inbox", "file")+" exists and is not a folder: move it out of the way, then create the mailbox again")
-	if got := f.do(f.me.uid, create("file", "")); got != want {
+	want := aimxtest.Err("ECONFLICT", filepath.Join(f.data, "inbox", "file")+" exists and is not a folder: move it out of the way, then create the mailbox again")
+	if got := f.do(f.me.UID, aimxtest.Create("file", "")); got != want {
 		t.Errorf("\n got %q\nwant %q", got, want)
 	}
 	if f.config() != base {
@@ -232,8 +183,8 @@ func TestCreateConflicts(t *testing.T) {
 		dir := filepath.Join(f.data, "sent", "taken")
 		os.Mkdir(dir, 0o700)
 		os.Chown(dir, 0, 0)
-		want := errFrame("ECONFLICT", fmt.Sprintf("%s exists and is owned by 0:0, not by the mailbox owner %d:%d: move it out of the way or run 'chown -R %d:%d %s', then create the mailbox again", dir, f.me.uid, f.me.gid, f.me.uid, f.me.gid, dir))
-		if got := f.do(f.me.uid, create("taken", "")); got != want {
+		want := aimxtest.Err("ECONFLICT", fmt.Sprintf("%s exists and is owned by 0:0, not by the mailbox owner %d:%d: move it out of the way or run 'chown -R %d:%d %s', then create the mailbox again", dir, f.me.UID, f.me.GID, f.me.UID, f.me.GID, dir))
+		if got := f.do(f.me.UID, aimxtest.Create("taken", "")); got != want {
 			t.Errorf("\n got %q\nwant %q", got, want)
 		}
 		if _, err := os.Stat(filepath.Join(f.data, "inbox", "taken")); !os.IsNotExist(err) {
@@ -243,18 +194,18 @@ func TestCreateConflicts(t *testing.T) {
 }
 
 func TestCreateLimit(t *testing.T) {
-	f := newFixture(t, base+stanza("a", "someone-else")+stanza("b", "nobody-here"))
+	f := newFixture(t, base+aimxtest.Stanza("a", "someone-else")+aimxtest.Stanza("b", "nobody-here"))
 	pol := f.policy("max_mailboxes_per_user = 2\n")
 	for _, n := range []string{"m1", "m2"} {
-		if got := f.do(f.me.uid, create(n, "")); got != ok {
+		if got := f.do(f.me.UID, aimxtest.Create(n, "")); got != aimxtest.OK {
 			t.Fatalf("%s: %q", n, got)
 		}
 	}
-	want := errFrame("VALIDATION", "you already own 2 mailboxes, the most one user may have (max_mailboxes_per_user = 2 in "+pol+"): delete one first, or ask the operator to raise the limit")
-	if got := f.do(f.me.uid, create("m3", "")); got != want {
+	want := aimxtest.Err("VALIDATION", "you already own 2 mailboxes, the most one user may have (max_mailboxes_per_user = 2 in "+pol+"): delete one first, or ask the operator to raise the limit")
+	if got := f.do(f.me.UID, aimxtest.Create("m3", "")); got != want {
 		t.Errorf("\n got %q\nwant %q", got, want)
 	}
-	if got := f.do(0, create("m3", f.me.name)); got != ok {
+	if got := f.do(0, aimxtest.Create("m3", f.me.Name)); got != aimxtest.OK {
 		t.Errorf("root is exempt: %q", got)
 	}
 }
@@ -262,18 +213,18 @@ func TestCreateLimit(t *testing.T) {
 // TestDelete: the DELETE rows of "Who may do what", the no-leak rule, and
 // NONEMPTY, with the config text after each.
 func TestDelete(t *testing.T) {
-	me := meUser(t)
 	other := "root" // resolves, and is never the test's "me"
-	f := newFixture(t, base+stanza("theirs", other)+stanza("orphan", "no-such-user-aimx"))
+	f := newFixture(t, base+aimxtest.Stanza("theirs", other)+aimxtest.Stanza("orphan", "no-such-user-aimx"))
+	me := f.me
 	for _, n := range []string{"mine", "full", "forced"} {
-		if got := f.do(me.uid, create(n, "")); got != ok {
+		if got := f.do(me.UID, aimxtest.Create(n, "")); got != aimxtest.OK {
 			t.Fatalf("create %s: %q", n, got)
 		}
 	}
 	f.write(filepath.Join(f.data, "inbox", "full", "a.md"), "x")
 	f.write(filepath.Join(f.data, "sent", "full", "b.md"), "x")
 	f.write(filepath.Join(f.data, "inbox", "forced", "a.md"), "x")
-	noLeak := func(n string) string { return errFrame("MAILBOX", fmt.Sprintf("mailbox '%s' does not exist", n)) }
+	noLeak := func(n string) string { return aimxtest.Err("MAILBOX", fmt.Sprintf("mailbox '%s' does not exist", n)) }
 	for _, tc := range []struct {
 		name    string
 		caller  uint32
@@ -281,16 +232,16 @@ func TestDelete(t *testing.T) {
 		want    string
 		removes string // stanza gone from the config after an OK
 	}{
-		{"someone else's", me.uid, del("theirs", false), noLeak("theirs"), ""},
-		{"someone else's, forced, with Owner:", me.uid, "AIMX/1 MAILBOX-DELETE\nName: theirs\nForce: true\nOwner: " + me.name + "\n\n", noLeak("theirs"), ""},
-		{"an orphan's", me.uid, del("orphan", true), noLeak("orphan"), ""},
-		{"missing", me.uid, del("missing", false), noLeak("missing"), ""},
-		{"non-empty", me.uid, del("full", false), errFrame("NONEMPTY", "mailbox 'full' has 2 files (1 in inbox, 1 in sent); archive or remove them first"), ""},
-		{"own", me.uid, del("mine", false), ok, stanza("mine", me.name)},
-		{"own, forced", me.uid, del("forced", true), ok, stanza("forced", me.name)},
-		{"root, an orphan's", 0, del("orphan", false), ok, stanza("orphan", "no-such-user-aimx")},
-		{"root, anyone's", 0, del("theirs", false), ok, stanza("theirs", other)},
-		{"bad name", me.uid, del("../etc", false), errFrame("VALIDATION", "invalid mailbox name '../etc': only lower-case letters, digits, '.', '_' and '-' are allowed"), ""},
+		{"someone else's", me.UID, aimxtest.Delete("theirs", false), noLeak("theirs"), ""},
+		{"someone else's, forced, with Owner:", me.UID, "AIMX/1 MAILBOX-DELETE\nName: theirs\nForce: true\nOwner: " + me.Name + "\n\n", noLeak("theirs"), ""},
+		{"an orphan's", me.UID, aimxtest.Delete("orphan", true), noLeak("orphan"), ""},
+		{"missing", me.UID, aimxtest.Delete("missing", false), noLeak("missing"), ""},
+		{"non-empty", me.UID, aimxtest.Delete("full", false), aimxtest.Err("NONEMPTY", "mailbox 'full' has 2 files (1 in inbox, 1 in sent); archive or remove them first"), ""},
+		{"own", me.UID, aimxtest.Delete("mine", false), aimxtest.OK, aimxtest.Stanza("mine", me.Name)},
+		{"own, forced", me.UID, aimxtest.Delete("forced", true), aimxtest.OK, aimxtest.Stanza("forced", me.Name)},
+		{"root, an orphan's", 0, aimxtest.Delete("orphan", false), aimxtest.OK, aimxtest.Stanza("orphan", "no-such-user-aimx")},
+		{"root, anyone's", 0, aimxtest.Delete("theirs", false), aimxtest.OK, aimxtest.Stanza("theirs", other)},
+		{"bad name", me.UID, aimxtest.Delete("../etc", false), aimxtest.Err("VALIDATION", "invalid mailbox name '../etc': only lower-case letters, digits, '.', '_' and '-' are allowed"), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := f.config()
@@ -320,7 +271,7 @@ func TestDelete(t *testing.T) {
 		t.Error("control character in the log")
 	}
 	for _, want := range []string{
-		"mailbox=theirs decision=reject reason=\"uid " + strconv.Itoa(int(me.uid)) + " may not delete mailbox 'theirs': it is owned by 'root' (uid 0)\" outcome=refused priority=notice",
+		"mailbox=theirs decision=reject reason=\"uid " + strconv.Itoa(int(me.UID)) + " may not delete mailbox 'theirs': it is owned by 'root' (uid 0)\" outcome=refused priority=notice",
 		"mailbox=full decision=reject reason=\"mailbox 'full' has 2 files (1 in inbox, 1 in sent); archive or remove them first\" outcome=refused priority=notice",
 	} {
 		if !strings.Contains(f.logs.String(), want) {
@@ -332,9 +283,9 @@ func TestDelete(t *testing.T) {
 // TestList: root sees every mailbox, a user hers (registered, and
 // unregistered folders she owns); counts follow protocol.md.
 func TestList(t *testing.T) {
-	me := meUser(t)
-	f := newFixture(t, base+stanza("theirs", "root"))
-	if got := f.do(me.uid, create("mine", "")); got != ok {
+	f := newFixture(t, base+aimxtest.Stanza("theirs", "root"))
+	me := f.me
+	if got := f.do(me.UID, aimxtest.Create("mine", "")); got != aimxtest.OK {
 		t.Fatal(got)
 	}
 	f.write(filepath.Join(f.data, "inbox", "mine", "1.md"), "+++\nread = true\n+++\n")
@@ -345,7 +296,7 @@ func TestList(t *testing.T) {
 	unix.Mkfifo(filepath.Join(f.data, "inbox", "mine", "4.md"), 0o600)
 	f.write(filepath.Join(f.data, "sent", "mine", "s.md"), "x")
 	os.Mkdir(filepath.Join(f.data, "inbox", "loose"), 0o700)
-	os.Lchown(filepath.Join(f.data, "inbox", "loose"), int(me.uid), int(me.gid))
+	os.Lchown(filepath.Join(f.data, "inbox", "loose"), int(me.UID), int(me.GID))
 	os.Mkdir(filepath.Join(f.data, "inbox", ".hidden"), 0o700)
 	mine := fmt.Sprintf(`{"name":"mine","address":"mine@example.test","inbox_path":"%[1]s/inbox/mine","sent_path":"%[1]s/sent/mine","total":3,"unread":2,"sent_count":1,"registered":true}`, f.data)
 	loose := fmt.Sprintf(`{"name":"loose","address":null,"inbox_path":"%[1]s/inbox/loose","sent_path":"%[1]s/sent/loose","total":0,"unread":0,"sent_count":0,"registered":false}`, f.data)
@@ -360,15 +311,15 @@ func TestList(t *testing.T) {
 	}
 	list := "AIMX/1 MAILBOX-LIST\n\n"
 	done := make(chan [2]string, 1)
-	go func() { done <- [2]string{f.do(0, list), f.do(me.uid, list)} }()
+	go func() { done <- [2]string{f.do(0, list), f.do(me.UID, list)} }()
 	select {
 	case got := <-done:
-		rootBody := body(loose, owned(mine, me.name), owned(theirs, "root"))
+		rootBody := body(loose, owned(mine, me.Name), owned(theirs, "root"))
 		if got[0] != rootBody {
 			t.Errorf("root:\n got %s\nwant %s", got[0], rootBody)
 		}
 		want := body(loose, mine)
-		if me.uid == 0 {
+		if me.UID == 0 {
 			want = rootBody
 		}
 		if got[1] != want {
@@ -377,7 +328,7 @@ func TestList(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("LIST blocked (on the FIFO?)")
 	}
-	if got := f.do(ghostUID, list); got != body() {
+	if got := f.do(aimxtest.Ghost.UID, list); got != body() {
 		t.Errorf("a uid without passwd entry: %q", got)
 	}
 }
@@ -386,28 +337,28 @@ func TestList(t *testing.T) {
 // policy and for a busy lock.
 func TestErrors(t *testing.T) {
 	f := newFixture(t, "")
-	me := f.me.uid
-	missing := errFrame("IO", "config "+f.cfg+" does not exist: create it with at least a line domain = \"<your mail domain>\"")
-	if got := f.do(me, create("x", "")); got != missing {
+	me := f.me.UID
+	missing := aimxtest.Err("IO", "config "+f.cfg+" does not exist: create it with at least a line domain = \"<your mail domain>\"")
+	if got := f.do(me, aimxtest.Create("x", "")); got != missing {
 		t.Errorf("missing config:\n got %q\nwant %q", got, missing)
 	}
 	if got := f.do(me, "AIMX/1 VERSION\n\n"); !strings.HasPrefix(got, "AIMX/1 OK\nContent-Length: ") || !strings.Contains(got, `"tag":`) {
 		t.Errorf("VERSION without a config: %q", got)
 	}
 	f.write(f.cfg, "domain = \n")
-	broken := errFrame("IO", "config "+f.cfg+" does not parse: line 1, column 10: expected value but found '\\n' instead")
-	if got := f.do(me, del("x", false)); got != broken {
+	broken := aimxtest.Err("IO", "config "+f.cfg+" does not parse: line 1, column 10: expected value but found '\\n' instead")
+	if got := f.do(me, aimxtest.Delete("x", false)); got != broken {
 		t.Errorf("broken config:\n got %q\nwant %q", got, broken)
 	}
 	f.write(f.cfg, base)
 	if got := f.do(me, "AIMX/1 SEND\n\n"); !strings.HasPrefix(got, "AIMX/1 ERR PROTOCOL ") {
 		t.Errorf("SEND: %q", got)
 	}
-	if got := f.do(me, "AIMX/1 FROB\n\n"); got != errFrame("PROTOCOL", "unknown verb 'FROB'") {
+	if got := f.do(me, "AIMX/1 FROB\n\n"); got != aimxtest.Err("PROTOCOL", "unknown verb 'FROB'") {
 		t.Errorf("FROB: %q", got)
 	}
 	pol := f.policy("max_mailboxes_per_user = \"many\"\n")
-	badPolicy := errFrame("IO", "policy file "+pol+", line 1, key max_mailboxes_per_user: must be a whole number, 0 or more (0: no limit), not a string")
+	badPolicy := aimxtest.Err("IO", "policy file "+pol+", line 1, key max_mailboxes_per_user: must be a whole number, 0 or more (0: no limit), not a string")
 	if got := f.do(me, "AIMX/1 MAILBOX-LIST\n\n"); got != badPolicy {
 		t.Errorf("broken policy:\n got %q\nwant %q", got, badPolicy)
 	}
@@ -416,8 +367,8 @@ func TestErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	busy := errFrame("IO", "config "+f.cfg+" is busy: its lock "+f.srv.Store.LockPath()+" was held by another request for more than 1s; nothing was changed, try again")
-	if got := f.do(me, create("x", "")); got != busy {
+	busy := aimxtest.Err("IO", "config "+f.cfg+" is busy: its lock "+f.srv.Store.LockPath()+" was held by another request for more than 1s; nothing was changed, try again")
+	if got := f.do(me, aimxtest.Create("x", "")); got != busy {
 		t.Errorf("busy:\n got %q\nwant %q", got, busy)
 	}
 	tx.Close()
@@ -450,16 +401,16 @@ func (f *fixture) serve(t *testing.T) (*net.UnixConn, chan error) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- f.srv.Serve(s, activation.Peer{UID: f.me.uid, PID: 1}) }()
+	go func() { done <- f.srv.Serve(s, activation.Peer{UID: f.me.UID, PID: 1}) }()
 	return c, done
 }
 
 func TestServe(t *testing.T) {
 	f := newFixture(t, base)
 	for _, tc := range []struct{ name, frame, want string }{
-		{"a request", create("served", ""), ok},
+		{"a request", aimxtest.Create("served", ""), aimxtest.OK},
 		{"a malformed frame", "AIMX/1 MAILBOX-LIST\nName: x\n\n", ""},
-		{"junk after the request", "AIMX/1 MAILBOX-DELETE\nName: served\n\ntrailing junk", ok},
+		{"junk after the request", "AIMX/1 MAILBOX-DELETE\nName: served\n\ntrailing junk", aimxtest.OK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, done := f.serve(t)
@@ -485,7 +436,7 @@ func TestServe(t *testing.T) {
 	c, done := f.serve(t)
 	io.WriteString(c, "AIMX/1 MAILBOX-CREATE\nName: half")
 	c.CloseWrite()
-	want := errFrame("MALFORMED", "malformed request: connection closed before the blank line that ends the headers")
+	want := aimxtest.Err("MALFORMED", "malformed request: connection closed before the blank line that ends the headers")
 	if got, _ := io.ReadAll(c); string(got) != want {
 		t.Errorf("half a request:\n got %q\nwant %q", got, want)
 	}

@@ -32,7 +32,7 @@ $(addprefix vmbench-,$(VMBENCH_SUITES)): vmbench-%: vmtest-deps vmbench-deb vmbe
 vmbench-deb:
 	rm -rf $(VMBENCH_OUT)/debs && mkdir -p $(VMBENCH_OUT)/debs
 	$(MAKE) --no-print-directory package VERSION=v$(VMTEST_V1) PKG_VERSION=$(VMTEST_V1)
-	mv dist/aimx-mailboxd_$(VMTEST_V1)_amd64.deb $(VMBENCH_OUT)/debs/ && rm -f dist/aimx-mailboxd_$(VMTEST_V1)_*.rpm
+	mv $(call vmtest-deb-path,$(VMTEST_V1)) $(VMBENCH_OUT)/debs/ && rm -f $(call vmtest-rpm-path,$(VMTEST_V1))
 
 # The load generator and floor (a), static for the guest.
 vmbench-bin:

@@ -1,7 +1,7 @@
 # vmtests: `make vmtest` boots real Debian guests (systemd as PID 1) under
 # qemu, installs our .deb with dpkg and runs the scenarios in
 # vmtests/guest as real users through the activated socket. Separate from
-# `make test`; see vmtests/README-section.md.
+# `make test`; see README.md, "The VM lane: `make vmtest`".
 
 VMTEST_SUITES ?= bookworm trixie
 # The two package versions the upgrade scenario installs, N then N+1.
@@ -17,8 +17,15 @@ VMTEST_TOOLS := qemu-system-x86_64:qemu-system-x86 debootstrap:debootstrap cpio:
 
 vmtest: $(addprefix vmtest-,$(VMTEST_SUITES))
 
+# The guest finds each version's .deb by the file name packaging/package.mk
+# gives it (make print-deb), passed as AIMX_VMTEST_DEB1 and _DEB2.
+vmtest-deb-path = $$($(MAKE) -s --no-print-directory print-deb PKG_VERSION=$(1))
+vmtest-deb-name = $$(basename "$(call vmtest-deb-path,$(1))")
+vmtest-rpm-path = $$($(MAKE) -s --no-print-directory print-rpm PKG_VERSION=$(1))
+
 $(addprefix vmtest-,$(VMTEST_SUITES)): vmtest-%: vmtest-deps vmtest-debs vmtest-guest vmtest-aimx-payload
 	AIMX_VMTEST_V1=$(VMTEST_V1) AIMX_VMTEST_V2=$(VMTEST_V2) AIMX_VMTEST_BREAK=$(VMTEST_BREAK) \
+		AIMX_VMTEST_DEB1=$(call vmtest-deb-name,$(VMTEST_V1)) AIMX_VMTEST_DEB2=$(call vmtest-deb-name,$(VMTEST_V2)) \
 		VMTEST_PAYLOAD=$(VMTEST_AIMX_PAYLOAD) \
 		sh vmtests/vmtest.sh $* $(VMTEST_OUT)/guest.test $(VMTEST_OUT)/debs $(VMTEST_OUT)
 
@@ -35,7 +42,7 @@ vmtest-debs:
 	rm -rf $(VMTEST_OUT)/debs && mkdir -p $(VMTEST_OUT)/debs
 	for v in $(VMTEST_V1) $(VMTEST_V2); do \
 		$(MAKE) --no-print-directory package VERSION=v$$v PKG_VERSION=$$v && \
-		mv dist/aimx-mailboxd_$${v}_amd64.deb $(VMTEST_OUT)/debs/ && rm -f dist/aimx-mailboxd_$${v}_*.rpm || exit 1; \
+		mv $(call vmtest-deb-path,$$v) $(VMTEST_OUT)/debs/ && rm -f $(call vmtest-rpm-path,$$v) || exit 1; \
 	done
 	@if [ -n "$(VMTEST_BREAK)" ]; then for d in $(VMTEST_OUT)/debs/*.deb; do sh vmtests/break.sh $(VMTEST_BREAK) $$d || exit 1; done; fi
 

@@ -314,9 +314,9 @@ func (d *doctor) checkHelper() Check {
 	case resp.Err != nil:
 		return c.fail(fmt.Sprintf("VERSION through %s was refused: [%s] %s", d.socket, resp.Err.Code, resp.Err.Reason), logs)
 	}
-	var v version.Info
-	if err := json.Unmarshal(resp.Body, &v); err != nil {
-		return c.fail(fmt.Sprintf("VERSION through %s answered something that is not JSON: %v", d.socket, err), logs)
+	v, err := wire.DecodeVersion(resp.Body)
+	if err != nil {
+		return c.fail(fmt.Sprintf("VERSION through %s answered something that is not JSON: %v", d.socket, errors.Unwrap(err)), logs)
 	}
 	if mine := version.Get().Tag; v.Tag != mine {
 		return c.warn(fmt.Sprintf("aimx-mailboxd %s answered through %s, but this client is %s", v.Tag, d.socket, mine),

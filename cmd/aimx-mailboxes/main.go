@@ -6,7 +6,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,10 +16,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
-	"github.com/aimx/aimx-mailboxd/activation"
-	"github.com/aimx/aimx-mailboxd/mailbox"
 	"github.com/aimx/aimx-mailboxd/passwd"
-	"github.com/aimx/aimx-mailboxd/server"
 	"github.com/aimx/aimx-mailboxd/version"
 	"github.com/aimx/aimx-mailboxd/wire"
 )
@@ -202,9 +198,9 @@ func (cmd *listCmd) Run(c *cli) error {
 		fmt.Fprintf(c.stdout, "%s\n", body)
 		return nil
 	}
-	var entries []mailbox.Entry
-	if err := json.Unmarshal(body, &entries); err != nil {
-		return &exitError{code: exitNoAnswer, msg: fmt.Sprintf("no usable answer from aimx-mailboxd at %s: the list is not JSON: %v", c.Socket, err)}
+	entries, err := wire.DecodeList(body)
+	if err != nil {
+		return &exitError{code: exitNoAnswer, msg: fmt.Sprintf("no usable answer from aimx-mailboxd at %s: %v", c.Socket, err)}
 	}
 	// Root sees every mailbox, so it is told whose each one is. An
 	// unregistered folder has no owner in the config: "-".
@@ -245,9 +241,9 @@ func (cmd *versionCmd) Run(c *cli) error {
 		fmt.Fprintf(c.stdout, "server: none answered; in-process as root (the client above)\n")
 		return nil
 	}
-	var srv version.Info
-	if err := json.Unmarshal(body, &srv); err != nil {
-		return &exitError{code: exitNoAnswer, msg: fmt.Sprintf("no usable answer from aimx-mailboxd at %s: the version is not JSON: %v", c.Socket, err)}
+	srv, err := wire.DecodeVersion(body)
+	if err != nil {
+		return &exitError{code: exitNoAnswer, msg: fmt.Sprintf("no usable answer from aimx-mailboxd at %s: %v", c.Socket, err)}
 	}
 	fmt.Fprintf(c.stdout, "server: %s (%s, %s, built %s)\n", plain(srv.Tag), plain(srv.GitHash), plain(srv.Target), plain(srv.BuildDate))
 	return nil
@@ -263,9 +259,7 @@ func (c *cli) call(req wire.Request) ([]byte, error) {
 	case err == nil:
 	case errors.As(err, &dialErr) && os.Geteuid() == 0 && (errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)):
 		fmt.Fprintf(c.stderr, "aimx-mailboxes: %s is not answering (%v); running the request in-process as root\n", c.Socket, unwrapSyscall(err))
-		srv := &server.Server{Store: mailbox.FromEnv(c.Config, c.DataDir), Log: server.NewLogger(io.Discard), PolicyPath: c.Policy}
-		resp = srv.Handle(activation.Peer{UID: 0, GID: 0, PID: int32(os.Getpid())}, req)
-		c.inProcess = true
+		resp = c.direct(req)
 	case errors.As(err, &dialErr):
 		return nil, unreachable(c.Socket, err)
 	case strings.HasPrefix(err.Error(), "write request:"):

@@ -13,7 +13,6 @@ import (
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/aimx/aimx-mailboxd/mailbox"
 	"github.com/aimx/aimx-mailboxd/version"
 	"github.com/aimx/aimx-mailboxd/wire"
 )
@@ -191,8 +190,8 @@ func addressOf(ctx context.Context, socket, name string) string {
 	if err != nil {
 		return ""
 	}
-	var entries []mailbox.Entry
-	if json.Unmarshal(body, &entries) != nil {
+	entries, err := wire.DecodeList(body)
+	if err != nil {
 		return ""
 	}
 	for _, e := range entries {

@@ -8,18 +8,15 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/aimx/aimx-mailboxd/activation"
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest/mcptest"
 	"github.com/aimx/aimx-mailboxd/mailbox"
 	"github.com/aimx/aimx-mailboxd/server"
 	"github.com/aimx/aimx-mailboxd/wire"
@@ -46,16 +43,7 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		os.Chmod(dir, 0o755)
-		self, err := os.Executable()
-		if err == nil {
-			var b []byte
-			if b, err = os.ReadFile(self); err == nil {
-				agentBin = filepath.Join(dir, "aimx-mailboxes.test")
-				err = os.WriteFile(agentBin, b, 0o755)
-			}
-		}
-		if err != nil {
+		if agentBin, err = aimxtest.CopySelf(dir); err != nil {
 			fmt.Fprintln(os.Stderr, "copy the test binary:", err)
 			return 1
 		}
@@ -66,28 +54,13 @@ func TestMain(m *testing.M) {
 // The agent's user. Run as an ordinary user, that user; run as root,
 // nobody: a root CREATE needs Owner:, which mailbox_create never sends, so
 // root's own agent can only list and delete (TestMCPRootAgent).
-type agent struct {
-	name     string
-	uid, gid int
-}
-
-func theAgent(t *testing.T) agent {
+func theAgent(t *testing.T) aimxtest.User {
 	t.Helper()
-	name := "nobody"
-	if os.Geteuid() != 0 {
-		u, err := user.Current()
-		if err != nil {
-			t.Fatal(err)
-		}
-		name = u.Username
-	}
-	u, err := user.Lookup(name)
+	u, err := aimxtest.Ordinary()
 	if err != nil {
-		t.Fatalf("look up %s: %v", name, err)
+		t.Fatalf("look up the agent's user: %v", err)
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return agent{name, uid, gid}
+	return u
 }
 
 const baseConfig = "# written by mcp_test.go\ndomain = \"example.test\"\n"
@@ -103,47 +76,28 @@ type helper struct {
 
 func startHelper(t *testing.T, config string) *helper {
 	t.Helper()
-	dir := tempDir(t)
-	h := &helper{sock: filepath.Join(dir, "mailboxd.sock"), config: filepath.Join(dir, "etc", "config.toml"), data: filepath.Join(dir, "data")}
-	for _, d := range []string{filepath.Dir(h.config), filepath.Join(h.data, "inbox"), filepath.Join(h.data, "sent")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(h.config, []byte(config), 0o640); err != nil {
-		t.Fatal(err)
-	}
-	h.listen(t)
-	return h
+	return serveAt(t, tempDir(t), "", config)
 }
 
-// listen serves h.sock until the test ends.
-func (h *helper) listen(t *testing.T) {
+// serveAt makes a sandbox in dir holding config and serves it on sock
+// (its own mailboxd.sock when "") until the test ends, with the stories'
+// helper (scriptHelper).
+func serveAt(t *testing.T, dir, sock, config string) *helper {
 	t.Helper()
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: h.sock, Net: "unix"})
+	sb, err := aimxtest.NewSandbox(dir, config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	if err := os.Chmod(h.sock, 0o666); err != nil { // as the socket unit sets it
+	if sock == "" {
+		sock = sb.Sock
+	}
+	h := &helper{sock: sock, config: sb.Config, data: sb.Data}
+	sh := &scriptHelper{sock: sock, srv: &server.Server{Store: mailbox.FromEnv(h.config, h.data), Log: server.LogfmtLogger{W: io.Discard}}}
+	if err := sh.listen(); err != nil {
 		t.Fatal(err)
 	}
-	srv := &server.Server{Store: mailbox.FromEnv(h.config, h.data), Log: server.LogfmtLogger{W: io.Discard}}
-	go func() {
-		for {
-			conn, err := ln.AcceptUnix()
-			if err != nil {
-				return
-			}
-			peer, err := activation.PeerOf(conn)
-			if err != nil {
-				t.Errorf("SO_PEERCRED: %v", err)
-				conn.Close()
-				continue
-			}
-			go srv.Serve(conn, peer)
-		}
-	}()
+	t.Cleanup(sh.close)
+	return h
 }
 
 // raw is what the socket itself answers to req, for comparing with what
@@ -193,36 +147,15 @@ func connect(t *testing.T, socket string, asRoot bool, env ...string) *mcp.Clien
 		cmd.Env = append(cmd.Env, "GOCOVERDIR="+dir)
 	}
 	if a := theAgent(t); os.Geteuid() == 0 && !asRoot {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(a.uid), Gid: uint32(a.gid), Groups: []uint32{}}}
+		cmd.SysProcAttr = a.Credential()
 	}
-	stderr := &strings.Builder{}
-	cmd.Stderr = stderr
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "mcp_test", Version: "0"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
-	if err != nil {
-		t.Fatalf("start %v: %v; stderr: %s", cmd.Args, err, stderr)
-	}
-	t.Cleanup(func() {
-		// Closing stdin ends the server, with exit 0 and nothing on stderr.
-		if err := cs.Close(); err != nil {
-			t.Errorf("mcp server: %v; stderr: %s", err, stderr)
-		} else if stderr.Len() > 0 {
-			t.Errorf("mcp server wrote to stderr: %s", stderr)
-		}
-	})
-	return cs
+	return mcptest.Connect(t, cmd, "")
 }
 
 // call calls tool and returns its one text and whether it is a tool error.
 func call(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]any) (string, bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
-	if err != nil {
-		t.Fatalf("%s %v: protocol error %v", tool, args, err)
-	}
+	res := mcptest.Call(t, cs, tool, args)
 	if len(res.Content) != 1 {
 		t.Fatalf("%s %v: %d content blocks, want 1", tool, args, len(res.Content))
 	}
@@ -316,18 +249,12 @@ func TestMCPLifecycle(t *testing.T) {
 	ok(t, cs, "mailbox_list", nil, "[]")
 	ok(t, cs, "mailbox_create", map[string]any{"name": "agent-1"}, "agent-1@example.test")
 
-	if got, want := h.readConfig(t), baseConfig+fmt.Sprintf("\n[mailboxes.agent-1]\naddress = \"agent-1@example.test\"\nowner = \"%s\"\n", a.name); got != want {
+	if got, want := h.readConfig(t), baseConfig+fmt.Sprintf("\n[mailboxes.agent-1]\naddress = \"agent-1@example.test\"\nowner = \"%s\"\n", a.Name); got != want {
 		t.Errorf("config after create:\n%s\nwant:\n%s", got, want)
 	}
 	for _, folder := range []string{"inbox", "sent"} {
-		p := filepath.Join(h.data, folder, "agent-1")
-		fi, err := os.Lstat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		if !fi.IsDir() || int(st.Uid) != a.uid || int(st.Gid) != a.gid || fi.Mode().Perm() != 0o700 {
-			t.Errorf("%s: dir %v, %d:%d %o; want a dir %d:%d 0700", p, fi.IsDir(), st.Uid, st.Gid, fi.Mode().Perm(), a.uid, a.gid)
+		if err := aimxtest.CheckDir(filepath.Join(h.data, folder, "agent-1"), a.UID, a.GID, 0o700); err != nil {
+			t.Error(err)
 		}
 	}
 	os.WriteFile(filepath.Join(h.data, "inbox", "agent-1", "2026-01-01-hello.md"), []byte("+++\nsubject = \"hi\"\n+++\nhello\n"), 0o600)
@@ -350,7 +277,7 @@ func TestMCPLifecycle(t *testing.T) {
 	list := exec.Command(agentBin, "--socket", h.sock, "list", "--json")
 	list.Env = []string{mainEnv + "=1", "GOCOVERDIR=" + os.Getenv("GOCOVERDIR")}
 	if os.Geteuid() == 0 {
-		list.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(a.uid), Gid: uint32(a.gid), Groups: []uint32{}}}
+		list.SysProcAttr = a.Credential()
 	}
 	if body, err := list.Output(); err != nil || string(body) != got+"\n" {
 		t.Errorf("mailbox_list = %q, the socket's body for the agent is %q (%v)", got, body, err)
@@ -393,7 +320,7 @@ func TestMCPErrors(t *testing.T) {
 	}
 	// (The socket's own answer, asked as root when the tests run as root:
 	// Owner: names the agent's user; a non-root caller's Owner: is ignored.)
-	e := h.raw(t, wire.Request{Verb: wire.VerbCreate, Name: "clash", Owner: theAgent(t).name})
+	e := h.raw(t, wire.Request{Verb: wire.VerbCreate, Name: "clash", Owner: theAgent(t).Name})
 	if e == nil || e.Code != wire.Conflict || !strings.Contains(e.Reason, filepath.Join(h.data, "inbox", "clash")) {
 		t.Fatalf("the socket answered %+v, want ECONFLICT naming the path", e)
 	}
@@ -480,16 +407,7 @@ func TestMCPUnreachable(t *testing.T) {
 		"hint: is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket")
 
 	// Once a helper answers there, the same session is served.
-	h := &helper{sock: missing, config: filepath.Join(dir, "etc", "config.toml"), data: filepath.Join(dir, "data")}
-	for _, d := range []string{filepath.Dir(h.config), filepath.Join(h.data, "inbox"), filepath.Join(h.data, "sent")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(h.config, []byte(baseConfig), 0o640); err != nil {
-		t.Fatal(err)
-	}
-	h.listen(t)
+	serveAt(t, dir, missing, baseConfig)
 	ok(t, cs, "mailbox_list", nil, "[]")
 }
 

@@ -59,7 +59,7 @@ func TestScripts(t *testing.T) {
 		if _, err := exec.LookPath("setpriv"); err != nil {
 			t.Skip("needs setpriv (util-linux) to run the stories as nobody when run as root: sudo apt-get install util-linux")
 		}
-		drop = []string{"setpriv", "--reuid=" + strconv.Itoa(story.uid), "--regid=" + strconv.Itoa(story.gid), "--clear-groups"}
+		drop = []string{"setpriv", "--reuid=" + strconv.Itoa(int(story.UID)), "--regid=" + strconv.Itoa(int(story.GID)), "--clear-groups"}
 	}
 	testscript.Run(t, testscript.Params{
 		Dir:                "testdata/script",
@@ -67,7 +67,7 @@ func TestScripts(t *testing.T) {
 		RequireUniqueNames: true,
 		UpdateScripts:      *update,
 		Setup: func(env *testscript.Env) error {
-			return setupScript(env, story.name)
+			return setupScript(env, story.Name)
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "root" {
@@ -92,7 +92,7 @@ func TestScripts(t *testing.T) {
 					ts.Fatalf("usage: own PATH")
 				}
 				if os.Geteuid() == 0 {
-					ts.Check(os.Lchown(ts.MkAbs(args[0]), story.uid, story.gid))
+					ts.Check(os.Lchown(ts.MkAbs(args[0]), int(story.UID), int(story.GID)))
 				}
 			},
 		},

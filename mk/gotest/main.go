@@ -10,16 +10,24 @@
 // writes stdout; `go test`'s own exit status is the verdict (the
 // Makefile runs it with pipefail). Lines that are not JSON (go test's
 // own errors) pass through unchanged.
+//
+// With -cover-min (a -cover run), it then prints one line per package
+// named there, with who ran the tests (-cover-as), and exits 1 when one
+// is below its bound or has no coverage line:
+//
+//	coverage (as nobody): server 90.2% (>= 85)
 package main
 
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -43,17 +51,79 @@ type pkgState struct {
 
 // report holds the state of every package still running.
 type report struct {
-	w    io.Writer
-	pkgs map[string]*pkgState
+	w        io.Writer
+	pkgs     map[string]*pkgState
+	coverage map[string]float64 // package -> percent of statements, from its output
 }
 
 func main() {
-	r := &report{w: os.Stdout, pkgs: map[string]*pkgState{}}
+	min := flag.String("cover-min", "", "PKG=PERCENT,...: the coverage each package must reach (PKG: the import path below the module, e.g. server)")
+	as := flag.String("cover-as", "", "who ran the tests, for the coverage lines")
+	flag.Parse()
+	bounds, err := parseBounds(*min)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gotest: -cover-min: %v\n", err)
+		os.Exit(2)
+	}
+	r := newReport(os.Stdout)
 	if err := r.run(os.Stdin); err != nil {
 		fmt.Fprintf(os.Stderr, "gotest: reading go test -json: %v\n", err)
 		os.Exit(1)
 	}
+	if !r.checkCoverage(bounds, *as) {
+		os.Exit(1)
+	}
 }
+
+func newReport(w io.Writer) *report {
+	return &report{w: w, pkgs: map[string]*pkgState{}, coverage: map[string]float64{}}
+}
+
+// bound is one package's coverage floor.
+type bound struct {
+	pkg string
+	min float64
+}
+
+func parseBounds(s string) ([]bound, error) {
+	var bs []bound
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		pkg, v, ok := strings.Cut(f, "=")
+		min, err := strconv.ParseFloat(v, 64)
+		if !ok || pkg == "" || err != nil {
+			return nil, fmt.Errorf("%q is not PKG=PERCENT", f)
+		}
+		bs = append(bs, bound{pkg, min})
+	}
+	return bs, nil
+}
+
+// checkCoverage prints a line per bound and reports whether each was met.
+func (r *report) checkCoverage(bounds []bound, as string) bool {
+	ok := true
+	for _, b := range bounds {
+		got, seen := -1.0, false
+		for pkg, pct := range r.coverage {
+			if pkg == b.pkg || strings.HasSuffix(pkg, "/"+b.pkg) {
+				got, seen = pct, true
+			}
+		}
+		switch {
+		case !seen:
+			ok = false
+			fmt.Fprintf(r.w, "FAIL coverage (as %s): %s has no coverage line (did it build and run with -cover?)\n", as, b.pkg)
+		case got < b.min:
+			ok = false
+			fmt.Fprintf(r.w, "FAIL coverage (as %s): %s %.1f%% (>= %g)\n", as, b.pkg, got, b.min)
+		default:
+			fmt.Fprintf(r.w, "coverage (as %s): %s %.1f%% (>= %g)\n", as, b.pkg, got, b.min)
+		}
+	}
+	return ok
+}
+
+// coverLine matches the percentage that go test -cover prints for a package.
+var coverLine = regexp.MustCompile(`coverage: ([0-9.]+)% of statements`)
 
 // run reads the whole stream; output is written as each package ends.
 func (r *report) run(in io.Reader) error {
@@ -101,11 +171,15 @@ func (r *report) handle(e event) {
 	if e.Test == "" {
 		switch e.Action {
 		case "output":
+			if m := coverLine.FindStringSubmatch(e.Output); m != nil {
+				r.coverage[e.Package], _ = strconv.ParseFloat(m[1], 64)
+			}
 			// Output of the package itself comes after its tests, or
 			// (a panic, a timeout) cuts them off: show what they said.
 			r.flush(p)
-			// The test binary's own PASS line: plain go test hides it.
-			if e.Output != "PASS\n" {
+			// The test binary's own PASS and coverage lines: plain go
+			// test hides them (the ok line carries the coverage).
+			if e.Output != "PASS\n" && !strings.HasPrefix(e.Output, "coverage: ") {
 				io.WriteString(r.w, e.Output)
 			}
 		case "pass", "fail", "skip":
@@ -180,11 +254,19 @@ func (r *report) summary(pkg string, p *pkgState) {
 // logPrefix matches the "    file_test.go:123: " that t.Skip puts first.
 var logPrefix = regexp.MustCompile(`^\s+[^\s:]+\.go:\d+: `)
 
-// reason is the message a skipped test gave: its last logged line.
+// scriptSkip matches the skip command of a testscript story in its log
+// ("> [!root] skip 'needs root: ...'"), whose reason comes after the
+// WORK= line that testscript logs first.
+var scriptSkip = regexp.MustCompile(`^\s+> (?:\[[^\]]*\] )*skip '([^']*)'`)
+
+// reason is the message a skipped test gave: its last logged line, or a
+// testscript story's skip reason.
 func reason(lines []string) string {
 	why := ""
 	for _, l := range lines {
-		if logPrefix.MatchString(l) {
+		if m := scriptSkip.FindStringSubmatch(l); m != nil {
+			why = m[1]
+		} else if logPrefix.MatchString(l) {
 			why = strings.TrimSpace(logPrefix.ReplaceAllString(l, ""))
 		}
 	}

@@ -57,10 +57,22 @@ func TestReport(t *testing.T) {
 			`{"ImportPath":"ex/p","Action":"build-fail"}` + "\n" + "go: warning: something\n" +
 			ev("output", "", "FAIL\tex/p [build failed]\n") + ev("fail", "", ""),
 		want: "# ex/p\ngo: warning: something\nFAIL\tex/p [build failed]\n",
+	}, {
+		name: "a testscript story's skip gives its own reason, not the WORK= line",
+		in: ev("run", "TestS/x", "") + ev("output", "TestS/x", "    testscript.go:584: WORK=/tmp/w\n") +
+			ev("output", "TestS/x", "        PATH=/usr/bin\n") + ev("output", "TestS/x", "        > [!root] skip 'needs root: direct mode'\n") +
+			ev("output", "TestS/x", "--- SKIP: TestS/x (0.00s)\n") + ev("skip", "TestS/x", "") +
+			ev("output", "", "ok  \tex/p\t0.01s\n") + ev("pass", "", ""),
+		want: "ok  \tex/p\t0.01s\n" + "skip\tex/p\t1 of 1 tests (TestS/x): needs root: direct mode\n",
+	}, {
+		name: "a -cover run shows the coverage on the ok line only",
+		in: ev("output", "", "PASS\n") + ev("output", "", "coverage: 91.2% of statements\n") +
+			ev("output", "", "ok  \tex/p\t0.01s\tcoverage: 91.2% of statements\n") + ev("pass", "", ""),
+		want: "ok  \tex/p\t0.01s\tcoverage: 91.2% of statements\n",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out strings.Builder
-			r := &report{w: &out, pkgs: map[string]*pkgState{}}
+			r := newReport(&out)
 			if err := r.run(strings.NewReader(tc.in)); err != nil {
 				t.Fatal(err)
 			}
@@ -68,5 +80,37 @@ func TestReport(t *testing.T) {
 				t.Errorf("got:\n%s\nwant:\n%s", out.String(), tc.want)
 			}
 		})
+	}
+}
+
+// TestCoverage: one line per bound, and a failure for a package below its
+// bound or without a coverage line.
+func TestCoverage(t *testing.T) {
+	in := ev("output", "", "coverage: 91.2% of statements\n") + ev("output", "", "ok  \tex/p\t0.01s\tcoverage: 91.2% of statements\n") + ev("pass", "", "")
+	for _, tc := range []struct {
+		min  string
+		ok   bool
+		want string
+	}{
+		{"p=90", true, "coverage (as nobody): p 91.2% (>= 90)\n"},
+		{"ex/p=91.5", false, "FAIL coverage (as nobody): ex/p 91.2% (>= 91.5)\n"},
+		{"p=90 q=80", false, "coverage (as nobody): p 91.2% (>= 90)\nFAIL coverage (as nobody): q has no coverage line (did it build and run with -cover?)\n"},
+	} {
+		bounds, err := parseBounds(tc.min)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		r := newReport(&out)
+		if err := r.run(strings.NewReader(in)); err != nil {
+			t.Fatal(err)
+		}
+		out.Reset()
+		if ok := r.checkCoverage(bounds, "nobody"); ok != tc.ok || out.String() != tc.want {
+			t.Errorf("-cover-min %q: ok %v, printed:\n%s\nwant ok %v and:\n%s", tc.min, ok, out.String(), tc.ok, tc.want)
+		}
+	}
+	if _, err := parseBounds("server"); err == nil {
+		t.Errorf("parseBounds without =: no error")
 	}
 }

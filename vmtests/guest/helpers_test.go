@@ -3,21 +3,19 @@
 package guest
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
+	"github.com/aimx/aimx-mailboxd/wire"
 )
 
 const (
@@ -26,107 +24,79 @@ const (
 	dataDir    = "/var/lib/aimx"
 	cli        = "/usr/bin/aimx-mailboxes"
 	debDir     = "/usr/lib/aimx-vmtest/debs"
-	// childEnv makes the test binary act as a small client instead of
-	// running tests, so raw frames can come from a real user's uid.
-	childEnv = "AIMX_VMTEST_CHILD"
 )
 
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(childEnv); mode != "" {
-		os.Exit(child(mode, os.Args[1:]))
+	if code, ok := aimxtest.Child(map[string]aimxtest.Step{"hold": hold, "flood": flood}); ok {
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
 
-// child runs as another user (see asUser). Modes:
-//
-//	raw          send stdin as one frame, print the response bytes
-//	hold N       open N connections, send nothing, print "held", wait
-//	             for stdin to close, then close them
-//	flood N P    N connections from P workers, each closed at once
-//	             without a byte sent; prints the number of failed dials
-func child(mode string, args []string) int {
-	switch mode {
-	case "raw":
-		frame, _ := io.ReadAll(os.Stdin)
+// hold N, as another user (aimxtest.ChildCmd): N connections, each with
+// a CREATE of hold-<i> whose helper blocks on the config lock the test
+// holds; prints "held", waits for stdin to close, then prints how many
+// were answered and closes them.
+func hold(args []string) int {
+	n, _ := strconv.Atoi(args[0])
+	var conns []net.Conn
+	for i := 0; i < n; i++ {
 		c, err := net.Dial("unix", socketPath)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
+			fmt.Fprintf(os.Stderr, "dial %d: %v\n", i, err)
 			return 3
 		}
-		defer c.Close()
-		// A hang guard only: under a flood an answer may take minutes on TCG.
-		c.SetDeadline(time.Now().Add(5 * time.Minute))
-		if _, err := c.Write(frame); err != nil {
-			fmt.Fprintln(os.Stderr, "write:", err)
-		}
-		resp, err := io.ReadAll(c)
-		os.Stdout.Write(resp)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "read:", err)
-		}
-		return 0
-	case "hold":
-		// hold N: N connections, each with a CREATE of hold-<i> whose
-		// helper blocks on the config lock the test holds.
-		n, _ := strconv.Atoi(args[0])
-		var conns []net.Conn
-		for i := 0; i < n; i++ {
-			c, err := net.Dial("unix", socketPath)
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "dial %d: %v\n", i, err)
-				return 3
-			}
-			fmt.Fprintf(c, "AIMX/1 MAILBOX-CREATE\nName: hold-%d\n\n", i)
-			conns = append(conns, c)
-		}
-		fmt.Println("held")
-		io.Copy(io.Discard, os.Stdin)
-		answered := 0
-		for _, c := range conns {
-			c.SetReadDeadline(time.Now().Add(5 * time.Minute))
-			if b, _ := io.ReadAll(c); len(b) > 0 {
-				answered++
-			}
-			c.Close()
-		}
-		fmt.Printf("answered %d\n", answered)
-		return 0
-	case "flood":
-		n, _ := strconv.Atoi(args[0])
-		p, _ := strconv.Atoi(args[1])
-		var failed, next int
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		for w := 0; w < p; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					mu.Lock()
-					if next == n {
-						mu.Unlock()
-						return
-					}
-					next++
-					mu.Unlock()
-					c, err := net.Dial("unix", socketPath)
-					if err != nil {
-						mu.Lock()
-						failed++
-						mu.Unlock()
-						continue
-					}
-					c.Close()
-				}
-			}()
-		}
-		wg.Wait()
-		fmt.Println(failed)
-		return 0
+		fmt.Fprint(c, aimxtest.Create(fmt.Sprintf("hold-%d", i), ""))
+		conns = append(conns, c)
 	}
-	fmt.Fprintln(os.Stderr, "unknown child mode", mode)
-	return 2
+	fmt.Println("held")
+	io.Copy(io.Discard, os.Stdin)
+	answered := 0
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(5 * time.Minute))
+		if b, _ := io.ReadAll(c); len(b) > 0 {
+			answered++
+		}
+		c.Close()
+	}
+	fmt.Printf("answered %d\n", answered)
+	return 0
+}
+
+// flood N P, as another user: N connections from P workers, each closed
+// at once without a byte sent; prints the number of failed dials.
+func flood(args []string) int {
+	n, _ := strconv.Atoi(args[0])
+	p, _ := strconv.Atoi(args[1])
+	var failed, next int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := 0; w < p; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if next == n {
+					mu.Unlock()
+					return
+				}
+				next++
+				mu.Unlock()
+				c, err := net.Dial("unix", socketPath)
+				if err != nil {
+					mu.Lock()
+					failed++
+					mu.Unlock()
+					continue
+				}
+				c.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Println(failed)
+	return 0
 }
 
 // result of one command.
@@ -139,36 +109,51 @@ func (r result) String() string {
 	return fmt.Sprintf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 }
 
+// userEnv is the environment of a command run as name.
+func userEnv(name string) []string {
+	env := []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"}
+	if name != "" && name != "root" {
+		env = append(env, "HOME=/", "USER="+name, "LOGNAME="+name)
+	}
+	return env
+}
+
+// as is the user name ("" or "root": nil, the test's own uid).
+func as(t *testing.T, name string) *aimxtest.User {
+	t.Helper()
+	if name == "" || name == "root" {
+		return nil
+	}
+	u, err := aimxtest.LookupUser(name)
+	if err != nil {
+		t.Fatalf("lookup user %s: %v", name, err)
+	}
+	return &u
+}
+
 // asUser builds a command that runs as the named user with its primary
-// group and supplementary groups ("" or "root": as root).
+// group and no supplementary groups ("" or "root": as root).
 func asUser(t *testing.T, name string, argv ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"}
-	if name != "" && name != "root" {
-		u := lookup(t, name)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.uid, Gid: u.gid, NoSetGroups: false}}
-		cmd.Env = append(cmd.Env, "HOME=/", "USER="+name, "LOGNAME="+name)
-	}
+	cmd.Env = userEnv(name)
+	cmd.SysProcAttr = as(t, name).Credential()
 	return cmd
+}
+
+// asChild is a command that runs step of this binary as the named user.
+func asChild(t *testing.T, name, step string, args ...string) *exec.Cmd {
+	t.Helper()
+	return aimxtest.ChildCmd("/proc/self/exe", as(t, name), userEnv(name), step, args...)
 }
 
 func run(t *testing.T, name string, stdin string, argv ...string) result {
 	t.Helper()
-	cmd := asUser(t, name, argv...)
-	var out, errb bytes.Buffer
-	cmd.Stdin = strings.NewReader(stdin)
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
+	r, err := aimxtest.Run(asUser(t, name, argv...), stdin)
+	if err != nil {
 		t.Fatalf("run %v as %q: %v", argv, name, err)
 	}
-	return r
+	return result{stdout: r.Stdout, stderr: r.Stderr, code: r.Code}
 }
 
 // mustRun runs a set-up command as root and fails the test if it fails.
@@ -200,18 +185,15 @@ func raw(t *testing.T, name, frame string) string {
 }
 
 // tryRaw is raw, returning the dial or exec error text instead of
-// failing.
+// failing. The 5-minute bound is a hang guard only: under a flood an
+// answer may take minutes on TCG.
 func tryRaw(t *testing.T, name, frame string) (resp, errText string) {
 	t.Helper()
-	cmd := asUser(t, name, "/proc/self/exe")
-	cmd.Env = append(cmd.Env, childEnv+"=raw")
-	var out, errb bytes.Buffer
-	cmd.Stdin = strings.NewReader(frame)
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return out.String(), fmt.Sprintf("%v: %s", err, errb.String())
+	resp, err := aimxtest.RawAs("/proc/self/exe", as(t, name), userEnv(name), socketPath, frame, 5*time.Minute)
+	if err != nil {
+		return resp, err.Error()
 	}
-	return out.String(), ""
+	return resp, ""
 }
 
 type account struct {
@@ -220,23 +202,19 @@ type account struct {
 
 func lookup(t *testing.T, name string) account {
 	t.Helper()
-	u, err := user.Lookup(name)
-	if err != nil {
-		t.Fatalf("lookup user %s: %v", name, err)
+	u := as(t, name)
+	if u == nil {
+		return account{}
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return account{uint32(uid), uint32(gid)}
+	return account{u.UID, u.GID}
 }
 
 // listNames decodes a MAILBOX-LIST JSON array into its names.
 func listNames(t *testing.T, body string) []string {
 	t.Helper()
-	var entries []struct {
-		Name string `json:"name"`
-	}
-	if err := json.Unmarshal([]byte(body), &entries); err != nil {
-		t.Fatalf("decode list JSON %q: %v", body, err)
+	entries, err := wire.DecodeList([]byte(body))
+	if err != nil {
+		t.Fatalf("decode list %q: %v", body, err)
 	}
 	var names []string
 	for _, e := range entries {

@@ -3,13 +3,13 @@
 package guest
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest/mcptest"
 )
 
 // mcpAs starts the installed "aimx-mailboxes mcp" as the named user, on
@@ -17,42 +17,13 @@ import (
 // connects the MCP Go SDK's client to it over stdio.
 func mcpAs(t *testing.T, name string) *mcp.ClientSession {
 	t.Helper()
-	cmd := asUser(t, name, cli, "mcp")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "vmtest", Version: "0"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
-	if err != nil {
-		t.Fatalf("promise 16 (an agent's MCP server starts): %s mcp as %s: %v; stderr %q", cli, name, err, stderr.String())
-	}
-	t.Cleanup(func() {
-		if err := cs.Close(); err != nil || stderr.Len() > 0 {
-			t.Errorf("promise 16 (the MCP server ends cleanly with its stdin): as %s: %v; stderr %q", name, err, stderr.String())
-		}
-	})
-	return cs
+	return mcptest.Connect(t, asUser(t, name, cli, "mcp"), "promise 16 (an agent's MCP server starts and ends cleanly): as "+name+": ")
 }
 
 // callTool returns a tool's text, "ERROR: " first for a tool error.
 func callTool(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]any) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
-	if err != nil {
-		t.Fatalf("promise 16: %s %v: %v", tool, args, err)
-	}
-	var texts []string
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			texts = append(texts, tc.Text)
-		}
-	}
-	if res.IsError {
-		return "ERROR: " + strings.Join(texts, "\n")
-	}
-	return strings.Join(texts, "\n")
+	return mcptest.Text(t, cs, tool, args)
 }
 
 // Promise 9: alice's agent manages her mailboxes through the installed

@@ -19,7 +19,8 @@ import (
 // behavior matrix, the journal, the sandbox, floods, upgrade, removal.
 // Each step needs the state the previous ones left, so a step that
 // breaks the installation stops the run. Failure messages start with
-// "promise N (...)", the numbering of vmtests/README-section.md.
+// "promise N (...)", the numbering of README.md's "What it proves" (in
+// "The VM lane: `make vmtest`").
 func TestVM(t *testing.T) {
 	v1, v2 := os.Getenv("AIMX_VMTEST_V1"), os.Getenv("AIMX_VMTEST_V2")
 	if v1 == "" || v2 == "" {
@@ -54,9 +55,20 @@ func TestVM(t *testing.T) {
 	}
 }
 
+// deb is the guest's path of our package of version: AIMX_VMTEST_V1 or
+// _V2, whose file names make print-deb gave (AIMX_VMTEST_DEB1, _DEB2).
 func deb(t *testing.T, version string) string {
 	t.Helper()
-	p := filepath.Join(debDir, "aimx-mailboxd_"+version+"_amd64.deb")
+	name := ""
+	for _, i := range []string{"1", "2"} {
+		if os.Getenv("AIMX_VMTEST_V"+i) == version {
+			name = os.Getenv("AIMX_VMTEST_DEB" + i)
+		}
+	}
+	if name == "" {
+		t.Fatalf("no AIMX_VMTEST_DEBn names the package of version %s (make vmtest passes them)", version)
+	}
+	p := filepath.Join(debDir, name)
 	if !fileExists(p) {
 		t.Fatalf("no package %s in the guest", p)
 	}
@@ -347,8 +359,7 @@ func testSandbox(t *testing.T) {
 func testFlood(t *testing.T) {
 	const n, workers = 300, 16
 	t.Logf("socket before the flood: %s", counters(t))
-	flood := asUser(t, "alice", "/proc/self/exe", fmt.Sprint(n), fmt.Sprint(workers))
-	flood.Env = append(flood.Env, childEnv+"=flood")
+	flood := asChild(t, "alice", "flood", fmt.Sprint(n), fmt.Sprint(workers))
 	start := time.Now()
 	out := make(chan string, 1)
 	go func() {
@@ -413,8 +424,7 @@ func testPerSource(t *testing.T) {
 	unlock := func() { syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) }
 	defer unlock()
 
-	hold := asUser(t, "alice", "/proc/self/exe", fmt.Sprint(limit))
-	hold.Env = append(hold.Env, childEnv+"=hold")
+	hold := asChild(t, "alice", "hold", fmt.Sprint(limit))
 	stdin, _ := hold.StdinPipe()
 	stdout, _ := hold.StdoutPipe()
 	hold.Stderr = os.Stderr

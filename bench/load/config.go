@@ -1,0 +1,79 @@
+//go:build linux
+
+package main
+
+import (
+	"errors"
+	"flag"
+	"time"
+)
+
+// mode is which run: make bench, make vmbench or make bench-aimx.
+type mode int
+
+const (
+	modeLocal   mode = iota // make bench: our helper under systemd-socket-activate
+	modeSockets             // make vmbench: sockets that already listen (-socket)
+	modeAIMX                // make bench-aimx: AIMX's daemon, our helper and the floor (-aimx)
+)
+
+// target names the make target of a mode, for the report.
+func (m mode) target() string {
+	return map[mode]string{modeLocal: "bench", modeSockets: "vmbench", modeAIMX: "bench-aimx"}[m]
+}
+
+// config is the command line.
+type config struct {
+	mode mode
+
+	helper, floor, wrap string // the binaries
+	out                 string // the markdown; "" prints it
+	pairs               int
+	secs                time.Duration
+
+	// make vmbench: sockets that already listen (real systemd units).
+	socket, floorSocket, configPath, floorSandboxed string
+
+	// make bench-aimx.
+	aimx                             string
+	rounds, scaleCreates, memCreates int
+}
+
+// parseFlags reads the command line and checks that each mode has what
+// it needs.
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.StringVar(&c.helper, "helper", "", "the helper binary")
+	fs.StringVar(&c.floor, "floor", "", "the floor (a) binary")
+	fs.StringVar(&c.wrap, "wrap", "", "the rsswrap binary")
+	fs.StringVar(&c.out, "out", "", "write the markdown results here")
+	fs.IntVar(&c.pairs, "pairs", 500, "sequential CREATE+DELETE pairs per caller")
+	fs.DurationVar(&c.secs, "throughput-time", 10*time.Second, "time per concurrency level")
+	fs.StringVar(&c.socket, "socket", "", "measure the sequential pairs through this listening socket instead of starting the helper (needs -floor-socket and -config)")
+	fs.StringVar(&c.floorSocket, "floor-socket", "", "with -socket: the listening socket of floor (a)")
+	fs.StringVar(&c.configPath, "config", "", "with -socket: the helper's config file (its size, and its folder for floor (b))")
+	fs.StringVar(&c.floorSandboxed, "floor-sandboxed-socket", "", "with -socket, optional: floor (a) behind a copy of the helper's sandboxed instance unit")
+	fs.StringVar(&c.aimx, "aimx", "", "compare: the aimx binary (crate aimx); enables the comparison run")
+	fs.IntVar(&c.rounds, "rounds", 200, "compare: sequential requests of each kind per target")
+	fs.IntVar(&c.scaleCreates, "scale-creates", 40, "compare: CREATEs per target at each config size")
+	fs.IntVar(&c.memCreates, "mem-creates", 5, "compare: CREATEs through rsswrap at 10 000 mailboxes, for the helper's peak RSS")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	switch {
+	case c.socket != "":
+		c.mode = modeSockets
+		if c.floorSocket == "" || c.configPath == "" {
+			return c, errors.New("-socket needs -floor-socket and -config")
+		}
+	case c.aimx != "":
+		c.mode = modeAIMX
+		if c.helper == "" || c.floor == "" || c.wrap == "" {
+			return c, errors.New("-aimx needs -helper, -floor and -wrap")
+		}
+	case c.helper == "" || c.floor == "" || c.wrap == "":
+		return c, errors.New("needs -helper, -floor and -wrap (or -socket, or -aimx)")
+	}
+	return c, nil
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# mk/cover.sh USER GO -- GO-TEST-ARGS... — run `go test GO-TEST-ARGS` as
+# USER (root only), as an ordinary user would, and write its -json stream
+# on stdout (make pipes it into mk/gotest, which prints the coverage lines).
+#
+# The checkout may sit where USER cannot read it (under /root), and root's
+# module and build caches are root's. So the tracked files are copied to
+# a fresh folder under /tmp, the modules go.mod needs are copied there
+# from root's module cache (GOPROXY=file://..., then the usual proxy for
+# any it lacks), and USER gets a GOCACHE and HOME of its own in it. The
+# folder is removed at the end.
+set -euo pipefail
+user=$1 go=$2
+shift 3
+[ "$(id -u)" = 0 ] || { echo "mk/cover.sh: needs root (runs go test as $user)" >&2; exit 1; }
+command -v setpriv >/dev/null || { echo "mk/cover.sh: needs setpriv (util-linux)" >&2; exit 1; }
+top=$(mktemp -d /tmp/aimx-cover-XXXXXX)
+trap 'rm -rf "$top"' EXIT
+chmod 0755 "$top"
+mkdir "$top/src" "$top/home" "$top/gocache"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -C "$top/src" -xf -
+else
+	tar --exclude=./.cache --exclude=./bin --exclude=./dist --exclude=./run -cf - . | tar -C "$top/src" -xf -
+fi
+mods=$("$go" env GOMODCACHE)
+(cd "$top/src" && GOFLAGS=-modcacherw GOMODCACHE="$top/mod" GOPROXY="file://$mods/cache/download,$("$go" env GOPROXY)" \
+	"$go" mod download) >&2
+chown -R "$user:" "$top/src" "$top/home" "$top/gocache"
+chmod -R a+rX "$top/mod"
+uid=$(id -u "$user") gid=$(id -g "$user")
+cd "$top/src"
+exec setpriv --reuid="$uid" --regid="$gid" --clear-groups \
+	env -i PATH="$(dirname "$go"):/usr/bin:/bin" HOME="$top/home" USER="$user" LOGNAME="$user" \
+	GOCACHE="$top/gocache" GOMODCACHE="$top/mod" GOPROXY=off GOFLAGS=-mod=readonly GOTOOLCHAIN=local \
+	"$go" test "$@"

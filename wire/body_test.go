@@ -1,0 +1,69 @@
+package wire
+
+import (
+	"bytes"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestListOK: the MAILBOX-LIST body is protocol.md's JSON array, field
+// names and null address included; none is [] (never null); owner is
+// there only when set (root's body).
+func TestListOK(t *testing.T) {
+	addr := "a@example.test"
+	for _, tc := range []struct {
+		name    string
+		entries []Entry
+		want    string
+	}{
+		{"none", nil, "AIMX/1 OK\nContent-Length: 2\n\n[]"},
+		{"a user's", []Entry{{Name: "a", Address: &addr, InboxPath: "/d/inbox/a", SentPath: "/d/sent/a", Total: 2, Unread: 1, SentCount: 3, Registered: true}},
+			`{"name":"a","address":"a@example.test","inbox_path":"/d/inbox/a","sent_path":"/d/sent/a","total":2,"unread":1,"sent_count":3,"registered":true}`},
+		{"root's, unregistered", []Entry{{Name: "u", InboxPath: "/d/inbox/u", SentPath: "/d/sent/u", Owner: "bob"}},
+			`{"name":"u","address":null,"inbox_path":"/d/inbox/u","sent_path":"/d/sent/u","total":0,"unread":0,"sent_count":0,"registered":false,"owner":"bob"}`},
+	} {
+		var b bytes.Buffer
+		if err := WriteResponse(&b, ListOK(tc.entries)); err != nil {
+			t.Fatal(err)
+		}
+		want := tc.want
+		if !strings.HasPrefix(want, "AIMX/1") {
+			want = "AIMX/1 OK\nContent-Length: " + strconv.Itoa(len(want)+2) + "\n\n[" + want + "]"
+		}
+		if b.String() != want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.name, b.String(), want)
+		}
+		got, err := DecodeList(ListOK(tc.entries).Body)
+		if err != nil || (len(tc.entries) > 0 && !reflect.DeepEqual(got, tc.entries)) || (len(tc.entries) == 0 && len(got) != 0) {
+			t.Errorf("%s: DecodeList = %+v, %v; want %+v", tc.name, got, err, tc.entries)
+		}
+	}
+}
+
+// TestVersionOK: the VERSION body is protocol.md's object, and reads back.
+func TestVersionOK(t *testing.T) {
+	v := Version{Tag: "v1.2.3", GitHash: "abc1234", Target: "linux/amd64", BuildDate: "2026-01-02"}
+	body := `{"tag":"v1.2.3","git_hash":"abc1234","target":"linux/amd64","build_date":"2026-01-02"}`
+	if got := string(VersionOK(v).Body); got != body {
+		t.Errorf("body %q, want %q", got, body)
+	}
+	if got, err := DecodeVersion([]byte(body)); err != nil || got != v {
+		t.Errorf("DecodeVersion = %+v, %v", got, err)
+	}
+}
+
+// TestDecodeNotJSON: a body that is not what protocol.md promises is an
+// error that says which body.
+func TestDecodeNotJSON(t *testing.T) {
+	if _, err := DecodeList([]byte("nope")); err == nil || !strings.HasPrefix(err.Error(), "the list is not JSON: ") {
+		t.Errorf("DecodeList: %v", err)
+	}
+	if _, err := DecodeList([]byte(`{"name":"a"}`)); err == nil {
+		t.Errorf("DecodeList of an object: no error")
+	}
+	if _, err := DecodeVersion([]byte("[]")); err == nil || !strings.HasPrefix(err.Error(), "the version is not JSON: ") {
+		t.Errorf("DecodeVersion: %v", err)
+	}
+}
