@@ -26,11 +26,20 @@ fi
 mods=$("$go" env GOMODCACHE)
 (cd "$top/src" && GOFLAGS=-modcacherw GOMODCACHE="$top/mod" GOPROXY="file://$mods/cache/download,$("$go" env GOPROXY)" \
 	"$go" mod download) >&2
+# The Go that runs the tests is the toolchain go.mod selects: with an older
+# go on PATH that is one Go downloaded into root's module cache, which USER
+# cannot reach, so it is copied beside the tree.
+goroot=$(cd "$top/src" && "$go" env GOROOT)
+if ! setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups test -x "$goroot/bin/go"; then
+	cp -a "$goroot" "$top/goroot"
+	goroot=$top/goroot
+fi
+go=$goroot/bin/go
 chown -R "$user:" "$top/src" "$top/home" "$top/gocache"
 chmod -R a+rX "$top/mod"
 uid=$(id -u "$user") gid=$(id -g "$user")
 cd "$top/src"
 exec setpriv --reuid="$uid" --regid="$gid" --clear-groups \
-	env -i PATH="$(dirname "$go"):/usr/bin:/bin" HOME="$top/home" USER="$user" LOGNAME="$user" \
+	env -i PATH="$goroot/bin:/usr/bin:/bin" HOME="$top/home" USER="$user" LOGNAME="$user" \
 	GOCACHE="$top/gocache" GOMODCACHE="$top/mod" GOPROXY=off GOFLAGS=-mod=readonly GOTOOLCHAIN=local \
 	"$go" test "$@"
