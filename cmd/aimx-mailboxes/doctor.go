@@ -246,13 +246,13 @@ func (d *doctor) checkSocketUnit() Check {
 		return c.fail(fmt.Sprintf("%s is %s and %s: nobody can create or delete mailboxes (a preset may have disabled it at install)", socketUnit, orUnknown(u.file), u.active),
 			"sudo systemctl enable --now "+socketUnit)
 	}
-	return c.fail(fmt.Sprintf("%s is %s but %s: nobody can create or delete mailboxes", socketUnit, orUnknown(u.file), orUnknown(u.active)),
+	return c.fail(fmt.Sprintf("%s is not listening (unit file state %s, active state %s): nobody can create or delete mailboxes", socketUnit, orUnknown(u.file), orUnknown(u.active)),
 		"sudo systemctl restart "+socketUnit+"; journalctl -u "+socketUnit+" says why it stopped")
 }
 
 func orUnknown(s string) string {
 	if s == "" {
-		return "in an unknown state"
+		return "unknown"
 	}
 	return s
 }

@@ -167,11 +167,11 @@ func TestDoctorBroken(t *testing.T) {
 		}, "socket-unit", Check{Status: statusFail, Message: "aimx-mailboxd.socket is listening but disabled: it will not listen after a reboot",
 			Fix: "sudo systemctl enable aimx-mailboxd.socket"}, false},
 		{"socket unit enabled, failed", func(t *testing.T, f *doctorFixture) { f.fake.units[socketUnit] = unitFailed },
-			"socket-unit", Check{Status: statusFail, Message: "aimx-mailboxd.socket is enabled but failed: nobody can create or delete mailboxes",
+			"socket-unit", Check{Status: statusFail, Message: "aimx-mailboxd.socket is not listening (unit file state enabled, active state failed): nobody can create or delete mailboxes",
 				Fix: "sudo systemctl restart aimx-mailboxd.socket; journalctl -u aimx-mailboxd.socket says why it stopped"}, false},
 		{"socket unit in no known state", func(t *testing.T, f *doctorFixture) {
 			f.fake.units[socketUnit] = "LoadState=loaded\nActiveState=\nUnitFileState=\n"
-		}, "socket-unit", Check{Status: statusFail, Message: "aimx-mailboxd.socket is in an unknown state but in an unknown state: nobody can create or delete mailboxes",
+		}, "socket-unit", Check{Status: statusFail, Message: "aimx-mailboxd.socket is not listening (unit file state unknown, active state unknown): nobody can create or delete mailboxes",
 			Fix: "sudo systemctl restart aimx-mailboxd.socket; journalctl -u aimx-mailboxd.socket says why it stopped"}, false},
 		{"socket file gone", func(t *testing.T, f *doctorFixture) { os.Remove(f.sock) },
 			"socket-path", Check{Status: statusFail, Message: "SOCK does not exist although aimx-mailboxd.socket is listening: something removed it (the AIMX daemon's stop can remove /run/aimx)",
