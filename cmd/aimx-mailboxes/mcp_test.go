@@ -132,6 +132,27 @@ func tempDir(t *testing.T) string {
 	return dir
 }
 
+// coverEnv is the GOCOVERDIR entry for a CLI run by u under go test
+// -cover ("" otherwise). go test's own folder is root's when root runs
+// the tests, and u cannot write there: u then gets a folder of its own,
+// whose figures root's coverage does not count (the coverage that make
+// test checks is an ordinary user's run, where u is that user).
+func coverEnv(t *testing.T, u aimxtest.User) string {
+	t.Helper()
+	dir := os.Getenv("GOCOVERDIR")
+	if dir == "" || os.Geteuid() != 0 || u.UID == 0 {
+		return "GOCOVERDIR=" + dir
+	}
+	own := filepath.Join(tempDir(t), "gocoverdir")
+	if err := os.Mkdir(own, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(own, int(u.UID), int(u.GID)); err != nil {
+		t.Fatal(err)
+	}
+	return "GOCOVERDIR=" + own
+}
+
 // connect starts "aimx-mailboxes mcp --socket socket" as the agent's
 // user (root: as root when asRoot) and connects the SDK's client to it
 // over the process's stdin and stdout.
@@ -143,11 +164,11 @@ func connect(t *testing.T, socket string, asRoot bool, env ...string) *mcp.Clien
 	}
 	cmd := exec.Command(agentBin, args...)
 	cmd.Env = append([]string{mainEnv + "=1", "PATH=/usr/bin:/bin"}, env...)
-	if dir := os.Getenv("GOCOVERDIR"); dir != "" { // a -cover run: the server's coverage too
-		cmd.Env = append(cmd.Env, "GOCOVERDIR="+dir)
-	}
 	if a := theAgent(t); os.Geteuid() == 0 && !asRoot {
 		cmd.SysProcAttr = a.Credential()
+		cmd.Env = append(cmd.Env, coverEnv(t, a))
+	} else {
+		cmd.Env = append(cmd.Env, "GOCOVERDIR="+os.Getenv("GOCOVERDIR"))
 	}
 	return mcptest.Connect(t, cmd, "")
 }
@@ -275,7 +296,7 @@ func TestMCPLifecycle(t *testing.T) {
 	// what "aimx-mailboxes list --json" prints, run as the agent (root's
 	// own body would also name the owners).
 	list := exec.Command(agentBin, "--socket", h.sock, "list", "--json")
-	list.Env = []string{mainEnv + "=1", "GOCOVERDIR=" + os.Getenv("GOCOVERDIR")}
+	list.Env = []string{mainEnv + "=1", coverEnv(t, a)}
 	if os.Geteuid() == 0 {
 		list.SysProcAttr = a.Credential()
 	}

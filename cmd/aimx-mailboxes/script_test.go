@@ -12,6 +12,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -67,7 +68,13 @@ func TestScripts(t *testing.T) {
 		RequireUniqueNames: true,
 		UpdateScripts:      *update,
 		Setup: func(env *testscript.Env) error {
-			return setupScript(env, story.Name)
+			if err := setupScript(env, story.Name); err != nil {
+				return err
+			}
+			if drop != nil {
+				env.Setenv("GOCOVERDIR", strings.TrimPrefix(coverEnv(t, story), "GOCOVERDIR="))
+			}
+			return nil
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "root" {
