@@ -33,6 +33,8 @@ PKG_RPM_ARCH := $(or $(filter-out amd64 arm64,$(PKG_GOARCH)),$(if $(filter amd64
 # The rpm is named as rpmbuild names it, name-version-release.arch.rpm; the
 # .deb keeps name_version_arch.deb, which the VM lane and users' scripts know.
 PKG_DIST := dist
+# The policy conffile as shipped (package-smoke's upgrade build ships a changed one).
+PKG_POLICY := packaging/mailboxd.toml
 pkg-deb-file = $(PKG_NAME)_$(1)_$(PKG_DEB_ARCH).deb
 pkg-rpm-file = $(PKG_NAME)-$(1)-$(PKG_RELEASE).$(PKG_RPM_ARCH).rpm
 PKG_DEB = $(PKG_DIST)/$(call pkg-deb-file,$(PKG_VERSION))
@@ -99,7 +101,7 @@ man:
 	@mkdir -p $(PKG_STAGE)/manpath/man1 $(PKG_STAGE)/manpath/man8 $(PKG_STAGE)/man
 	@for src in $(MAN_SRC); do \
 		page=$$(basename $$src .md); sec=$${page##*.}; \
-		sed '1s/^\([^ ]* [0-9]\) "[^"]*" [^ ]* /\1 "$(PKG_MAN_DATE)" "aimx-mailboxd $(PKG_VERSION)" /' $$src \
+		sed '1s/^\([^ ]* [0-9]\) "[^"]*" [^ ]* /\1 "$(PKG_MAN_DATE)" "$(PKG_VERSION)" /' $$src \
 			> $(PKG_STAGE)/man-$$page.md || exit 1; \
 		$(MD2MAN) -in $(PKG_STAGE)/man-$$page.md -out $(PKG_STAGE)/manpath/man$$sec/$$page || exit 1; \
 		gzip -9n -c $(PKG_STAGE)/manpath/man$$sec/$$page > $(PKG_STAGE)/man/$$page.gz; \
@@ -115,7 +117,7 @@ pkg-stage: pkg-binaries
 			packaging/scripts/config-seed.sh packaging/scripts/$$s > $(PKG_STAGE)/scripts/$$s || exit 1; \
 	done
 	@# The policy conffile, as shipped (package-smoke swaps in a changed copy).
-	@cp packaging/mailboxd.toml $(PKG_STAGE)/mailboxd.toml
+	@cp $(PKG_POLICY) $(PKG_STAGE)/mailboxd.toml
 	@# The user's README (the developers' README.md is not for /usr/share/doc).
 	@cp packaging/README.user.md $(PKG_STAGE)/README.md
 	@# The rpm's %license files: every licence linked in (packaging/licenses.sh).
@@ -150,10 +152,11 @@ package: pkg-binaries man completions pkg-stage
 
 package-lint: lintian rpmlint
 
-# No errors and no warnings; informational tags are shown but do not fail.
+# No errors and no warnings; pedantic and informational tags, and the
+# overrides with their reasons, are shown but do not fail.
 lintian: package
 	@$(call need-tool,lintian,lintian)
-	lintian --allow-root --fail-on error,warning --display-info --tag-display-limit 0 $(PKG_DEB)
+	lintian --allow-root --fail-on error,warning --pedantic --display-info --show-overrides --tag-display-limit 0 $(PKG_DEB)
 	@echo "ok   lintian: $(PKG_DEB)"
 
 # No errors (rpmlint exits non-zero on any error); warnings are shown.
@@ -171,24 +174,27 @@ rpmlint: package
 	PATH="$(CURDIR)/.cache/rpmlint-bin:$$PATH" rpmlint -c packaging/rpmlint.toml $(PKG_RPM)
 	@echo "ok   rpmlint: $(PKG_RPM)"
 
-# Install, upgrade (to a second build, version $(PKG_VERSION)+smoke, kept out
-# of dist/ in $(PKG_STAGE)/smoke), remove
-# and purge the deb, and install/upgrade/erase the rpm, with the real dpkg and
-# rpm in a throwaway overlay of this machine; a user drives the installed
-# helper through the CLI. See packaging/smoke.sh; skips without root/mounts.
+# Install, upgrade (to a second build, version $(PKG_VERSION)+smoke, its
+# binaries stamped with that version, kept out of dist/ in .cache/pkg-smoke),
+# remove and purge the deb, and install/upgrade/erase the rpm, with the real
+# dpkg and rpm in a throwaway overlay of this machine; a user drives the
+# installed helper through the CLI. See packaging/smoke.sh; skips without
+# root/mounts. The +smoke build ships a changed policy file, so that keeping
+# the operator's edit is the conffile handling's doing (dpkg conffile, rpm
+# noreplace). It leaves the stage holding the +smoke build; whatever needs
+# this version's stage rebuilds it (`make package`).
 PKG_SMOKE_VERSION = $(PKG_VERSION)+smoke
-PKG_SMOKE_DEB = $(PKG_STAGE)/smoke/$(call pkg-deb-file,$(PKG_SMOKE_VERSION))
-PKG_SMOKE_RPM = $(PKG_STAGE)/smoke/$(call pkg-rpm-file,$(PKG_SMOKE_VERSION))
+PKG_SMOKE_DIST := .cache/pkg-smoke
+PKG_SMOKE_DEB = $(PKG_SMOKE_DIST)/$(call pkg-deb-file,$(PKG_SMOKE_VERSION))
+PKG_SMOKE_RPM = $(PKG_SMOKE_DIST)/$(call pkg-rpm-file,$(PKG_SMOKE_VERSION))
 package-smoke: package
-	@mkdir -p $(PKG_STAGE)/smoke
 	@$(call need-tool,systemd-socket-activate,systemd)
 	@$(call need-tool,rpm,rpm)
-	@# The upgrade ships a changed policy file, so that keeping the operator's
-	@# edit is the conffile handling's doing (dpkg conffile, rpm noreplace).
-	@printf '# (changed in the +smoke build)\n' >> $(PKG_STAGE)/mailboxd.toml; \
-	$(call nfpm-pkg,deb,$(PKG_SMOKE_VERSION),$(PKG_SMOKE_DEB)) >/dev/null && \
-	$(call nfpm-pkg,rpm,$(PKG_SMOKE_VERSION),$(PKG_SMOKE_RPM)) >/dev/null; rc=$$?; \
-	cp packaging/mailboxd.toml $(PKG_STAGE)/mailboxd.toml; exit $$rc
+	@rm -rf $(PKG_SMOKE_DIST) && mkdir -p $(PKG_SMOKE_DIST)
+	@{ cat packaging/mailboxd.toml; printf '# (changed in the +smoke build)\n'; } > $(PKG_SMOKE_DIST)/mailboxd.toml
+	@$(MAKE) --no-print-directory -s package PKG_VERSION='$(PKG_SMOKE_VERSION)' PKG_DIST=$(PKG_SMOKE_DIST) \
+		PKG_POLICY=$(PKG_SMOKE_DIST)/mailboxd.toml > $(PKG_SMOKE_DIST)/build.log 2>&1 || \
+		{ cat $(PKG_SMOKE_DIST)/build.log >&2; exit 1; }
 	packaging/smoke.sh $(PKG_DEB) $(PKG_SMOKE_DEB) $(PKG_RPM) $(PKG_SMOKE_RPM) $(VERSION)
 
 # Reproducible builds: `make package` twice, each from an emptied stage
