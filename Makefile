@@ -20,8 +20,9 @@ endif
 # One version everywhere: packaging/pkg-version.sh (from `git describe`, or
 # PKG_VERSION=X.Y.Z on the command line) gives the package version; the
 # binaries' tag (the CLI's --version, VERSION on the wire) is v$(PKG_VERSION),
-# and the man pages' footer names it too. VERSION is derived, never set.
-ifneq ($(filter command environment,$(origin VERSION)),)
+# and the man pages' footer names it too. VERSION is derived, never set
+# (one in the environment is ignored).
+ifeq ($(origin VERSION),command line)
 $(error VERSION is derived from PKG_VERSION (the binaries' tag is v$$PKG_VERSION): set PKG_VERSION=X.Y.Z instead)
 endif
 ifeq ($(origin PKG_VERSION),undefined)
