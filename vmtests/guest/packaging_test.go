@@ -4,6 +4,7 @@ package guest
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -35,6 +36,9 @@ func testPackaging(t *testing.T, version string) {
 	}
 
 	// An admin preset that disables the socket wins over Debian's default.
+	if err := os.MkdirAll(filepath.Dir(adminPreset), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(adminPreset, []byte("disable "+socketUnit+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
