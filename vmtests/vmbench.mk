@@ -32,7 +32,7 @@ $(addprefix vmbench-,$(VMBENCH_SUITES)): vmbench-%: vmtest-deps vmbench-deb vmbe
 vmbench-deb:
 	rm -rf $(VMBENCH_OUT)/debs && mkdir -p $(VMBENCH_OUT)/debs
 	$(MAKE) --no-print-directory package PKG_VERSION=$(VMTEST_V1)
-	mv dist/aimx-mailboxd_$(VMTEST_V1)_amd64.deb $(VMBENCH_OUT)/debs/ && rm -f dist/aimx-mailboxd_$(VMTEST_V1)_*.rpm
+	mv dist/aimx-mailboxd_$(VMTEST_V1)_amd64.deb $(VMBENCH_OUT)/debs/ && rm -f dist/aimx-mailboxd-$(VMTEST_V1)-*.rpm
 
 # The load generator and floor (a), static for the guest.
 vmbench-bin:

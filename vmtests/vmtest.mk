@@ -35,7 +35,7 @@ vmtest-debs:
 	rm -rf $(VMTEST_OUT)/debs && mkdir -p $(VMTEST_OUT)/debs
 	for v in $(VMTEST_V1) $(VMTEST_V2); do \
 		$(MAKE) --no-print-directory package PKG_VERSION=$$v && \
-		mv dist/aimx-mailboxd_$${v}_amd64.deb $(VMTEST_OUT)/debs/ && rm -f dist/aimx-mailboxd_$${v}_*.rpm || exit 1; \
+		mv dist/aimx-mailboxd_$${v}_amd64.deb $(VMTEST_OUT)/debs/ && rm -f dist/aimx-mailboxd-$${v}-*.rpm || exit 1; \
 	done
 	@if [ -n "$(VMTEST_BREAK)" ]; then for d in $(VMTEST_OUT)/debs/*.deb; do sh vmtests/break.sh $(VMTEST_BREAK) $$d || exit 1; done; fi
 
