@@ -17,9 +17,25 @@ ifneq ($(filter /%,$(GO)),)
 export PATH := $(PATH):$(patsubst %/,%,$(dir $(GO)))
 endif
 
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
+# One version everywhere: packaging/pkg-version.sh (from `git describe`, or
+# PKG_VERSION=X.Y.Z on the command line) gives the package version; the
+# binaries' tag (the CLI's --version, VERSION on the wire) is v$(PKG_VERSION),
+# and the man pages' footer names it too. VERSION is derived, never set
+# (one in the environment is ignored).
+ifeq ($(origin VERSION),command line)
+$(error VERSION is derived from PKG_VERSION (the binaries' tag is v$$PKG_VERSION): set PKG_VERSION=X.Y.Z instead)
+endif
+ifeq ($(origin PKG_VERSION),undefined)
+PKG_VERSION := $(shell packaging/pkg-version.sh)
+endif
+VERSION := v$(PKG_VERSION)
 GIT_HASH ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-BUILD_DATE ?= $(shell date -u +%Y-%m-%d)
+# Reproducible builds: every time stamp (the binaries' build date, the
+# packages' file times, the rpm build time, the man pages' date) is the last
+# commit's time, never the clock.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
+BUILD_DATE := $(shell TZ=UTC0 date -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%d)
 PKG := github.com/aimx/aimx-mailboxd
 LDFLAGS := -X $(PKG)/version.Tag=$(VERSION) -X $(PKG)/version.GitHash=$(GIT_HASH) -X $(PKG)/version.BuildDate=$(BUILD_DATE)
 GOBUILD := $(GO) build -trimpath -ldflags '$(LDFLAGS)'

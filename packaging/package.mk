@@ -2,10 +2,11 @@
 # top Makefile before `test:`.
 #
 #   make package                    dist/aimx-mailboxd_<version>_amd64.deb and
-#                                   dist/aimx-mailboxd_<version>_x86_64.rpm
+#                                   dist/aimx-mailboxd-<version>-1.x86_64.rpm
 #   make package PKG_VERSION=0.1.1  the same with an explicit version
-#   make package-lint               lintian (no errors, no warnings) and
-#                                   rpmlint (no errors); part of `make test`
+#   make package-lint               lintian and rpmlint: no errors, no
+#                                   warnings; part of `make test`
+#   make package-repro              builds twice, checks the bytes are equal
 #   make man                        man pages from docs/man/*.md
 #   make -s print-deb | print-rpm | print-pkg-version
 #
@@ -22,26 +23,34 @@ MD2MAN = $(GO) run github.com/cpuguy83/go-md2man/v2@$(MD2MAN_VERSION)
 PKG_NAME := aimx-mailboxd
 PKG_STAGE := .cache/pkg
 PKG_MAINTAINER ?= aimx-mailboxd maintainers <aimx-mailboxd@users.noreply.github.com>
-ifeq ($(origin PKG_VERSION),undefined)
-PKG_VERSION := $(shell packaging/pkg-version.sh)
-endif
-# cgo means native builds only: the package is for the machine's own arch.
+# PKG_VERSION comes from the top Makefile (packaging/pkg-version.sh).
+# The package release: the packaging's own revision of one upstream version.
+PKG_RELEASE := 1
+# cgo (the CLI) means native builds only: the package is for the machine's own arch.
 PKG_GOARCH := $(shell $(GO) env GOARCH)
 PKG_DEB_ARCH := $(PKG_GOARCH)
 PKG_RPM_ARCH := $(or $(filter-out amd64 arm64,$(PKG_GOARCH)),$(if $(filter amd64,$(PKG_GOARCH)),x86_64,aarch64))
-PKG_DEB := dist/$(PKG_NAME)_$(PKG_VERSION)_$(PKG_DEB_ARCH).deb
-PKG_RPM := dist/$(PKG_NAME)_$(PKG_VERSION)_$(PKG_RPM_ARCH).rpm
+# The rpm is named as rpmbuild names it, name-version-release.arch.rpm; the
+# .deb keeps name_version_arch.deb, which the VM lane and users' scripts know.
+PKG_DIST := dist
+# The policy conffile as shipped (package-smoke's upgrade build ships a changed one).
+PKG_POLICY := packaging/mailboxd.toml
+pkg-deb-file = $(PKG_NAME)_$(1)_$(PKG_DEB_ARCH).deb
+pkg-rpm-file = $(PKG_NAME)-$(1)-$(PKG_RELEASE).$(PKG_RPM_ARCH).rpm
+PKG_DEB = $(PKG_DIST)/$(call pkg-deb-file,$(PKG_VERSION))
+PKG_RPM = $(PKG_DIST)/$(call pkg-rpm-file,$(PKG_VERSION))
 
 MAN_SRC := docs/man/aimx-mailboxes.1.md docs/man/aimx-mailboxd.8.md
 
-.PHONY: package pkg-binaries pkg-stage man package-lint package-smoke lintian rpmlint \
+.PHONY: package pkg-binaries pkg-stage man package-lint package-smoke package-repro lintian rpmlint \
 	print-deb print-rpm print-pkg-version
-TEST_TARGETS += package-lint package-smoke
+TEST_TARGETS += package-lint package-smoke package-repro
 # What the binaries, the packages and the checks need from apt (mk/tools.mk).
 PKG_BIN_TOOLS := gcc:gcc+libc6-dev strip:binutils readelf:binutils
 PKG_TOOLS := $(PKG_BIN_TOOLS) dpkg-shlibdeps:dpkg-dev
 STEP_TOOLS_package-lint := $(PKG_TOOLS) lintian:lintian rpmlint:rpmlint
 STEP_TOOLS_package-smoke := $(PKG_TOOLS) systemd-socket-activate:systemd rpm:rpm
+STEP_TOOLS_package-repro := $(PKG_TOOLS)
 ROOT_ONLY += package-smoke
 ROOT_WHY_package-smoke := mount namespace, overlayfs, chroot
 
@@ -52,32 +61,49 @@ print-rpm:
 print-pkg-version:
 	@echo $(PKG_VERSION)
 
-# The binaries as packaged: the top Makefile's -trimpath and version stamp
-# ($(LDFLAGS)), plus cgo on (os/user resolves users through NSS, so LDAP, sssd
-# and systemd-userdb users work), PIE, BIND_NOW and full RELRO, the cgo C parts
-# built with Debian's hardening flags; then stripped the way dh_strip does.
-PKG_GOBUILD = CGO_ENABLED=1 CGO_CPPFLAGS='-D_FORTIFY_SOURCE=2' \
+# The binaries as packaged, both with the top Makefile's -trimpath and
+# version stamp ($(LDFLAGS)), then stripped the way dh_strip does.
+# - The helper, like `make build`'s, is static: CGO_ENABLED=0 and no PIE.
+#   systemd starts it once per connection, and the dynamic loader, cgo's
+#   thread start-up and PIE relocation cost each start 0.4-0.7 ms, more
+#   than a request's own work (docs/PERFORMANCE.md). Users still resolve
+#   through NSS: the passwd package reads /etc/passwd when nsswitch.conf
+#   says files, else runs getent. Without libc the hardening left to choose
+#   is the Go linker's own: no PIE (so no ASLR of the text; the helper takes
+#   no code pointers from input, and its sandbox forbids W^X memory).
+# - The CLI keeps cgo (the net package's resolver, os/user through NSS),
+#   built as PIE with BIND_NOW and full RELRO and the C parts with Debian's
+#   hardening flags. It is what links libc, so the computed libc6 (deb) and
+#   glibc (rpm) dependency comes from it.
+PKG_GOBUILD_STATIC = CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+PKG_GOBUILD_CGO = CGO_ENABLED=1 CGO_CPPFLAGS='-D_FORTIFY_SOURCE=2' \
 	CGO_CFLAGS='-O2 -fstack-protector-strong' CGO_LDFLAGS='-Wl,-z,relro -Wl,-z,now' \
 	$(GO) build -trimpath -buildmode=pie -ldflags '$(LDFLAGS) -bindnow'
 pkg-binaries:
 	@$(call need-tool,gcc,gcc libc6-dev)
 	@$(call need-tool,strip,binutils)
 	@mkdir -p $(PKG_STAGE)/bin
-	$(PKG_GOBUILD) -o $(PKG_STAGE)/bin/aimx-mailboxd ./cmd/aimx-mailboxd
-	$(PKG_GOBUILD) -o $(PKG_STAGE)/bin/aimx-mailboxes ./cmd/aimx-mailboxes
+	$(PKG_GOBUILD_STATIC) -o $(PKG_STAGE)/bin/aimx-mailboxd ./cmd/aimx-mailboxd
+	$(PKG_GOBUILD_CGO) -o $(PKG_STAGE)/bin/aimx-mailboxes ./cmd/aimx-mailboxes
+	@! readelf -lW $(PKG_STAGE)/bin/aimx-mailboxd | grep -q 'INTERP\|DYNAMIC' || \
+		{ echo "error: aimx-mailboxd is dynamically linked: it must be static (CGO_ENABLED=0, no PIE)" >&2; exit 1; }
+	@readelf -d $(PKG_STAGE)/bin/aimx-mailboxes | grep -q 'NEEDED.*libc\.so' || \
+		{ echo "error: aimx-mailboxes is not linked against libc: cgo is off (CGO_ENABLED=1 and gcc are required)" >&2; exit 1; }
 	@for b in aimx-mailboxd aimx-mailboxes; do \
-		readelf -d $(PKG_STAGE)/bin/$$b | grep -q 'NEEDED.*libc\.so' || \
-			{ echo "error: $$b is not linked against libc: cgo is off (CGO_ENABLED=1 and gcc are required)" >&2; exit 1; }; \
-		strip --remove-section=.comment --remove-section=.note $(PKG_STAGE)/bin/$$b; \
+		strip --remove-section=.comment --remove-section=.note $(PKG_STAGE)/bin/$$b || exit 1; \
 	done
 
+# The man pages' date and footer: the commit's month, and this version.
+PKG_MAN_DATE := $(shell LC_ALL=C TZ=UTC0 date -d @$(SOURCE_DATE_EPOCH) '+%B %Y')
 # Man pages: roff under $(PKG_STAGE)/manpath (for `man` and systemd-analyze
 # verify), gzip -9n copies under $(PKG_STAGE)/man (for the packages).
 man:
 	@mkdir -p $(PKG_STAGE)/manpath/man1 $(PKG_STAGE)/manpath/man8 $(PKG_STAGE)/man
 	@for src in $(MAN_SRC); do \
 		page=$$(basename $$src .md); sec=$${page##*.}; \
-		$(MD2MAN) -in $$src -out $(PKG_STAGE)/manpath/man$$sec/$$page || exit 1; \
+		sed '1s/^\([^ ]* [0-9]\) "[^"]*" [^ ]* /\1 "$(PKG_MAN_DATE)" "$(PKG_VERSION)" /' $$src \
+			> $(PKG_STAGE)/man-$$page.md || exit 1; \
+		$(MD2MAN) -in $(PKG_STAGE)/man-$$page.md -out $(PKG_STAGE)/manpath/man$$sec/$$page || exit 1; \
 		gzip -9n -c $(PKG_STAGE)/manpath/man$$sec/$$page > $(PKG_STAGE)/man/$$page.gz; \
 	done
 
@@ -91,35 +117,34 @@ pkg-stage: pkg-binaries
 			packaging/scripts/config-seed.sh packaging/scripts/$$s > $(PKG_STAGE)/scripts/$$s || exit 1; \
 	done
 	@# The policy conffile, as shipped (package-smoke swaps in a changed copy).
-	@cp packaging/mailboxd.toml $(PKG_STAGE)/mailboxd.toml
-	@# The README: the project's when present, else this lane's section.
-	@if [ -f README.md ]; then cp README.md $(PKG_STAGE)/README.md; \
-		else cp packaging/README-section.md $(PKG_STAGE)/README.md; fi
-	@# changelog.Debian.gz: one entry for this exact version.
-	@printf '%s\n' \
-		'- semver: "$(PKG_VERSION)-1"' \
-		'  date: $(shell git log -1 --format=%cI 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)' \
-		'  packager: "$(PKG_MAINTAINER)"' \
-		'  deb: {urgency: medium, distributions: [unstable]}' \
-		'  changes:' \
-		'    - commit: "$(GIT_HASH)"' \
-		'      note: "Build $(VERSION) of aimx-mailboxd; see the project history for changes."' \
-		> $(PKG_STAGE)/changelog.yml
-	@# The libc6 dependency, computed from the binaries like dh_shlibdeps does.
+	@cp $(PKG_POLICY) $(PKG_STAGE)/mailboxd.toml
+	@# The user's README (the developers' README.md is not for /usr/share/doc).
+	@cp packaging/README.user.md $(PKG_STAGE)/README.md
+	@# The rpm's %license files: every licence linked in (packaging/licenses.sh).
+	@GO=$(GO) packaging/licenses.sh $(PKG_STAGE)/licenses $(PKG_STAGE)/bin/aimx-mailboxd $(PKG_STAGE)/bin/aimx-mailboxes \
+		> $(PKG_STAGE)/licenses.yaml
+	@awk 'FNR==NR { e = e $$0 "\n"; next } /^  #AIMX_LICENSES#$$/ { printf "%s", e; next } { print }' \
+		$(PKG_STAGE)/licenses.yaml packaging/nfpm.yaml > $(PKG_STAGE)/nfpm.yaml
+	@# The changelog (changelog.Debian.gz, %changelog), for this exact version.
+	@packaging/changelog.sh $(PKG_VERSION) $(GIT_HASH) < packaging/changelog.yml > $(PKG_STAGE)/changelog.yml
+	@# The libc dependency, computed from the CLI (the helper is static) as
+	@# dh_shlibdeps does; the rpm's glibc >= X.Y is the same minimum.
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; mkdir -p "$$tmp/debian"; \
 	printf 'Source: $(PKG_NAME)\n\nPackage: $(PKG_NAME)\nArchitecture: any\n' > "$$tmp/debian/control"; \
-	for b in aimx-mailboxd aimx-mailboxes; do cp $(PKG_STAGE)/bin/$$b "$$tmp/"; done; \
-	(cd "$$tmp" && dpkg-shlibdeps -O aimx-mailboxd aimx-mailboxes 2>/dev/null) \
+	cp $(PKG_STAGE)/bin/aimx-mailboxes "$$tmp/"; \
+	(cd "$$tmp" && dpkg-shlibdeps -O aimx-mailboxes 2>/dev/null) \
 		| sed -n 's/^shlibs:Depends=//p' > $(PKG_STAGE)/deb-shlibs; \
-	[ -s $(PKG_STAGE)/deb-shlibs ] || { echo "error: dpkg-shlibdeps found no shared-library dependency" >&2; exit 1; }
+	grep -Eq '^libc6 \(>= [0-9.]+\)$$' $(PKG_STAGE)/deb-shlibs || \
+		{ echo "error: dpkg-shlibdeps gave '$$(cat $(PKG_STAGE)/deb-shlibs)', not one libc6 (>= X.Y)" >&2; exit 1; }; \
+	sed 's/^libc6 (>= \(.*\))$$/glibc >= \1/' $(PKG_STAGE)/deb-shlibs > $(PKG_STAGE)/rpm-glibc
 
 # $(call nfpm-pkg,PACKAGER,VERSION,TARGET): one nfpm run over the staged tree.
-nfpm-pkg = PKG_VERSION='$(2)' PKG_GOARCH='$(PKG_GOARCH)' PKG_MAINTAINER='$(PKG_MAINTAINER)' \
-	PKG_DEB_SHLIBS="$$(cat $(PKG_STAGE)/deb-shlibs)" \
-	$(NFPM) package --config packaging/nfpm.yaml --packager $(1) --target $(3)
+nfpm-pkg = PKG_VERSION='$(2)' PKG_RELEASE='$(PKG_RELEASE)' PKG_GOARCH='$(PKG_GOARCH)' PKG_MAINTAINER='$(PKG_MAINTAINER)' \
+	PKG_DEB_SHLIBS="$$(cat $(PKG_STAGE)/deb-shlibs)" PKG_RPM_GLIBC="$$(cat $(PKG_STAGE)/rpm-glibc)" \
+	$(NFPM) package --config $(PKG_STAGE)/nfpm.yaml --packager $(1) --target $(3)
 
 package: pkg-binaries man completions pkg-stage
-	@mkdir -p dist
+	@mkdir -p $(PKG_DIST)
 	@rm -f $(PKG_DEB) $(PKG_RPM)
 	$(call nfpm-pkg,deb,$(PKG_VERSION),$(PKG_DEB))
 	$(call nfpm-pkg,rpm,$(PKG_VERSION),$(PKG_RPM))
@@ -127,13 +152,15 @@ package: pkg-binaries man completions pkg-stage
 
 package-lint: lintian rpmlint
 
-# No errors and no warnings; informational tags are shown but do not fail.
+# No errors and no warnings; pedantic and informational tags, and the
+# overrides with their reasons, are shown but do not fail.
 lintian: package
 	@$(call need-tool,lintian,lintian)
-	lintian --allow-root --fail-on error,warning --display-info --tag-display-limit 0 $(PKG_DEB)
+	lintian --allow-root --fail-on error,warning --pedantic --display-info --show-overrides --tag-display-limit 0 $(PKG_DEB)
 	@echo "ok   lintian: $(PKG_DEB)"
 
-# No errors (rpmlint exits non-zero on any error); warnings are shown.
+# No errors and no warnings: rpmlint exits non-zero on an error only, so its
+# summary line is checked too; every filter has its reason in rpmlint.toml.
 # nfpm (rpmpack) stores absolute paths in the rpm payload, and rpmlint unpacks
 # with a bare `cpio -id`, which would write the package's files into this
 # machine's /usr. A cpio that adds --no-absolute-filenames, first in PATH for
@@ -145,25 +172,47 @@ rpmlint: package
 	@mkdir -p .cache/rpmlint-bin
 	@printf '#!/bin/sh\nexec /usr/bin/cpio --no-absolute-filenames "$$@"\n' > .cache/rpmlint-bin/cpio
 	@chmod +x .cache/rpmlint-bin/cpio
-	PATH="$(CURDIR)/.cache/rpmlint-bin:$$PATH" rpmlint -c packaging/rpmlint.toml $(PKG_RPM)
+	@PATH="$(CURDIR)/.cache/rpmlint-bin:$$PATH" rpmlint -c packaging/rpmlint.toml $(PKG_RPM) | tee .cache/rpmlint.log; \
+		[ $${PIPESTATUS[0]} = 0 ] && grep -q ' 0 errors, 0 warnings' .cache/rpmlint.log || \
+		{ echo "FAIL rpmlint: errors or warnings on $(PKG_RPM) (fix them, or filter each with its reason in packaging/rpmlint.toml)" >&2; exit 1; }
 	@echo "ok   rpmlint: $(PKG_RPM)"
 
-# Install, upgrade (to a second build, version $(PKG_VERSION)+smoke, kept out
-# of dist/ in $(PKG_STAGE)/smoke), remove
-# and purge the deb, and install/upgrade/erase the rpm, with the real dpkg and
-# rpm in a throwaway overlay of this machine; a user drives the installed
-# helper through the CLI. See packaging/smoke.sh; skips without root/mounts.
+# Install, upgrade (to a second build, version $(PKG_VERSION)+smoke, its
+# binaries stamped with that version, kept out of dist/ in .cache/pkg-smoke),
+# remove and purge the deb, and install/upgrade/erase the rpm, with the real
+# dpkg and rpm in a throwaway overlay of this machine; a user drives the
+# installed helper through the CLI. See packaging/smoke.sh; skips without
+# root/mounts. The +smoke build ships a changed policy file, so that keeping
+# the operator's edit is the conffile handling's doing (dpkg conffile, rpm
+# noreplace). It leaves the stage holding the +smoke build; whatever needs
+# this version's stage rebuilds it (`make package`).
 PKG_SMOKE_VERSION = $(PKG_VERSION)+smoke
-PKG_SMOKE_DEB = $(PKG_STAGE)/smoke/$(PKG_NAME)_$(PKG_SMOKE_VERSION)_$(PKG_DEB_ARCH).deb
-PKG_SMOKE_RPM = $(PKG_STAGE)/smoke/$(PKG_NAME)_$(PKG_SMOKE_VERSION)_$(PKG_RPM_ARCH).rpm
+PKG_SMOKE_DIST := .cache/pkg-smoke
+PKG_SMOKE_DEB = $(PKG_SMOKE_DIST)/$(call pkg-deb-file,$(PKG_SMOKE_VERSION))
+PKG_SMOKE_RPM = $(PKG_SMOKE_DIST)/$(call pkg-rpm-file,$(PKG_SMOKE_VERSION))
 package-smoke: package
-	@mkdir -p $(PKG_STAGE)/smoke
 	@$(call need-tool,systemd-socket-activate,systemd)
 	@$(call need-tool,rpm,rpm)
-	@# The upgrade ships a changed policy file, so that keeping the operator's
-	@# edit is the conffile handling's doing (dpkg conffile, rpm noreplace).
-	@printf '# (changed in the +smoke build)\n' >> $(PKG_STAGE)/mailboxd.toml; \
-	$(call nfpm-pkg,deb,$(PKG_SMOKE_VERSION),$(PKG_SMOKE_DEB)) >/dev/null && \
-	$(call nfpm-pkg,rpm,$(PKG_SMOKE_VERSION),$(PKG_SMOKE_RPM)) >/dev/null; rc=$$?; \
-	cp packaging/mailboxd.toml $(PKG_STAGE)/mailboxd.toml; exit $$rc
-	packaging/smoke.sh $(PKG_DEB) $(PKG_SMOKE_DEB) $(PKG_RPM) $(PKG_SMOKE_RPM)
+	@rm -rf $(PKG_SMOKE_DIST) && mkdir -p $(PKG_SMOKE_DIST)
+	@{ cat packaging/mailboxd.toml; printf '# (changed in the +smoke build)\n'; } > $(PKG_SMOKE_DIST)/mailboxd.toml
+	@$(MAKE) --no-print-directory -s package PKG_VERSION='$(PKG_SMOKE_VERSION)' PKG_DIST=$(PKG_SMOKE_DIST) \
+		PKG_POLICY=$(PKG_SMOKE_DIST)/mailboxd.toml > $(PKG_SMOKE_DIST)/build.log 2>&1 || \
+		{ cat $(PKG_SMOKE_DIST)/build.log >&2; exit 1; }
+	packaging/smoke.sh $(PKG_DEB) $(PKG_SMOKE_DEB) $(PKG_RPM) $(PKG_SMOKE_RPM) $(VERSION)
+
+# Reproducible builds: `make package` twice, each from an emptied stage
+# folder (everything rebuilt; only Go's build cache is shared), into
+# separate dist folders; every .deb and .rpm must be byte for byte the
+# same. Prints each file that differs, and where (cmp). About 25 s.
+PKG_REPRO := .cache/repro
+package-repro:
+	@rm -rf $(PKG_REPRO) && mkdir -p $(PKG_REPRO)
+	@for run in 1 2; do \
+		rm -rf $(PKG_STAGE) && \
+		$(MAKE) --no-print-directory -s package PKG_DIST=$(PKG_REPRO)/dist$$run >$(PKG_REPRO)/build$$run.log 2>&1 || \
+			{ cat $(PKG_REPRO)/build$$run.log >&2; exit 1; }; \
+	done
+	@rc=0; for f in $(notdir $(PKG_DEB) $(PKG_RPM)); do \
+		if cmp $(PKG_REPRO)/dist1/$$f $(PKG_REPRO)/dist2/$$f; then echo "ok   package-repro: $$f is byte for byte the same in two builds"; \
+		else echo "FAIL package-repro: $$f differs between two builds of the same commit" >&2; rc=1; fi; \
+	done; exit $$rc

@@ -1,12 +1,16 @@
 #!/bin/bash
-# packaging/smoke.sh DEB DEB_NEXT RPM RPM_NEXT
+# packaging/smoke.sh DEB DEB_NEXT RPM RPM_NEXT TAG
 #
+# TAG is the binaries' version tag (v<package version>), which the installed
+# `aimx-mailboxes --version` must print (DEB_NEXT and RPM_NEXT: TAG+smoke).
 # Installs, upgrades, removes and purges the real packages with dpkg and rpm
 # inside a throwaway copy-on-write view of this machine: a private mount
 # namespace, an overlayfs whose upper layer is a tmpfs, and a chroot into it.
 # Nothing reaches the real root. PID 1 there is not systemd, so this is the
 # chroot / image-build path of the maintainer scripts: they must succeed,
-# enable the socket offline, create /var/lib/aimx, and never touch the config
+# enable the socket offline as the preset policy says (an admin preset
+# "disable aimx-mailboxd.socket" keeps both packages from enabling it),
+# create /var/lib/aimx, never mask anything, and never touch the config
 # or mailboxes on removal.
 #
 # It also runs the installed helper behind `systemd-socket-activate --accept`
@@ -31,7 +35,7 @@ else
 fi
 
 if [ "$inner" = 0 ]; then
-	[ $# -eq 4 ] || { echo "usage: $0 DEB DEB_NEXT RPM RPM_NEXT" >&2; exit 2; }
+	[ $# -eq 5 ] || { echo "usage: $0 DEB DEB_NEXT RPM RPM_NEXT TAG" >&2; exit 2; }
 	if [ "$(id -u)" != 0 ]; then
 		echo "skip package-smoke: needs root (mount namespace, overlayfs, chroot)"
 		exit 0
@@ -51,7 +55,7 @@ scratch=$1
 shift
 mount -t tmpfs -o size=512m tmpfs "$scratch"
 mkdir -p "$scratch/upper" "$scratch/work" "$scratch/root" "$scratch/pkgs"
-cp "$@" "$scratch/pkgs/"
+cp "$1" "$2" "$3" "$4" "$scratch/pkgs/"
 if ! mount -t overlay overlay -o "lowerdir=/,upperdir=$scratch/upper,workdir=$scratch/work" "$scratch/root" 2>/dev/null; then
 	echo "skip package-smoke: cannot mount overlayfs over / here"
 	exit 0
@@ -68,23 +72,44 @@ deb=/pkgs/$(basename "$1")
 deb_next=/pkgs/$(basename "$2")
 rpm=/pkgs/$(basename "$3")
 rpm_next=/pkgs/$(basename "$4")
+tag=$5
 
 caps=${AIMX_SMOKE_CAPS:-chown,dac_override,fowner}
-chroot "$R" /bin/bash -s -- "$deb" "$deb_next" "$rpm" "$rpm_next" "$caps" <<'CHROOT'
+chroot "$R" /bin/bash -s -- "$deb" "$deb_next" "$rpm" "$rpm_next" "$caps" "$tag" <<'CHROOT'
 set -euo pipefail
-deb=$1 deb_next=$2 rpm=$3 rpm_next=$4 caps=$5
+deb=$1 deb_next=$2 rpm=$3 rpm_next=$4 caps=$5 tag=$6
 fails=0
 ok() { echo "ok   $*"; }
 bad() { echo "FAIL $*" >&2; fails=$((fails + 1)); }
 check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then ok "$what"; else bad "$what"; fi; }
 mode_is() { [ "$(stat -c '%U:%G %a' "$1")" = "$2" ]; }
 wants=/etc/systemd/system/sockets.target.wants/aimx-mailboxd.socket
+mask=/etc/systemd/system/aimx-mailboxd.socket
+preset=/etc/systemd/system-preset/80-aimx-smoke.preset
+not_masked() { [ ! -e "$mask" ] && [ ! -L "$mask" ]; }
+# Where bash, zsh and fish look for a package's completions (zsh: Debian's
+# vendor folder for the deb, site-functions for the rpm).
+completions() {
+	for f in /usr/share/bash-completion/completions/aimx-mailboxes "$1/_aimx-mailboxes" \
+		/usr/share/fish/vendor_completions.d/aimx-mailboxes.fish; do
+		[ -s "$f" ] || return 1
+	done
+}
+version_is() { aimx-mailboxes --version | grep -q "^aimx-mailboxes $1 ("; }
 no_template_links() { ! find /etc/systemd -name 'aimx-mailboxd@*' | grep -q .; }
 
 export DEBIAN_FRONTEND=noninteractive
 rm -f /etc/mailname
 unset AIMX_DOMAIN || true
 [ ! -d /run/systemd/system ] || { echo "FAIL /run/systemd/system exists in the chroot" >&2; exit 1; }
+
+echo "--- deb: an admin preset disables the socket"
+mkdir -p /etc/systemd/system-preset
+echo 'disable aimx-mailboxd.socket' >"$preset"
+check "dpkg -i $deb (preset: disable aimx-mailboxd.socket)" dpkg -i "$deb"
+check "the admin preset keeps the socket disabled ($wants absent)" test ! -e "$wants" -a ! -L "$wants"
+check "dpkg -P aimx-mailboxd" dpkg -P aimx-mailboxd
+rm -f "$preset"
 
 echo "--- deb: first install without a known domain"
 check "dpkg -i $deb" dpkg -i "$deb"
@@ -109,7 +134,17 @@ check "policy file is a dpkg conffile" \
 for key in 'reserved_names = \[' 'max_mailboxes_per_user = 32' 'lock_timeout_seconds = 10'; do
 	check "policy file sets $key" grep -q "^$key" /etc/aimx/mailboxd.toml
 done
-check "socket enabled offline ($wants)" test -L "$wants"
+check "socket enabled offline under the default preset ($wants)" test -L "$wants"
+check "completions for bash, zsh and fish installed" completions /usr/share/zsh/vendor-completions
+check "aimx-mailboxes --version prints $tag" version_is "$tag"
+check "the user's README (not the developers') in /usr/share/doc/aimx-mailboxd" \
+	sh -c "grep -q '^## The policy file' /usr/share/doc/aimx-mailboxd/README.md && ! grep -q 'make vmtest' /usr/share/doc/aimx-mailboxd/README.md"
+check "changelog.Debian.gz starts with this version's entry" \
+	sh -c "zcat /usr/share/doc/aimx-mailboxd/changelog.Debian.gz | head -n 1 | grep -qF 'aimx-mailboxd (${tag#v}-1) unstable; urgency=medium'"
+check "the man pages' footer names ${tag#v}" \
+	sh -c "zcat /usr/share/man/man8/aimx-mailboxd.8.gz /usr/share/man/man1/aimx-mailboxes.1.gz | grep -c '^\.TH .* \"${tag#v}\" ' | grep -qx 2"
+check "changelog.Debian.gz has the 0.1.0 release" \
+	sh -c "zcat /usr/share/doc/aimx-mailboxd/changelog.Debian.gz | grep -qF 'aimx-mailboxd (0.1.0-1)'"
 check "template and instances never enabled" no_template_links
 check "no config written without a domain" test ! -e /etc/aimx/config.toml
 
@@ -205,6 +240,7 @@ echo "--- deb: upgrade"
 check "dpkg -i $deb_next (upgrade; --force-confold as unattended upgrades run it)" \
 	dpkg --force-confdef --force-confold -i "$deb_next" </dev/null
 check "socket still enabled after upgrade" test -L "$wants"
+check "aimx-mailboxes --version prints $tag+smoke after the upgrade" version_is "$tag+smoke"
 check "config untouched by upgrade" sh -c "[ \"\$(sha256sum /etc/aimx/config.toml)\" = '$sum_before' ]"
 check "the operator's edit of mailboxd.toml survives the upgrade" \
 	grep -qx 'max_mailboxes_per_user = 5' /etc/aimx/mailboxd.toml
@@ -217,6 +253,7 @@ done
 echo "--- deb: remove, then purge"
 check "dpkg -r aimx-mailboxd" dpkg -r aimx-mailboxd
 check "helper removed" test ! -e /usr/libexec/aimx-mailboxd
+check "dpkg -r masks nothing (no $mask)" not_masked
 check "config kept on remove" sh -c "[ \"\$(sha256sum /etc/aimx/config.toml)\" = '$sum_before' ]"
 check "dpkg -P aimx-mailboxd" dpkg -P aimx-mailboxd
 check "enablement link gone after purge" test ! -e "$wants" -a ! -L "$wants"
@@ -234,17 +271,34 @@ check "seeded config names the domain" grep -qx 'domain = "example.org"' /etc/ai
 check "no temporary file left in /etc/aimx" sh -c "! ls -A /etc/aimx | grep -q tmp"
 check "dpkg -P aimx-mailboxd" dpkg -P aimx-mailboxd
 
-echo "--- rpm: install, upgrade, erase"
+echo "--- rpm: an admin preset disables the socket"
 rm -rf /etc/aimx /var/lib/aimx
 userdel aimx-mailboxd 2>/dev/null || true
 groupdel aimx-mailboxd 2>/dev/null || true
+echo 'disable aimx-mailboxd.socket' >"$preset"
+check "rpm -i $rpm (preset: disable aimx-mailboxd.socket)" rpm -i --nodeps "$rpm"
+check "rpm: the admin preset keeps the socket disabled ($wants absent)" test ! -e "$wants" -a ! -L "$wants"
+check "rpm: %post enabled aimx-mailboxd-reload.path as the preset says" \
+	test -L /etc/systemd/system/paths.target.wants/aimx-mailboxd-reload.path
+check "rpm -e aimx-mailboxd" rpm -e --nodeps aimx-mailboxd
+rm -f "$preset"
+
+echo "--- rpm: install, upgrade, erase"
 check "rpm -i $rpm" rpm -i --nodeps "$rpm"
 check "rpm: helper installed" test -x /usr/libexec/aimx-mailboxd
 check "rpm: tmpfiles made /var/lib/aimx/inbox root:root 711" mode_is /var/lib/aimx/inbox "root:root 711"
 check "rpm: sysusers made the system account aimx-mailboxd" getent passwd aimx-mailboxd
 check "rpm: policy file is %config(noreplace)" \
 	sh -c "rpm -q --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' aimx-mailboxd | grep -qx 'cn /etc/aimx/mailboxd.toml'"
-check "rpm: socket enabled offline" test -L "$wants"
+check "rpm: socket enabled offline under the default preset" test -L "$wants"
+check "rpm: completions for bash, zsh and fish installed" completions /usr/share/zsh/site-functions
+check "rpm: aimx-mailboxes --version prints $tag" version_is "$tag"
+check "rpm: %changelog starts with this version's entry" \
+	sh -c "rpm -q --changelog aimx-mailboxd | head -n 1 | grep -q -- ' - ${tag#v}-1\$'"
+check "rpm: licence texts in /usr/share/licenses/aimx-mailboxd" \
+	test -s /usr/share/licenses/aimx-mailboxd/LICENSE -a -s /usr/share/licenses/aimx-mailboxd/golang.org-x-sys.LICENSE
+check "rpm: the user's README in /usr/share/doc/aimx-mailboxd" \
+	grep -q '^# aimx-mailboxd' /usr/share/doc/aimx-mailboxd/README.md
 check "rpm: template never enabled" no_template_links
 sed -i 's/^lock_timeout_seconds = 10$/lock_timeout_seconds = 3/' /etc/aimx/mailboxd.toml
 check "rpm -U $rpm_next" rpm -U --nodeps "$rpm_next"
@@ -255,6 +309,10 @@ check "rpm: the new version's mailboxd.toml is beside it as .rpmnew" \
 check "rpm: socket still enabled after upgrade" test -L "$wants"
 check "rpm -e aimx-mailboxd" rpm -e --nodeps aimx-mailboxd
 check "rpm: socket disabled after erase" test ! -e "$wants" -a ! -L "$wants"
+check "rpm: erase masks nothing (no $mask)" not_masked
+for d in /usr/share/doc/aimx-mailboxd /usr/share/licenses/aimx-mailboxd; do
+	check "rpm: erase leaves no $d" test ! -e "$d"
+done
 check "rpm: /var/lib/aimx kept after erase" test -d /var/lib/aimx/inbox
 
 if [ "$fails" -ne 0 ]; then

@@ -31,7 +31,7 @@ $(addprefix vmbench-,$(VMBENCH_SUITES)): vmbench-%: vmtest-deps vmbench-deb vmbe
 # Version N of our package, as the VM lane builds it.
 vmbench-deb:
 	rm -rf $(VMBENCH_OUT)/debs && mkdir -p $(VMBENCH_OUT)/debs
-	$(MAKE) --no-print-directory package VERSION=v$(VMTEST_V1) PKG_VERSION=$(VMTEST_V1)
+	$(MAKE) --no-print-directory package PKG_VERSION=$(VMTEST_V1)
 	mv $(call vmtest-deb-path,$(VMTEST_V1)) $(VMBENCH_OUT)/debs/ && rm -f $(call vmtest-rpm-path,$(VMTEST_V1))
 
 # The load generator and floor (a), static for the guest.

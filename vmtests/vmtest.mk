@@ -41,7 +41,7 @@ vmtest-deps:
 vmtest-debs:
 	rm -rf $(VMTEST_OUT)/debs && mkdir -p $(VMTEST_OUT)/debs
 	for v in $(VMTEST_V1) $(VMTEST_V2); do \
-		$(MAKE) --no-print-directory package VERSION=v$$v PKG_VERSION=$$v && \
+		$(MAKE) --no-print-directory package PKG_VERSION=$$v && \
 		mv $(call vmtest-deb-path,$$v) $(VMTEST_OUT)/debs/ && rm -f $(call vmtest-rpm-path,$$v) || exit 1; \
 	done
 	@if [ -n "$(VMTEST_BREAK)" ]; then for d in $(VMTEST_OUT)/debs/*.deb; do sh vmtests/break.sh $(VMTEST_BREAK) $$d || exit 1; done; fi

@@ -8,6 +8,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -65,9 +66,25 @@ func main() {
 		os.Exit(2)
 	}
 	if err := c.run(); err != nil {
-		fmt.Fprintf(os.Stderr, "aimx-mailboxd: %v\n", err)
+		io.WriteString(os.Stderr, failure(err, os.Getenv("JOURNAL_STREAM") != ""))
 		os.Exit(1)
 	}
+}
+
+// failure is the stderr line for an error that ends the helper (exit 1).
+// A client that hung up or stalled before its answer (server.ErrNoResponse)
+// already has its request record, at info: the line stays at the unit's
+// default level. Anything else is the service failing, and when stderr is
+// the journal ($JOURNAL_STREAM) the line carries "<3>", which journald
+// (SyslogLevelPrefix=, on by default) stores at priority err. The unit's
+// ExecStart=- keeps exit 1 from marking an instance failed, so this is
+// where a real failure shows.
+func failure(err error, toJournal bool) string {
+	prefix := ""
+	if toJournal && !errors.Is(err, server.ErrNoResponse) {
+		prefix = "<3>"
+	}
+	return fmt.Sprintf("%saimx-mailboxd: %v\n", prefix, err)
 }
 
 // parse reads the flags (--name PATH or --name=PATH; one dash works too)

@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aimx/aimx-mailboxd/server"
 )
 
 func TestParse(t *testing.T) {
@@ -36,5 +40,26 @@ func TestParse(t *testing.T) {
 	var help bytes.Buffer
 	if _, err := parse([]string{"--help"}, &help); err != flag.ErrHelp || !strings.Contains(help.String(), "--data-dir PATH") {
 		t.Errorf("--help: %v %q", err, help.String())
+	}
+}
+
+// A real failure reaches the journal at err; a client's hang-up does not
+// (its request record says what happened, at info).
+func TestFailure(t *testing.T) {
+	hangUp := fmt.Errorf("%w: read request: EOF", server.ErrNoResponse)
+	noFD := errors.New("no socket from systemd: LISTEN_FDS is not set")
+	for _, tc := range []struct {
+		err       error
+		toJournal bool
+		want      string
+	}{
+		{noFD, true, "<3>aimx-mailboxd: no socket from systemd: LISTEN_FDS is not set\n"},
+		{noFD, false, "aimx-mailboxd: no socket from systemd: LISTEN_FDS is not set\n"},
+		{hangUp, true, "aimx-mailboxd: no response written: read request: EOF\n"},
+		{hangUp, false, "aimx-mailboxd: no response written: read request: EOF\n"},
+	} {
+		if got := failure(tc.err, tc.toJournal); got != tc.want {
+			t.Errorf("failure(%v, journal %v) = %q, want %q", tc.err, tc.toJournal, got, tc.want)
+		}
 	}
 }

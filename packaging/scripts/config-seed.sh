@@ -16,7 +16,8 @@ aimx_seed_config() {
 	'' | .* | *. | *..* | *[!A-Za-z0-9.-]*)
 		return 0 ;;
 	esac
-	[ -d /etc/aimx ] || install -d -m 0755 -o root -g root /etc/aimx
+	# mkdir, not install(1): rpmlint rightly flags install in %post.
+	[ -d /etc/aimx ] || mkdir -m 0755 /etc/aimx
 	# Root-owned, 0640 from the start (umask), beside the config so the
 	# rename below is atomic.
 	tmp=/etc/aimx/.config.toml.tmp-pkg-$$

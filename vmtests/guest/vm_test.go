@@ -47,6 +47,7 @@ func TestVM(t *testing.T) {
 		{"aimx", testAIMX},
 		{"upgrade", func(t *testing.T) { testUpgrade(t, v2) }},
 		{"remove", testRemove},
+		{"packaging", func(t *testing.T) { testPackaging(t, v2) }},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, s.fn) && s.name == "install" {
