@@ -83,7 +83,7 @@ func testPackaging(t *testing.T, version string) {
 	t.Run("socket-stopped", func(t *testing.T) {
 		mustRun(t, "systemctl", "stop", socketUnit)
 		defer mustRun(t, "systemctl", "start", socketUnit)
-		doctorFails(t, "socket stopped", "socket-unit", socketUnit+" is enabled but inactive: nobody can create or delete mailboxes")
+		doctorFails(t, "socket stopped", "socket-unit", socketUnit+" is not listening (unit file state enabled, active state inactive): nobody can create or delete mailboxes")
 	})
 	t.Run("config-missing", func(t *testing.T) {
 		mustRun(t, "mv", configPath, configPath+".vmtest-aside")
