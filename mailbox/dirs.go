@@ -122,13 +122,9 @@ func (t *Tx) Create(st Stanza, uid, gid uint32, reclaim func(folderUID, folderGI
 		// The new entries are made durable by Close, after the lock:
 		// the folder's in kind/, and kind/'s own in the data dir.
 		if made {
-			if err := t.syncLater(root, "."); err != nil {
-				return rollback(err)
-			}
+			t.unsynced = append(t.unsynced, t.DataDir)
 		}
-		if err := t.syncLater(root, kind); err != nil {
-			return rollback(err)
-		}
+		t.unsynced = append(t.unsynced, t.path(kind))
 	}
 	if err := t.write(text); err != nil {
 		return rollback(err)
@@ -325,16 +321,6 @@ func makeParent(root *os.Root, kind string, path func(string) string) (made bool
 		return false, fsError("make", path(kind), err)
 	}
 	return true, nil
-}
-
-// syncLater opens folder rel for Close to fsync after the lock.
-func (t *Tx) syncLater(root *os.Root, rel string) error {
-	d, err := root.Open(rel)
-	if err != nil {
-		return fsError("open", t.path(rel), err)
-	}
-	t.unsynced = append(t.unsynced, d)
-	return nil
 }
 
 // ownLike gives rel the owner of folder like, when it differs.

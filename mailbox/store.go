@@ -128,10 +128,11 @@ type Tx struct {
 	gid     uint32
 	rebuilt *Index // an index built by Lock, written by Close unless an edit replaced the config
 	read    fileID // the config as Lock read it
-	// The folders whose new entries an edit made, to fsync after the
-	// lock is released (Close): the config's folder after its rename,
-	// inbox/ and sent/ after a mailbox folder is made in them.
-	unsynced []*os.File
+	// What Close fsyncs after the lock is released: the config's folder
+	// after the rename (renamed), and the folders under the data dir that
+	// CREATE made an entry in (unsynced: inbox/, sent/, the data dir).
+	renamed  bool
+	unsynced []string
 }
 
 // fileID tells one version of a file from another: a writer that does
@@ -236,32 +237,31 @@ func (t *Tx) Close() error {
 	// The folders at once: after the first fsync commits the journal,
 	// each other one waits only for a cache flush, and the block layer
 	// merges flushes that are pending together.
-	errs := make([]error, len(t.unsynced))
+	errs := make([]error, len(t.unsynced)+1)
 	var wg sync.WaitGroup
-	for i, d := range t.unsynced {
-		if i == 0 {
-			continue
-		}
+	for i, p := range t.unsynced {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = d.Sync()
+			if errs[i+1] = fsyncDir(p); errs[i+1] != nil {
+				errs[i+1] = fsError("fsync", p, errs[i+1])
+			}
 		}()
 	}
-	if len(t.unsynced) > 0 {
-		errs[0] = t.unsynced[0].Sync()
+	if t.renamed && t.dir != nil {
+		if errs[0] = t.dir.Sync(); errs[0] != nil {
+			errs[0] = fsError("fsync", t.dir.Name(), errs[0])
+		}
 	}
 	wg.Wait()
+	t.renamed, t.unsynced = false, nil
 	var err error
-	for i, d := range t.unsynced {
-		if errs[i] != nil && err == nil {
-			err = &StepError{Err: fsError("fsync", d.Name(), errs[i]), Committed: true}
-		}
-		if d != t.dir {
-			d.Close()
+	for _, e := range errs {
+		if e != nil {
+			err = &StepError{Err: e, Committed: true}
+			break
 		}
 	}
-	t.unsynced = nil
 	if t.dir != nil {
 		t.dir.Close()
 		t.dir = nil
@@ -425,9 +425,8 @@ func (t *Tx) write(text []byte) (err error) {
 	if err := os.Rename(tmp, path); err != nil {
 		return fsError("rename", tmp+" to "+path, err)
 	}
-	t.rebuilt = nil // it describes the old text
-	// The folder's fsync waits for Close, after the lock.
-	t.unsynced = append(t.unsynced, t.dir)
+	t.rebuilt = nil  // it describes the old text
+	t.renamed = true // the folder's fsync waits for Close, after the lock
 	if next := t.Config.next; next != nil {
 		// A CREATE appended to the old text: its hash goes on from the
 		// old one's state instead of reading the whole text again.
@@ -466,6 +465,17 @@ func (s *Store) readIndex(dir int, text []byte) (*Index, []byte) {
 		return nil, nil
 	}
 	return x, state
+}
+
+// fsyncDir fsyncs folder path, opened with plain system calls (an
+// os.File would try to register it with the runtime's poller first).
+func fsyncDir(path string) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Fsync(fd)
 }
 
 // maxRead bounds what readFile reads: no config or index is near it.
