@@ -111,18 +111,22 @@ func (t *Tx) Create(st Stanza, uid, gid uint32, reclaim func(folderUID, folderGI
 			}
 			continue
 		}
-		if err := makeParent(root, kind, t.path); err != nil {
+		made, err := makeParent(root, kind, t.path)
+		if err != nil {
 			return rollback(err)
 		}
 		if err := makeFolder(root, rel, "."+st.Name+".new", uid, gid, t.path); err != nil {
 			return rollback(err)
 		}
 		created = append(created, rel)
-	}
-	if renamed, err := t.write(text); err != nil {
-		if renamed {
-			return &StepError{Err: err, Committed: true}
+		// The new entries are made durable by Close, after the lock:
+		// the folder's in kind/, and kind/'s own in the data dir.
+		if made {
+			t.unsynced = append(t.unsynced, t.DataDir)
 		}
+		t.unsynced = append(t.unsynced, t.path(kind))
+	}
+	if err := t.write(text); err != nil {
 		return rollback(err)
 	}
 	return nil
@@ -189,11 +193,9 @@ func (t *Tx) Delete(name string, force bool) error {
 	if count[Inbox]+count[Sent] > 0 {
 		return &NonEmptyError{Name: name, Inbox: count[Inbox], Sent: count[Sent]}
 	}
-	if renamed, err := t.write(text); err != nil {
-		if !renamed {
-			putBack()
-		}
-		return &StepError{Err: err, Committed: renamed}
+	if err := t.write(text); err != nil {
+		putBack()
+		return &StepError{Err: err}
 	}
 	for _, kind := range []string{Inbox, Sent} {
 		if root == nil || force {
@@ -298,11 +300,12 @@ func removeIfEmpty(root *os.Root, rel string) bool {
 
 // makeParent makes inbox/ or sent/ (kind) when missing: mode 0711 with
 // the owner of the data dir (root:root 0711 on a real host), so that each
-// owner reaches its own folder by name and nobody can list the names.
-func makeParent(root *os.Root, kind string, path func(string) string) error {
-	err := root.Mkdir(kind, 0o711)
+// owner reaches its own folder by name and nobody can list the names. It
+// reports whether it made it.
+func makeParent(root *os.Root, kind string, path func(string) string) (made bool, err error) {
+	err = root.Mkdir(kind, 0o711)
 	if errors.Is(err, fs.ErrExist) {
-		return nil
+		return false, nil
 	}
 	if err == nil {
 		// Mode first, whatever the umask, while the folder is still ours.
@@ -315,9 +318,9 @@ func makeParent(root *os.Root, kind string, path func(string) string) error {
 		}
 	}
 	if err != nil {
-		return fsError("make", path(kind), err)
+		return false, fsError("make", path(kind), err)
 	}
-	return nil
+	return true, nil
 }
 
 // ownLike gives rel the owner of folder like, when it differs.

@@ -309,6 +309,9 @@ func (rq *request) create() wire.Response {
 	if err := tx.Create(st, u.UID, u.GID, reclaim); err != nil {
 		return rq.failErr(err)
 	}
+	if err := tx.Close(); err != nil { // OK only once the edit is durable
+		return rq.failErr(err)
+	}
 	return rq.ok(wire.Response{}, decision)
 }
 
@@ -377,6 +380,9 @@ func (rq *request) delete() wire.Response {
 		return rq.deny(err)
 	}
 	if err := tx.Delete(name, rq.req.Force); err != nil {
+		return rq.failErr(err)
+	}
+	if err := tx.Close(); err != nil { // OK only once the edit is durable
 		return rq.failErr(err)
 	}
 	return rq.ok(wire.Response{}, decision)

@@ -13,8 +13,10 @@ out=$2
 mirror=${VMTEST_MIRROR:-http://deb.debian.org/debian}
 # Everything the scenarios call: systemd-analyze and journalctl ship in
 # systemd; setpriv, runuser in util-linux; useradd in passwd (all of
-# them priority required, so minbase has them).
-packages=systemd,systemd-sysv,udev,dbus,kmod
+# them priority required, so minbase has them). libnss-systemd puts
+# nss-systemd after files on the passwd line, as a Debian install with it
+# has: the NSS-only user of guest/nss_test.go lives in its drop-ins.
+packages=systemd,systemd-sysv,udev,dbus,kmod,libnss-systemd
 
 root=$out.root
 rm -rf "$root"

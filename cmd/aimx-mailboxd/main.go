@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -43,7 +44,8 @@ Flags:
 `
 
 // memoryLimit is the heap size at which the garbage collector starts
-// (unless GOGC or GOMEMLIMIT say otherwise): below it the helper never
+// when GOMEMLIMIT names none (and GOGC is unset): below the limit in
+// force (this one, or the unit's GOMEMLIMIT) the helper never
 // collects, since it exits after one request anyway. An indexed request
 // stays far below it (a CREATE at 10 000 mailboxes allocates about 10
 // MiB). A request that finds the config unindexed decodes it in full
@@ -53,9 +55,16 @@ Flags:
 const memoryLimit = 30 << 20
 
 func main() {
-	if os.Getenv("GOMEMLIMIT") == "" && os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(-1)
-		debug.SetMemoryLimit(memoryLimit)
+	if os.Getenv("GOGC") == "" {
+		if os.Getenv("GOMEMLIMIT") == "" {
+			debug.SetMemoryLimit(memoryLimit)
+		}
+		// The collector waits for the limit in force (the unit's
+		// GOMEMLIMIT=64MiB, else memoryLimit), never for none at all
+		// (GOMEMLIMIT=off keeps the default pacing).
+		if debug.SetMemoryLimit(-1) < math.MaxInt64 {
+			debug.SetGCPercent(-1)
+		}
 	}
 	c, err := parse(os.Args[1:], os.Stdout)
 	switch {

@@ -37,6 +37,7 @@ func TestVM(t *testing.T) {
 	}{
 		{"install", func(t *testing.T) { testInstall(t, v1) }},
 		{"matrix", testMatrix},
+		{"nss-user", testNSSUser},
 		{"journal", testJournal},
 		{"mcp", testMCP},
 		{"sandbox", testSandbox},
