@@ -117,14 +117,41 @@ func TestConnReadDeadlineSignals(t *testing.T) {
 }
 
 // TestConnWriteDeadline: a peer that never reads fails a write larger
-// than the socket buffer at the deadline, with what was written.
+// than the socket buffer at the deadline, with what was written: the
+// kernel's timeout ends the first write(2) with the part that fit, and
+// the rest waits only for what is left of the deadline.
 func TestConnWriteDeadline(t *testing.T) {
 	c, _ := pair(t)
 	start := time.Now()
-	c.SetWriteDeadline(start.Add(200 * time.Millisecond))
+	c.SetWriteDeadline(start.Add(400 * time.Millisecond))
 	big := make([]byte, 16<<20)
 	n, err := c.Write(big)
-	if took := time.Since(start); !errors.Is(err, os.ErrDeadlineExceeded) || n >= len(big) || took < 190*time.Millisecond || took > 2*time.Second {
-		t.Errorf("write: %d bytes, %v after %v; want i/o timeout after 200ms", n, err, took)
+	if took := time.Since(start); !errors.Is(err, os.ErrDeadlineExceeded) || n >= len(big) || took < 390*time.Millisecond || took > 700*time.Millisecond {
+		t.Errorf("write: %d bytes, %v after %v; want i/o timeout after 400ms", n, err, took)
+	}
+}
+
+// TestConnReadDeadlineTrickle: the deadline is absolute: a peer that
+// sends a byte now and then does not push it back (each read waits
+// only for what is left).
+func TestConnReadDeadlineTrickle(t *testing.T) {
+	c, peer := pair(t)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i := 0; i < 60; i++ { // 3 s of a byte every 50ms
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				unix.Write(peer, []byte("x"))
+			}
+		}
+	}()
+	start := time.Now()
+	c.SetReadDeadline(start.Add(400 * time.Millisecond))
+	_, err := io.ReadAll(c)
+	if took := time.Since(start); !errors.Is(err, os.ErrDeadlineExceeded) || took > 700*time.Millisecond {
+		t.Errorf("trickled read: %v after %v, want i/o timeout after 400ms", err, took)
 	}
 }
