@@ -5,12 +5,17 @@
 // It promises to refuse anything else with an error that says what the
 // unit got wrong: no socket, several, a listening socket (the unit says
 // Accept=no), or a socket that is not AF_UNIX SOCK_STREAM.
+//
+// The connection stays a raw descriptor in blocking mode, with its
+// deadlines kept by the kernel (SO_RCVTIMEO, SO_SNDTIMEO): the helper
+// serves one connection and exits, and the runtime's network poller
+// (an epoll instance, its eventfd and a thread, set up at every start)
+// would buy it nothing. The package does not import net.
 package activation
 
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"syscall"
@@ -26,23 +31,25 @@ type Peer struct {
 // ErrNotActivated is wrapped when no file descriptor was passed at all.
 var ErrNotActivated = errors.New("no socket passed: run me from aimx-mailboxd.socket (Accept=yes) or systemd-socket-activate --accept")
 
-// Conn takes the sockets systemd passed to this process (unsetting
+// Accept takes the sockets systemd passed to this process (unsetting
 // LISTEN_FDS and friends) and returns the one connection with its peer.
-func Conn() (*net.UnixConn, Peer, error) {
-	return FromFiles(Files())
+func Accept() (*Conn, Peer, error) {
+	return FromFDs(FDs())
 }
 
 // listenFdsStart is the first descriptor systemd passes (sd_listen_fds(3)).
 const listenFdsStart = 3
 
-// Files returns the descriptors systemd passed to this process, as
+// FDs returns the descriptors systemd passed to this process, as
 // sd_listen_fds(3) defines them: LISTEN_FDS descriptors from 3 on, only
 // when LISTEN_PID is this process. They are made close-on-exec, and
 // LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES are unset so that no child
 // takes them for its own. (It is what go-systemd's activation.Files does;
 // that package also pulls crypto/tls into the binary, whose package
-// initialisation every request would pay for.)
-func Files() []*os.File {
+// initialisation every request would pay for. The descriptors stay
+// plain numbers: os.NewFile would hand a non-blocking one to the
+// runtime's poller.)
+func FDs() []int {
 	defer func() {
 		os.Unsetenv("LISTEN_PID")
 		os.Unsetenv("LISTEN_FDS")
@@ -56,56 +63,45 @@ func Files() []*os.File {
 	if err != nil || n <= 0 {
 		return nil
 	}
-	files := make([]*os.File, 0, n)
+	fds := make([]int, 0, n)
 	for fd := listenFdsStart; fd < listenFdsStart+n; fd++ {
 		syscall.CloseOnExec(fd)
-		files = append(files, os.NewFile(uintptr(fd), "LISTEN_FD_"+strconv.Itoa(fd)))
+		fds = append(fds, fd)
 	}
-	return files
+	return fds
 }
 
-// FromFiles returns the connection and peer of files, which must be
-// exactly one connected AF_UNIX SOCK_STREAM socket. The files are closed
-// either way; the returned connection holds its own descriptor.
-func FromFiles(files []*os.File) (*net.UnixConn, Peer, error) {
-	defer func() {
-		for _, f := range files {
-			f.Close()
+// FromFDs returns the connection and peer of fds, which must be exactly
+// one connected AF_UNIX SOCK_STREAM socket. On success the connection
+// owns that descriptor; on failure every descriptor is closed.
+func FromFDs(fds []int) (*Conn, Peer, error) {
+	closeAll := func() {
+		for _, fd := range fds {
+			syscall.Close(fd)
 		}
-	}()
-	switch len(files) {
+	}
+	switch len(fds) {
 	case 0:
 		return nil, Peer{}, ErrNotActivated
 	case 1:
 	default:
-		return nil, Peer{}, fmt.Errorf("got %d sockets, want exactly 1: the socket unit must have one ListenStream= and Accept=yes", len(files))
+		closeAll()
+		return nil, Peer{}, fmt.Errorf("got %d sockets, want exactly 1: the socket unit must have one ListenStream= and Accept=yes", len(fds))
 	}
-	f := files[0]
-	if err := checkSocket(f); err != nil {
+	fd := fds[0]
+	if err := checkSocket(fd); err != nil {
+		closeAll()
 		return nil, Peer{}, err
 	}
-	peer, err := peerCred(f)
+	peer, err := PeerOf(fd)
 	if err != nil {
+		closeAll()
 		return nil, Peer{}, err
 	}
-	c, err := net.FileConn(f)
+	c, err := NewConn(fd)
 	if err != nil {
-		return nil, Peer{}, fmt.Errorf("fd %d: %w", f.Fd(), err)
+		closeAll()
+		return nil, Peer{}, err
 	}
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		c.Close()
-		return nil, Peer{}, fmt.Errorf("fd %d is a %T, not a UNIX connection", f.Fd(), c)
-	}
-	return uc, peer, nil
-}
-
-// PeerOf returns the SO_PEERCRED of a UNIX connection.
-func PeerOf(c *net.UnixConn) (Peer, error) {
-	f, err := c.File()
-	if err != nil {
-		return Peer{}, err
-	}
-	defer f.Close()
-	return peerCred(f)
+	return c, peer, nil
 }

@@ -2,13 +2,11 @@ package activation
 
 import (
 	"fmt"
-	"os"
 
 	"golang.org/x/sys/unix"
 )
 
-func checkSocket(f *os.File) error {
-	fd := int(f.Fd())
+func checkSocket(fd int) error {
 	domain, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
 	if err != nil {
 		return fmt.Errorf("fd %d is not a socket: %w", fd, err)
@@ -30,8 +28,9 @@ func checkSocket(f *os.File) error {
 	return nil
 }
 
-func peerCred(f *os.File) (Peer, error) {
-	cred, err := unix.GetsockoptUcred(int(f.Fd()), unix.SOL_SOCKET, unix.SO_PEERCRED)
+// PeerOf returns the SO_PEERCRED of the UNIX socket fd.
+func PeerOf(fd int) (Peer, error) {
+	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
 	if err != nil {
 		return Peer{}, fmt.Errorf("getsockopt SO_PEERCRED: %w", err)
 	}

@@ -128,12 +128,12 @@ func newEnv(t *testing.T, text string) *env {
 }
 
 // serve (re)starts the activator on the env's socket running argv and the
-// helper's flags.
+// helper's flags, in the helper unit's environment.
 func (e *env) serve(argv ...string) {
 	e.t.Helper()
 	e.stop()
 	os.Remove(e.Sock)
-	act, err := e.Serve(argv...)
+	act, err := e.ServeHelper(argv...)
 	must(e.t, err)
 	e.act, e.logs = act, act.Logs
 	e.t.Cleanup(act.Stop)

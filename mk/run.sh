@@ -49,7 +49,10 @@ if [ ${#sock} -gt 107 ]; then
 fi
 
 rm -f "$sock"
+# The helper's environment is its unit's (Environment= lines), as deployed.
+# shellcheck disable=SC2046 # one -E K=V pair per variable
 systemd-socket-activate --accept -l "$sock" \
+	$(sed -n 's/^Environment=/-E /p' "$top/units/aimx-mailboxd@.service") \
 	"$top/bin/aimx-mailboxd" --config "$cfg" --data-dir "$data" &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -f "$sock"' EXIT

@@ -161,14 +161,16 @@ stop_helper() {
 }
 trap stop_helper EXIT
 # start_helper CAPS: serve /run/aimx/mailboxd.sock with the installed helper
-# as aimx-mailboxd@.service runs it: User=aimx-mailboxd, its group only, and
+# as aimx-mailboxd@.service runs it: its Environment=, User=aimx-mailboxd, its group only, and
 # CAPS (comma-separated, e.g. chown,dac_override,fowner) as AmbientCapabilities= and
 # CapabilityBoundingSet=.
 start_helper() {
 	local set=-all$(printf ',+%s' ${1//,/ })
 	stop_helper
 	rm -f /run/aimx/mailboxd.sock
-	systemd-socket-activate --accept -l /run/aimx/mailboxd.sock -- \
+	# shellcheck disable=SC2046 # the unit's Environment=, one -E K=V pair each
+	systemd-socket-activate --accept -l /run/aimx/mailboxd.sock \
+		$(sed -n 's/^Environment=/-E /p' /usr/lib/systemd/system/aimx-mailboxd@.service) -- \
 		setpriv --reuid=aimx-mailboxd --regid=aimx-mailboxd --clear-groups \
 		--inh-caps="$set" --ambient-caps="$set" --bounding-set="$set" \
 		/usr/libexec/aimx-mailboxd >/dev/null 2>>/tmp/helper.log &

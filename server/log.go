@@ -11,8 +11,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/coreos/go-systemd/v22/journal"
-
 	"github.com/aimx/aimx-mailboxd/activation"
 	"github.com/aimx/aimx-mailboxd/authz"
 	"github.com/aimx/aimx-mailboxd/wire"
@@ -69,20 +67,31 @@ var MessageIDs = map[Outcome]string{
 	Failed:    "d080d67fa2bd42fda242b8a7da6ca3a6",
 }
 
+// Priority is a syslog priority (journald's PRIORITY field).
+type Priority int
+
+// The priorities a record can have.
+const (
+	PriErr     Priority = 3
+	PriWarning Priority = 4
+	PriNotice  Priority = 5
+	PriInfo    Priority = 6
+)
+
 // Priority is the syslog priority of a record with outcome o.
-func (o Outcome) Priority() journal.Priority {
+func (o Outcome) Priority() Priority {
 	switch o {
 	case Failed:
-		return journal.PriErr
+		return PriErr
 	case Busy:
-		return journal.PriWarning
+		return PriWarning
 	case Refused, Malformed:
-		return journal.PriNotice
+		return PriNotice
 	}
-	return journal.PriInfo
+	return PriInfo
 }
 
-var priorityNames = map[journal.Priority]string{journal.PriErr: "err", journal.PriWarning: "warning", journal.PriNotice: "notice", journal.PriInfo: "info"}
+var priorityNames = map[Priority]string{PriErr: "err", PriWarning: "warning", PriNotice: "notice", PriInfo: "info"}
 
 // Logger writes request records.
 type Logger interface {
@@ -142,20 +151,20 @@ func Escape(s string) string {
 // journal's socket is there, and one logfmt line per record to fallback
 // otherwise.
 func NewLogger(fallback io.Writer) Logger {
-	if journal.Enabled() {
-		return journalLogger{}
+	if j, ok := openJournal(); ok {
+		return journalLogger{j}
 	}
 	return LogfmtLogger{W: fallback}
 }
 
-type journalLogger struct{}
+type journalLogger struct{ j journal }
 
 // Log sends r at its outcome's priority with MESSAGE_ID, OBJECT_PID (the
 // caller: journald's field for the process a record is about),
 // SYSLOG_IDENTIFIER and the fields AIMX_VERB, AIMX_CALLER_UID,
 // AIMX_CALLER_PID, AIMX_CALLER_USER, AIMX_MAILBOX, AIMX_DECISION,
 // AIMX_OUTCOME and AIMX_REASON.
-func (journalLogger) Log(r Record) {
+func (l journalLogger) Log(r Record) {
 	fields := map[string]string{
 		"SYSLOG_IDENTIFIER": "aimx-mailboxd",
 		"MESSAGE_ID":        MessageIDs[r.Outcome],
@@ -171,7 +180,7 @@ func (journalLogger) Log(r Record) {
 	if r.Reason != "" {
 		fields["AIMX_REASON"] = r.Reason
 	}
-	journal.Send(r.message(), r.Outcome.Priority(), fields)
+	l.j.send(r.message(), r.Outcome.Priority(), fields)
 }
 
 func (r Record) message() string {

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"time"
 
 	"github.com/aimx/aimx-mailboxd/activation"
@@ -29,6 +28,9 @@ const ReadTimeout = 30 * time.Second
 
 // WriteTimeout is how long a client has to read its whole response.
 const WriteTimeout = 30 * time.Second
+
+// readTimeout is ReadTimeout; a test shortens it.
+var readTimeout = ReadTimeout
 
 // Drain bounds: what is read and thrown away of a client's surplus input
 // so that it reads its response instead of a reset. After a frame that
@@ -60,11 +62,22 @@ func (s *Server) policyPath() string {
 // read deadline passed, before a whole request arrived.
 var ErrNoResponse = errors.New("no response written")
 
+// Conn is the connection Serve answers on: the helper's is an
+// *activation.Conn (a raw socket, its deadlines kept by the kernel); a
+// *net.UnixConn is one too.
+type Conn interface {
+	io.ReadWriteCloser
+	// CloseWrite half-closes: the client reads EOF after the answer.
+	CloseWrite() error
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}
+
 // Serve reads one request from conn, writes one response, and closes
 // conn. It returns nil when a response was written.
-func (s *Server) Serve(conn *net.UnixConn, peer activation.Peer) error {
+func (s *Server) Serve(conn Conn, peer activation.Peer) error {
 	defer conn.Close()
-	conn.SetReadDeadline(time.Now().Add(ReadTimeout))
+	conn.SetReadDeadline(time.Now().Add(readTimeout))
 	r := wire.NewReader(conn)
 	req, err := wire.ReadRequest(r)
 	var resp wire.Response
@@ -102,7 +115,7 @@ func (s *Server) Serve(conn *net.UnixConn, peer activation.Peer) error {
 }
 
 // drain reads and discards input until EOF, the wait, or drainBytes.
-func drain(conn *net.UnixConn, wait time.Duration) {
+func drain(conn Conn, wait time.Duration) {
 	conn.SetReadDeadline(time.Now().Add(wait))
 	io.Copy(io.Discard, io.LimitReader(conn, drainBytes))
 }

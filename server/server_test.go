@@ -380,28 +380,29 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// serve runs Serve on the server end of a real UNIX connection and
-// returns the client end.
+// serve runs Serve on the server end of a real UNIX connection, as the
+// helper does (activation's raw descriptor), and returns the client end.
 func (f *fixture) serve(t *testing.T) (*net.UnixConn, chan error) {
 	t.Helper()
-	sock := filepath.Join(f.dir, "s.sock")
-	os.Remove(sock)
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: sock, Net: "unix"})
+	cf := os.NewFile(uintptr(fds[1]), "client")
+	fc, err := net.FileConn(cf)
+	cf.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := fc.(*net.UnixConn)
 	t.Cleanup(func() { c.Close() })
-	s, err := l.AcceptUnix()
+	s, peer, err := activation.FromFDs(fds[:1]) // the helper's raw connection
 	if err != nil {
 		t.Fatal(err)
 	}
+	peer.UID = f.me.UID
 	done := make(chan error, 1)
-	go func() { done <- f.srv.Serve(s, activation.Peer{UID: f.me.UID, PID: 1}) }()
+	go func() { done <- f.srv.Serve(s, peer) }()
 	return c, done
 }
 
@@ -452,6 +453,31 @@ func TestServe(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), "outcome=malformed priority=notice") {
 		t.Errorf("no malformed record:\n%s", f.logs.String())
+	}
+}
+
+// TestServeClientSendsNothing: a client that sends nothing gets no
+// response, only its EOF, at the read deadline (protocol.md: 30 seconds,
+// shortened here); the request is logged as abandoned.
+func TestServeClientSendsNothing(t *testing.T) {
+	f := newFixture(t, base)
+	defer func(d time.Duration) { readTimeout = d }(readTimeout)
+	readTimeout = 300 * time.Millisecond
+	start := time.Now()
+	c, done := f.serve(t)
+	got, err := io.ReadAll(c)
+	took := time.Since(start)
+	if len(got) != 0 || err != nil {
+		t.Errorf("silent client read %q, %v; want EOF without a response", got, err)
+	}
+	if took < 290*time.Millisecond || took > 5*time.Second {
+		t.Errorf("closed after %v, want the 300ms read deadline", took)
+	}
+	if err := <-done; !errors.Is(err, ErrNoResponse) || !strings.HasSuffix(err.Error(), "read request: read: i/o timeout") {
+		t.Errorf("Serve: %v, want ErrNoResponse after an i/o timeout", err)
+	}
+	if want := `reason="no request: read: i/o timeout" outcome=abandoned priority=info`; !strings.Contains(f.logs.String(), want) {
+		t.Errorf("log:\n%s\nwant a record with %s", f.logs.String(), want)
 	}
 }
 

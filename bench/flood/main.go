@@ -29,6 +29,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aimx/aimx-mailboxd/units"
 )
 
 type envList []string
@@ -322,12 +324,8 @@ func environment(unit string, over []string) []string {
 	if unit != "" {
 		text, err := os.ReadFile(unit)
 		must(err)
-		for _, l := range strings.Split(string(text), "\n") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "Environment="); ok {
-				for _, kv := range strings.Fields(v) {
-					set(strings.Trim(kv, `"`))
-				}
-			}
+		for _, kv := range units.Environment(string(text)) {
+			set(kv)
 		}
 	}
 	for _, kv := range over {

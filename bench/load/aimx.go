@@ -103,13 +103,13 @@ func (b *bench) trio(text string, keys *string) (aimx, ours, fl *target, err err
 	}
 	stopA := aimx.stop
 	aimx.stop = func() { stopA(); os.RemoveAll(sa.Dir) }
-	so, stopO, err := serveNew(text, b.cfg.helper)
+	so, stopO, err := serveNew(text, true, b.cfg.helper)
 	if err != nil {
 		aimx.stop()
 		return nil, nil, nil, err
 	}
 	ours = &target{name: "aimx-mailboxd", sock: so.Sock, stop: stopO}
-	sf, stopF, err := serveNew(text, b.cfg.floor)
+	sf, stopF, err := serveNew(text, false, b.cfg.floor)
 	if err != nil {
 		stopAll(aimx, ours)
 		return nil, nil, nil, err
@@ -253,7 +253,7 @@ func (b *bench) compare() error {
 	if err != nil {
 		return err
 	}
-	stop, err := serve(sb, c.wrap, rssLog(sb), c.helper)
+	stop, err := serve(sb, true, c.wrap, rssLog(sb), c.helper)
 	if err != nil {
 		return err
 	}
@@ -273,7 +273,7 @@ func (b *bench) compare() error {
 	if err != nil {
 		return err
 	}
-	if stop, err = serve(sf, c.wrap, rssLog(sf), c.floor); err != nil {
+	if stop, err = serve(sf, false, c.wrap, rssLog(sf), c.floor); err != nil {
 		return err
 	}
 	ask(&target{name: "floor", sock: sf.Sock}, aimxtest.Version, "AIMX/1 OK", &err)

@@ -20,7 +20,7 @@ func (b *bench) local() error {
 	b.machine()
 
 	// Sequential CREATE+DELETE, as root and as the user.
-	sb, stop, err := serveNew(baseConfig, c.helper)
+	sb, stop, err := serveNew(baseConfig, true, c.helper)
 	if err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ func (b *bench) local() error {
 	stop()
 
 	// Floors, measured now on the same machine.
-	fs, stopF, err := serveNew(baseConfig, c.floor)
+	fs, stopF, err := serveNew(baseConfig, false, c.floor)
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func (b *bench) sequentialTables(rootC, rootD, userC, userD, floorA, floorB []ti
 // throughput is one row: n clients for -throughput-time, and whether
 // every acknowledged CREATE is in the config exactly once.
 func (b *bench) throughput(n int) error {
-	sb, stop, err := serveNew(baseConfig, b.cfg.helper)
+	sb, stop, err := serveNew(baseConfig, true, b.cfg.helper)
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func (b *bench) scaling(n int) error {
 	if err != nil {
 		return err
 	}
-	stop, err := serve(sb, b.cfg.wrap, rssLog(sb), b.cfg.helper)
+	stop, err := serve(sb, true, b.cfg.wrap, rssLog(sb), b.cfg.helper)
 	if err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func (b *bench) memory() error {
 	if err != nil {
 		return err
 	}
-	stop, err := serve(sb, b.cfg.wrap, rssLog(sb), b.cfg.helper)
+	stop, err := serve(sb, true, b.cfg.wrap, rssLog(sb), b.cfg.helper)
 	if err != nil {
 		return err
 	}
@@ -206,7 +206,7 @@ func (b *bench) profile() error {
 	if err := os.WriteFile(shim, []byte(fmt.Sprintf("#!/bin/sh\nexec strace -c -f -o %s sh -c 'LISTEN_PID=$$ exec \"$0\" \"$@\"' %s \"$@\"\n", log, b.cfg.helper)), 0o755); err != nil {
 		return err
 	}
-	stop, err := serve(sb, shim)
+	stop, err := serve(sb, true, shim) // the shim execs the helper
 	if err != nil {
 		return err
 	}

@@ -219,9 +219,14 @@ func sandbox(text string) (*aimxtest.Sandbox, error) {
 }
 
 // serve starts argv (plus the helper's flags for sb) on sb's socket;
-// stop ends it and removes the sandbox.
-func serve(sb *aimxtest.Sandbox, argv ...string) (stop func(), err error) {
-	act, err := sb.Serve(argv...)
+// stop ends it and removes the sandbox. The helper (or a wrapper of it)
+// runs in its unit's environment, as deployed; the floor in none.
+func serve(sb *aimxtest.Sandbox, helper bool, argv ...string) (stop func(), err error) {
+	start := sb.Serve
+	if helper {
+		start = sb.ServeHelper
+	}
+	act, err := start(argv...)
 	if err != nil {
 		os.RemoveAll(sb.Dir)
 		return nil, err
@@ -233,12 +238,12 @@ func serve(sb *aimxtest.Sandbox, argv ...string) (stop func(), err error) {
 }
 
 // serveNew is serve on a fresh sandbox holding text.
-func serveNew(text string, argv ...string) (*aimxtest.Sandbox, func(), error) {
+func serveNew(text string, helper bool, argv ...string) (*aimxtest.Sandbox, func(), error) {
 	sb, err := sandbox(text)
 	if err != nil {
 		return nil, nil, err
 	}
-	stop, err := serve(sb, argv...)
+	stop, err := serve(sb, helper, argv...)
 	return sb, stop, err
 }
 

@@ -129,7 +129,7 @@ func parse(args []string, help io.Writer) (*cli, error) {
 }
 
 func (c *cli) run() error {
-	conn, peer, err := activation.Conn()
+	conn, peer, err := activation.Accept()
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/aimx/aimx-mailboxd/policy"
 	"github.com/aimx/aimx-mailboxd/version"
 	"github.com/aimx/aimx-mailboxd/wire"
+	"github.com/aimx/aimx-mailboxd/wire/client"
 )
 
 // doctorCmd checks what aimx-mailboxd needs to work, one line per check,
@@ -303,8 +304,8 @@ func (d *doctor) checkHelper() Check {
 	logs := "journalctl -u 'aimx-mailboxd@*' -n 20 says why"
 	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
 	defer cancel()
-	resp, err := wire.Call(ctx, d.socket, wire.Request{Verb: wire.VerbVersion})
-	var dialErr *wire.DialError
+	resp, err := client.Call(ctx, d.socket, wire.Request{Verb: wire.VerbVersion})
+	var dialErr *client.DialError
 	switch {
 	case errors.As(err, &dialErr):
 		return c.fail(fmt.Sprintf("VERSION through %s: cannot connect: %v", d.socket, unwrapSyscall(err)),

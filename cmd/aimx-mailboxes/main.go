@@ -19,6 +19,7 @@ import (
 	"github.com/aimx/aimx-mailboxd/passwd"
 	"github.com/aimx/aimx-mailboxd/version"
 	"github.com/aimx/aimx-mailboxd/wire"
+	"github.com/aimx/aimx-mailboxd/wire/client"
 )
 
 // Exit codes, as aimx-mailboxes(1) documents them under EXIT STATUS.
@@ -253,8 +254,8 @@ func (cmd *versionCmd) Run(c *cli) error {
 // socket is missing or refuses, root answers req in-process instead (and
 // c.inProcess says so); any other caller gets exitUnreachable.
 func (c *cli) call(req wire.Request) ([]byte, error) {
-	resp, err := wire.Call(context.Background(), c.Socket, req)
-	var dialErr *wire.DialError
+	resp, err := client.Call(context.Background(), c.Socket, req)
+	var dialErr *client.DialError
 	switch {
 	case err == nil:
 	case errors.As(err, &dialErr) && os.Geteuid() == 0 && (errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)):
@@ -281,7 +282,7 @@ func (c *cli) call(req wire.Request) ([]byte, error) {
 }
 
 // noAnswer says why an exchange that reached the socket brought back no
-// usable answer: wire.Call's error without its "talk to <socket>", which
+// usable answer: client.Call's error without its "talk to <socket>", which
 // the message names already.
 func noAnswer(err error) error {
 	why := errors.Unwrap(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aimx/aimx-mailboxd/version"
 	"github.com/aimx/aimx-mailboxd/wire"
+	"github.com/aimx/aimx-mailboxd/wire/client"
 )
 
 // mcpCmd serves the caller's mailboxes to an AI agent over the Model
@@ -169,8 +170,8 @@ func (e *toolError) Error() string {
 // mcpCall sends req and returns the body of its OK. An AIMX/1 error, an
 // unreachable socket or a broken exchange is a *toolError.
 func mcpCall(ctx context.Context, socket string, req wire.Request) ([]byte, error) {
-	resp, err := wire.Call(ctx, socket, req)
-	var dialErr *wire.DialError
+	resp, err := client.Call(ctx, socket, req)
+	var dialErr *client.DialError
 	switch {
 	case errors.As(err, &dialErr):
 		u := unreachable(socket, err)

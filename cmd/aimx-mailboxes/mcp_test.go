@@ -20,6 +20,7 @@ import (
 	"github.com/aimx/aimx-mailboxd/mailbox"
 	"github.com/aimx/aimx-mailboxd/server"
 	"github.com/aimx/aimx-mailboxd/wire"
+	"github.com/aimx/aimx-mailboxd/wire/client"
 )
 
 // mainEnv makes this test binary run the CLI's main instead of the tests:
@@ -104,7 +105,7 @@ func serveAt(t *testing.T, dir, sock, config string) *helper {
 // a tool passed on.
 func (h *helper) raw(t *testing.T, req wire.Request) *wire.Error {
 	t.Helper()
-	resp, err := wire.Call(context.Background(), h.sock, req)
+	resp, err := client.Call(context.Background(), h.sock, req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -215,7 +215,12 @@ func (h *scriptHelper) listen() error {
 
 func (h *scriptHelper) handle(conn *net.UnixConn, fixed bool, answer []byte) {
 	if !fixed {
-		peer, err := activation.PeerOf(conn)
+		var peer activation.Peer
+		raw, err := conn.SyscallConn()
+		if err == nil {
+			cerr := raw.Control(func(fd uintptr) { peer, err = activation.PeerOf(int(fd)) })
+			err = errors.Join(err, cerr)
+		}
 		if err != nil {
 			conn.Close()
 			return

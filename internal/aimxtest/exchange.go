@@ -37,7 +37,7 @@ func Dial(sock string) (*net.UnixConn, int, error) {
 }
 
 // Exchange sends frame on a new connection to sock (Dial) and returns
-// what Send read. Unlike wire.Call it sends the bytes as they are, so a
+// what Send read. Unlike client.Call it sends the bytes as they are, so a
 // test can send frames that no client would.
 func Exchange(sock, frame string, timeout time.Duration) (string, error) {
 	c, _, err := Dial(sock)

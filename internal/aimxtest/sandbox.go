@@ -3,6 +3,8 @@ package aimxtest
 import (
 	"os"
 	"path/filepath"
+
+	"github.com/aimx/aimx-mailboxd/units"
 )
 
 // Sandbox is what one helper serves: a config, a data dir with inbox/
@@ -52,4 +54,16 @@ func (sb *Sandbox) ReadConfig() (string, error) {
 // Path is a path under the data dir.
 func (sb *Sandbox) Path(rel ...string) string {
 	return filepath.Join(append([]string{sb.Data}, rel...)...)
+}
+
+// ServeHelper is Serve for the helper (argv: the helper, or a wrapper
+// that runs it), in the environment its unit gives it
+// (aimx-mailboxd@.service's Environment=), so that what runs here is
+// what is deployed.
+func (sb *Sandbox) ServeHelper(argv ...string) (*Activator, error) {
+	var args []string
+	for _, kv := range units.HelperEnvironment() {
+		args = append(args, "-E", kv)
+	}
+	return sb.Serve(append(args, argv...)...)
 }

@@ -1,4 +1,4 @@
-package wire
+package client
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/aimx/aimx-mailboxd/wire"
 )
 
 // fakeServer accepts one connection on a fresh socket, reads everything
@@ -44,17 +46,17 @@ func fakeServer(t *testing.T, reply []byte) (sock string, got chan string) {
 func TestCall(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		req   Request
+		req   wire.Request
 		frame string
 		reply string
-		want  Response
+		want  wire.Response
 	}{
-		{"create", Request{Verb: VerbCreate, Name: "a", Owner: "bob"}, "AIMX/1 MAILBOX-CREATE\nName: a\nOwner: bob\n\n",
-			"AIMX/1 OK\n", Response{}},
-		{"delete force", Request{Verb: VerbDelete, Name: "a", Force: true}, "AIMX/1 MAILBOX-DELETE\nName: a\nForce: true\n\n",
+		{"create", wire.Request{Verb: wire.VerbCreate, Name: "a", Owner: "bob"}, "AIMX/1 MAILBOX-CREATE\nName: a\nOwner: bob\n\n",
+			"AIMX/1 OK\n", wire.Response{}},
+		{"delete force", wire.Request{Verb: wire.VerbDelete, Name: "a", Force: true}, "AIMX/1 MAILBOX-DELETE\nName: a\nForce: true\n\n",
 			"AIMX/1 ERR NONEMPTY mailbox 'a' has 1 files (1 in inbox, 0 in sent); archive or remove them first\nCode: NONEMPTY\n\n",
-			Response{Err: &Error{Code: NonEmpty, Reason: "mailbox 'a' has 1 files (1 in inbox, 0 in sent); archive or remove them first"}}},
-		{"list", Request{Verb: VerbList}, "AIMX/1 MAILBOX-LIST\n\n", "AIMX/1 OK\nContent-Length: 2\n\n[]", Response{Body: []byte("[]")}},
+			wire.Response{Err: &wire.Error{Code: wire.NonEmpty, Reason: "mailbox 'a' has 1 files (1 in inbox, 0 in sent); archive or remove them first"}}},
+		{"list", wire.Request{Verb: wire.VerbList}, "AIMX/1 MAILBOX-LIST\n\n", "AIMX/1 OK\nContent-Length: 2\n\n[]", wire.Response{Body: []byte("[]")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sock, got := fakeServer(t, []byte(tc.reply))
@@ -76,7 +78,7 @@ func TestCall(t *testing.T) {
 
 func TestCallUnreachable(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "missing.sock")
-	_, err := Call(context.Background(), sock, Request{Verb: VerbList})
+	_, err := Call(context.Background(), sock, wire.Request{Verb: wire.VerbList})
 	var de *DialError
 	if !errors.As(err, &de) || !errors.Is(err, syscall.ENOENT) {
 		t.Fatalf("err = %#v, want a *DialError wrapping ENOENT", err)
@@ -88,7 +90,7 @@ func TestCallUnreachable(t *testing.T) {
 
 func TestCallRefusesUnframableRequest(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "never-dialed.sock") // nothing listens: a dial would be a *DialError
-	_, err := Call(context.Background(), sock, Request{Verb: VerbCreate, Name: "a\nOwner: root"})
+	_, err := Call(context.Background(), sock, wire.Request{Verb: wire.VerbCreate, Name: "a\nOwner: root"})
 	var de *DialError
 	if err == nil || errors.As(err, &de) || !strings.Contains(err.Error(), "must not contain a line end") {
 		t.Errorf("err = %v, want the framing error before any connect", err)
@@ -99,7 +101,7 @@ func TestCallCancel(t *testing.T) {
 	sock, got := fakeServer(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-got; cancel() }() // once the request arrived and no answer will come
-	_, err := Call(ctx, sock, Request{Verb: VerbList})
+	_, err := Call(ctx, sock, wire.Request{Verb: wire.VerbList})
 	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "talk to "+sock+": ") {
 		t.Errorf("err = %v, want talk to %s: context canceled", err, sock)
 	}
@@ -107,7 +109,7 @@ func TestCallCancel(t *testing.T) {
 
 func TestCallBadResponse(t *testing.T) {
 	sock, _ := fakeServer(t, []byte("HTTP/1.1 200 OK\n"))
-	_, err := Call(context.Background(), sock, Request{Verb: VerbList})
+	_, err := Call(context.Background(), sock, wire.Request{Verb: wire.VerbList})
 	if err == nil || !strings.HasPrefix(err.Error(), "talk to "+sock+": read response: ") {
 		t.Errorf("err = %v, want talk to %s: read response: ...", err, sock)
 	}

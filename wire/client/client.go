@@ -1,4 +1,8 @@
-package wire
+// Package client is the client side of the mailbox socket: one AIMX/1
+// exchange per connection, framed by wire. It is apart from wire so that
+// the helper, which serves one connection on a raw socket, does not link
+// the net package (and its poller) through it.
+package client
 
 import (
 	"bytes"
@@ -8,6 +12,8 @@ import (
 	"net"
 	"syscall"
 	"time"
+
+	"github.com/aimx/aimx-mailboxd/wire"
 )
 
 // DefaultTimeout bounds a Call whose context has no deadline. The helper
@@ -36,21 +42,21 @@ func (e *DialError) Unwrap() error { return e.Err }
 
 // Call is the client side of one exchange on the mailbox socket: it
 // connects to socket, writes req as one frame, half-closes, and reads the
-// one response. An AIMX/1 error is a Response with Err set and a nil
+// one response. An AIMX/1 error is a wire.Response with Err set and a nil
 // error. The returned error is a *DialError when the socket could not be
-// reached, a framing error from WriteRequest before connecting, and
+// reached, a framing error from wire.WriteRequest before connecting, and
 // otherwise "talk to <socket>: " and what failed. The whole exchange ends at
 // ctx's deadline, or after DefaultTimeout when ctx has none; cancelling ctx
 // ends it at once.
-func Call(ctx context.Context, socket string, req Request) (Response, error) {
+func Call(ctx context.Context, socket string, req wire.Request) (wire.Response, error) {
 	var frame bytes.Buffer
-	if err := WriteRequest(&frame, req); err != nil {
-		return Response{}, err
+	if err := wire.WriteRequest(&frame, req); err != nil {
+		return wire.Response{}, err
 	}
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", socket)
 	if err != nil {
-		return Response{}, &DialError{Socket: socket, Err: err}
+		return wire.Response{}, &DialError{Socket: socket, Err: err}
 	}
 	defer conn.Close()
 	deadline, ok := ctx.Deadline()
@@ -61,11 +67,11 @@ func Call(ctx context.Context, socket string, req Request) (Response, error) {
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	fail := func(err error) (Response, error) {
+	fail := func(err error) (wire.Response, error) {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return Response{}, fmt.Errorf("talk to %s: %w", socket, err)
+		return wire.Response{}, fmt.Errorf("talk to %s: %w", socket, err)
 	}
 	if _, err := conn.Write(frame.Bytes()); err != nil {
 		return fail(err)
@@ -73,7 +79,7 @@ func Call(ctx context.Context, socket string, req Request) (Response, error) {
 	if err := conn.(*net.UnixConn).CloseWrite(); err != nil {
 		return fail(err)
 	}
-	resp, err := ReadResponse(NewReader(conn))
+	resp, err := wire.ReadResponse(wire.NewReader(conn))
 	if err != nil {
 		return fail(err)
 	}
