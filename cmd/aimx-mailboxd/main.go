@@ -44,15 +44,15 @@ Flags:
 `
 
 // memoryLimit is the heap size at which the garbage collector starts
-// when GOMEMLIMIT names none (and GOGC is unset): below the limit in
-// force (this one, or the unit's GOMEMLIMIT) the helper never
-// collects, since it exits after one request anyway. An indexed request
-// stays far below it (a CREATE at 10 000 mailboxes allocates about 10
-// MiB). A request that finds the config unindexed decodes it in full
-// four times (mailbox.BuildIndex), and the TOML decoder allocates about
-// 40 times the text: at 10 000 mailboxes that instance peaked at 46 MiB
-// with the default pacing, and at 33-36 MiB with this limit.
-const memoryLimit = 30 << 20
+// when GOMEMLIMIT names none (and GOGC is unset), the unit's value too:
+// below the limit in force the helper never collects, since it exits
+// after one request anyway. An indexed request stays far below it (a
+// CREATE at 10 000 mailboxes allocates about 10 MiB). A request that
+// finds the config unindexed decodes it in full four times
+// (mailbox.BuildIndex), and the TOML decoder allocates about 40 times
+// the text: at 10 000 mailboxes that instance peaks at 31 MiB with this
+// limit, 42 MiB with 30 MiB and 63 MiB with 64 MiB (docs/PERFORMANCE.md).
+const memoryLimit = 24 << 20
 
 func main() {
 	if os.Getenv("GOGC") == "" {
@@ -60,7 +60,7 @@ func main() {
 			debug.SetMemoryLimit(memoryLimit)
 		}
 		// The collector waits for the limit in force (the unit's
-		// GOMEMLIMIT=64MiB, else memoryLimit), never for none at all
+		// GOMEMLIMIT=24MiB, else memoryLimit), never for none at all
 		// (GOMEMLIMIT=off keeps the default pacing).
 		if debug.SetMemoryLimit(-1) < math.MaxInt64 {
 			debug.SetGCPercent(-1)
