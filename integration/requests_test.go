@@ -442,7 +442,7 @@ func TestFilesystemStepFails(t *testing.T) {
 	e := newEnv(t, baseConfig)
 	must(t, os.RemoveAll(e.Path("sent")))
 	must(t, os.WriteFile(e.Path("sent"), []byte("a file where the sent folder should be"), 0o644))
-	want := aimxtest.Err("IO", "lstat "+e.Path("sent", "x")+": not a directory")
+	want := aimxtest.Err("IO", "open "+e.Path("sent")+": not a directory")
 	if got := e.raw(&alice, aimxtest.Create("x", "")); got != want {
 		t.Errorf("got %q\nwant %q", got, want)
 	}

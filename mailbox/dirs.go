@@ -3,11 +3,12 @@ package mailbox
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
+
+	"github.com/aimx/aimx-mailboxd/internal/rawio"
+	"golang.org/x/sys/unix"
 )
 
 // The two folders every mailbox has under the data dir.
@@ -60,6 +61,9 @@ func (e *StepError) Unwrap() error { return e.Err }
 // the config. On failure it removes only the folders it created (unless
 // the config was already replaced) and returns a *StepError, a
 // *ConflictError, an *EditError, or ErrExists.
+//
+// Every step is a system call on a descriptor of the data dir, inbox/ or
+// sent/, each opened once and never through a symlink.
 func (t *Tx) Create(st Stanza, uid, gid uint32, reclaim func(folderUID, folderGID uint32) bool) error {
 	if _, ok := t.Config.Mailbox(st.Name); ok {
 		return fmt.Errorf("mailbox '%s': %w", st.Name, ErrExists)
@@ -68,63 +72,92 @@ func (t *Tx) Create(st Stanza, uid, gid uint32, reclaim func(folderUID, folderGI
 	if err != nil {
 		return err
 	}
-	root, err := os.OpenRoot(t.DataDir)
+	data, err := rawio.OpenDir(unix.AT_FDCWD, t.DataDir, false)
 	if err != nil {
 		return &StepError{Err: fsError("open data dir", t.DataDir, err)}
 	}
-	defer root.Close()
-
-	var missing []string
-	for _, kind := range []string{Inbox, Sent} {
+	kinds := [2]string{Inbox, Sent}
+	kindFD := [2]int{-1, -1}
+	handed := [2]bool{} // kindFD[i] went to syncSoon: Close closes it
+	defer func() {
+		if data >= 0 {
+			unix.Close(data)
+		}
+		for i, fd := range kindFD {
+			if fd >= 0 && !handed[i] {
+				unix.Close(fd)
+			}
+		}
+	}()
+	var missing [2]bool
+	for i, kind := range kinds {
 		rel := filepath.Join(kind, st.Name)
-		fi, err := root.Lstat(rel)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			missing = append(missing, rel)
+		fd, err := rawio.OpenDir(data, kind, true)
+		if err == unix.ENOENT {
+			missing[i] = true
+			continue
+		}
+		if err != nil {
+			return &StepError{Err: fsError("open", t.path(kind), err)}
+		}
+		kindFD[i] = fd
+		var fi unix.Stat_t
+		switch err := unix.Fstatat(fd, st.Name, &fi, unix.AT_SYMLINK_NOFOLLOW); {
+		case err == unix.ENOENT:
+			missing[i] = true
 		case err != nil:
 			return &StepError{Err: fsError("lstat", t.path(rel), err)}
-		case !fi.IsDir():
+		case fi.Mode&unix.S_IFMT != unix.S_IFDIR:
 			return &ConflictError{Path: t.path(rel), Problem: "exists and is not a folder",
 				Fix: "move it out of the way, then create the mailbox again"}
-		default:
-			if u, g := owner(fi); !reclaim(u, g) {
-				return &ConflictError{Path: t.path(rel),
-					Problem: fmt.Sprintf("exists and is owned by %d:%d, not by the mailbox owner %d:%d", u, g, uid, gid),
-					Fix:     fmt.Sprintf("move it out of the way or run 'chown -R %d:%d %s', then create the mailbox again", uid, gid, t.path(rel))}
-			}
+		case !reclaim(fi.Uid, fi.Gid):
+			return &ConflictError{Path: t.path(rel),
+				Problem: fmt.Sprintf("exists and is owned by %d:%d, not by the mailbox owner %d:%d", fi.Uid, fi.Gid, uid, gid),
+				Fix:     fmt.Sprintf("move it out of the way or run 'chown -R %d:%d %s', then create the mailbox again", uid, gid, t.path(rel))}
 		}
 	}
 
-	var created []string
+	var created []int // the kinds whose folder this call made
+	madeParent := false
 	rollback := func(err error) error {
 		for i := len(created) - 1; i >= 0; i-- {
-			root.Remove(created[i])
+			k := created[i]
+			unix.Unlinkat(kindFD[k], st.Name, unix.AT_REMOVEDIR)
 		}
 		return &StepError{Err: err}
 	}
-	for _, kind := range []string{Inbox, Sent} {
+	for i, kind := range kinds {
 		rel := filepath.Join(kind, st.Name)
-		if !slices.Contains(missing, rel) {
+		if !missing[i] {
 			// Reclaimed: owner-only, as AIMX's daemon keeps it.
-			if err := setMode(root, rel, 0o700); err != nil {
+			if err := setMode(kindFD[i], st.Name, 0o700); err != nil {
 				return rollback(fsError("chmod", t.path(rel), err))
 			}
 			continue
 		}
-		made, err := makeParent(root, kind, t.path)
-		if err != nil {
+		if kindFD[i] < 0 {
+			fd, err := makeParent(data, kind)
+			if err != nil {
+				return rollback(fsError("make", t.path(kind), err))
+			}
+			kindFD[i] = fd
+			madeParent = true
+		}
+		if err := makeFolder(kindFD[i], st.Name, "."+st.Name+".new", uid, gid, t.path(rel)); err != nil {
 			return rollback(err)
 		}
-		if err := makeFolder(root, rel, "."+st.Name+".new", uid, gid, t.path); err != nil {
-			return rollback(err)
-		}
-		created = append(created, rel)
-		// The new entries are made durable by Close, after the lock:
-		// the folder's in kind/, and kind/'s own in the data dir.
-		if made {
-			t.unsynced = append(t.unsynced, t.DataDir)
-		}
-		t.unsynced = append(t.unsynced, t.path(kind))
+		created = append(created, i)
+	}
+	// The new entries are made durable now, while the config is
+	// written: each folder's in its kind/, and a new kind/'s in the data
+	// dir. Close waits for those fsyncs and closes the descriptors.
+	if madeParent {
+		t.syncSoon(data, t.DataDir)
+		data = -1
+	}
+	for _, i := range created {
+		t.syncSoon(kindFD[i], t.path(kinds[i]))
+		handed[i] = true
 	}
 	if err := t.write(text); err != nil {
 		return rollback(err)
@@ -141,31 +174,52 @@ func (t *Tx) Create(st Stanza, uid, gid uint32, reclaim func(folderUID, folderGI
 // lost). When the config write fails, folders set aside are put back. It
 // returns a *NonEmptyError, *StepError or *EditError.
 func (t *Tx) Delete(name string, force bool) error {
-	root, err := os.OpenRoot(t.DataDir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	data, err := rawio.OpenDir(unix.AT_FDCWD, t.DataDir, false)
+	if err != nil && err != unix.ENOENT {
 		return &StepError{Err: fsError("open data dir", t.DataDir, err)}
 	}
-	if root != nil {
-		defer root.Close()
+	var open []int // every descriptor opened here, closed on return
+	defer func() {
+		for _, fd := range open {
+			unix.Close(fd)
+		}
+	}()
+	if data >= 0 {
+		open = append(open, data)
 	}
 	text, err := t.Config.WithoutStanza(name)
 	if err != nil {
 		return err
 	}
 	count := map[string]int{}
-	var aside [][2]string // {rel, trash rel}: put back if the write fails
+	type moved struct {
+		from, to int // descriptors of kind/ and of its trash
+		name     string
+	}
+	var aside []moved // put back if the write fails
 	putBack := func() {
 		for _, a := range aside {
-			root.Rename(a[1], a[0])
+			unix.Renameat(a.to, a.name, a.from, name)
 		}
 	}
+	var present []int // kind/ descriptors holding a folder name
 	for _, kind := range []string{Inbox, Sent} {
-		if root == nil {
+		if data < 0 {
 			break
 		}
 		rel := filepath.Join(kind, name)
-		fi, err := root.Lstat(rel)
-		if errors.Is(err, fs.ErrNotExist) || err == nil && !fi.IsDir() {
+		kfd, err := rawio.OpenDir(data, kind, true)
+		if err == unix.ENOENT || err == unix.ENOTDIR {
+			continue // no kind/ folder: nothing of the mailbox's here
+		}
+		if err != nil {
+			putBack()
+			return &StepError{Err: fsError("open", t.path(kind), err)}
+		}
+		open = append(open, kfd)
+		var fi unix.Stat_t
+		err = unix.Fstatat(kfd, name, &fi, unix.AT_SYMLINK_NOFOLLOW)
+		if err == unix.ENOENT || err == nil && fi.Mode&unix.S_IFMT != unix.S_IFDIR {
 			continue // nothing of the mailbox's here; left alone
 		}
 		if err != nil {
@@ -173,22 +227,23 @@ func (t *Tx) Delete(name string, force bool) error {
 			return &StepError{Err: fsError("lstat", t.path(rel), err)}
 		}
 		if force {
-			to, err := t.setAside(root, kind, name)
+			trash, to, err := t.setAside(kfd, kind, name)
+			if trash >= 0 {
+				open = append(open, trash)
+			}
 			if err != nil {
 				putBack()
 				return &StepError{Err: err}
 			}
-			aside = append(aside, [2]string{rel, to})
+			aside = append(aside, moved{from: kfd, to: trash, name: to})
 			continue
 		}
-		mb, err := root.OpenRoot(rel)
-		if err == nil {
-			count[kind], err = countEntries(mb, t.path(rel))
-			mb.Close()
-		}
+		n, err := countEntries(kfd, name)
 		if err != nil {
 			return &StepError{Err: fsError("open", t.path(rel), err)}
 		}
+		count[kind] = n
+		present = append(present, kfd)
 	}
 	if count[Inbox]+count[Sent] > 0 {
 		return &NonEmptyError{Name: name, Inbox: count[Inbox], Sent: count[Sent]}
@@ -197,13 +252,19 @@ func (t *Tx) Delete(name string, force bool) error {
 		putBack()
 		return &StepError{Err: err}
 	}
-	for _, kind := range []string{Inbox, Sent} {
-		if root == nil || force {
-			break
-		}
-		removeIfEmpty(root, filepath.Join(kind, name))
+	for _, kfd := range present {
+		removeIfEmpty(kfd, name)
 	}
 	return nil
+}
+
+// removeIfEmpty removes entry name of folder dir if it is an empty
+// folder, and leaves anything else as it is: a folder that mail reached
+// after the count stays (and LIST shows it as unregistered), so nothing
+// is ever lost. It reports whether name is gone.
+func removeIfEmpty(dir int, name string) bool {
+	err := unix.Unlinkat(dir, name, unix.AT_REMOVEDIR) // never recursive: ENOTEMPTY keeps it
+	return err == nil || err == unix.ENOENT
 }
 
 // Trash is the folder inside inbox/ and sent/ where a forced DELETE sets
@@ -211,26 +272,31 @@ func (t *Tx) Delete(name string, force bool) error {
 // answer. Its name starts with '.', so it is never a mailbox.
 const Trash = ".trash"
 
-// setAside renames kind/name into kind/.trash/ under a fresh name and
-// returns that name. The trash is made 0700 with the owner of kind/ when
-// missing.
-func (t *Tx) setAside(root *os.Root, kind, name string) (string, error) {
-	trash := filepath.Join(kind, Trash)
-	switch err := root.Mkdir(trash, 0o700); {
+// setAside renames kind/name (kfd is kind/) into kind/.trash/ under a
+// fresh name, and returns the trash's descriptor and that name. The
+// trash is made 0700 with the owner of kind/ when missing, and is never
+// reached through a symlink.
+func (t *Tx) setAside(kfd int, kind, name string) (int, string, error) {
+	trashPath := t.path(filepath.Join(kind, Trash))
+	switch err := unix.Mkdirat(kfd, Trash, 0o700); {
 	case err == nil:
-		if err := ownLike(root, trash, kind); err != nil {
-			return "", fsError("chown", t.path(trash), err)
+		if err := ownLike(kfd, Trash); err != nil {
+			return -1, "", fsError("chown", trashPath, err)
 		}
-	case !errors.Is(err, fs.ErrExist):
-		return "", fsError("mkdir", t.path(trash), err)
+	case err != unix.EEXIST:
+		return -1, "", fsError("mkdir", trashPath, err)
+	}
+	trash, err := rawio.OpenDir(kfd, Trash, true)
+	if err != nil {
+		return -1, "", fsError("open", trashPath, err)
 	}
 	// A name no other request picks: 64 bits from the runtime's generator
 	// (seeded from the kernel's randomness); uniqueness is all it needs.
-	to := filepath.Join(trash, fmt.Sprintf("%s.%016x", name, rand.Uint64()))
-	if err := root.Rename(filepath.Join(kind, name), to); err != nil {
-		return "", fsError("rename", t.path(filepath.Join(kind, name))+" to "+t.path(to), err)
+	to := fmt.Sprintf("%s.%016x", name, rand.Uint64())
+	if err := unix.Renameat(kfd, name, trash, to); err != nil {
+		return trash, "", fsError("rename", t.path(filepath.Join(kind, name))+" to "+filepath.Join(trashPath, to), err)
 	}
-	return to, nil
+	return trash, to, nil
 }
 
 // EmptyTrash removes everything in inbox/.trash and sent/.trash of
@@ -240,23 +306,64 @@ func (t *Tx) setAside(root *os.Root, kind, name string) (string, error) {
 // deep trees there: removal goes through a handle on the trash, never
 // follows a symlink out of it and touches nothing outside it. Failures
 // are left for a later call.
+//
+// The usual cases cost a few system calls: an empty trash is one read of
+// it, and an empty folder set aside (a mailbox with no mail) one rmdir.
+// Anything else goes through an os.Root on the trash.
 func EmptyTrash(dataDir string) {
+	data, err := rawio.OpenDir(unix.AT_FDCWD, dataDir, false)
+	if err != nil {
+		return
+	}
+	defer unix.Close(data)
+	for _, kind := range []string{Inbox, Sent} {
+		if rest := emptyFolders(data, kind); len(rest) > 0 {
+			removeInTrash(dataDir, kind, rest)
+		}
+	}
+}
+
+// emptyFolders removes the empty folders in kind/.trash under the data
+// dir data and returns the names it could not remove that way.
+func emptyFolders(data int, kind string) []string {
+	kfd, err := rawio.OpenDir(data, kind, true)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(kfd)
+	trash, err := rawio.OpenDir(kfd, Trash, true)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(trash)
+	entries, err := rawio.ReadDir(trash)
+	if err != nil {
+		return nil
+	}
+	var rest []string
+	for _, e := range entries {
+		if !removeIfEmpty(trash, e.Name) {
+			rest = append(rest, e.Name)
+		}
+	}
+	return rest
+}
+
+// removeInTrash removes names, at any depth, from kind/.trash under
+// dataDir through a handle on the trash.
+func removeInTrash(dataDir, kind string, names []string) {
 	root, err := os.OpenRoot(dataDir)
 	if err != nil {
 		return
 	}
-	defer root.Close()
-	for _, kind := range []string{Inbox, Sent} {
-		trash, err := root.OpenRoot(filepath.Join(kind, Trash))
-		if err != nil {
-			continue
-		}
-		if names, err := readNames(trash, ""); err == nil {
-			for _, n := range names {
-				trash.RemoveAll(n)
-			}
-		}
-		trash.Close()
+	trash, err := root.OpenRoot(filepath.Join(kind, Trash))
+	root.Close()
+	if err != nil {
+		return
+	}
+	defer trash.Close()
+	for _, n := range names {
+		trash.RemoveAll(n)
 	}
 }
 
@@ -271,150 +378,176 @@ func (t *Tx) RemoveLeftovers(name string, may func(folderUID uint32) bool) {
 	if _, ok := t.Config.Mailbox(name); ok || ValidateName(name) != nil {
 		return
 	}
-	root, err := os.OpenRoot(t.DataDir)
+	data, err := rawio.OpenDir(unix.AT_FDCWD, t.DataDir, false)
 	if err != nil {
 		return
 	}
-	defer root.Close()
+	defer unix.Close(data)
 	for _, kind := range []string{Inbox, Sent} {
-		rel := filepath.Join(kind, name)
-		if fi, err := root.Lstat(rel); err == nil && fi.IsDir() {
-			if u, _ := owner(fi); may(u) {
-				removeIfEmpty(root, rel)
-			}
+		kfd, err := rawio.OpenDir(data, kind, true)
+		if err != nil {
+			continue
 		}
+		var fi unix.Stat_t
+		if unix.Fstatat(kfd, name, &fi, unix.AT_SYMLINK_NOFOLLOW) == nil && fi.Mode&unix.S_IFMT == unix.S_IFDIR && may(fi.Uid) {
+			removeIfEmpty(kfd, name)
+		}
+		unix.Close(kfd)
 	}
 }
 
-// removeIfEmpty removes folder rel if it is an empty folder, and leaves
-// anything else as it is: a folder that mail reached after the count
-// stays (and LIST shows it as unregistered), so nothing is ever lost. It
-// reports whether rel is gone.
-func removeIfEmpty(root *os.Root, rel string) bool {
-	fi, err := root.Lstat(rel)
-	if err != nil || !fi.IsDir() {
-		return errors.Is(err, fs.ErrNotExist)
+// makeParent makes inbox/ or sent/ (kind) in the data dir data: mode
+// 0711 with the owner of the data dir (root:root 0711 on a real host),
+// so that each owner reaches its own folder by name and nobody can list
+// the names. It returns the new folder's descriptor. A kind/ that
+// another request made meanwhile is opened as it is.
+func makeParent(data int, kind string) (int, error) {
+	err := unix.Mkdirat(data, kind, 0o711)
+	if err == unix.EEXIST {
+		return rawio.OpenDir(data, kind, true)
 	}
-	return root.Remove(rel) == nil // never recursive: ENOTEMPTY keeps it
-}
-
-// makeParent makes inbox/ or sent/ (kind) when missing: mode 0711 with
-// the owner of the data dir (root:root 0711 on a real host), so that each
-// owner reaches its own folder by name and nobody can list the names. It
-// reports whether it made it.
-func makeParent(root *os.Root, kind string, path func(string) string) (made bool, err error) {
-	err = root.Mkdir(kind, 0o711)
-	if errors.Is(err, fs.ErrExist) {
-		return false, nil
+	if err != nil {
+		return -1, err
 	}
+	fd, err := rawio.OpenDir(data, kind, true)
 	if err == nil {
 		// Mode first, whatever the umask, while the folder is still ours.
-		err = root.Chmod(kind, 0o711)
-		if err == nil {
-			err = ownLike(root, kind, ".")
+		if err = unix.Fchmod(fd, 0o711); err == nil {
+			err = ownLike(data, kind)
 		}
 		if err != nil {
-			root.Remove(kind)
+			unix.Close(fd)
 		}
 	}
 	if err != nil {
-		return false, fsError("make", path(kind), err)
+		unix.Unlinkat(data, kind, unix.AT_REMOVEDIR)
+		return -1, err
 	}
-	return true, nil
+	return fd, nil
 }
 
-// ownLike gives rel the owner of folder like, when it differs.
-func ownLike(root *os.Root, rel, like string) error {
-	want, err := root.Lstat(like)
-	if err != nil {
+// ownLike gives entry name of folder dir the owner of dir, when it
+// differs.
+func ownLike(dir int, name string) error {
+	var want, got unix.Stat_t
+	if err := unix.Fstat(dir, &want); err != nil {
 		return err
 	}
-	got, err := root.Lstat(rel)
-	if err != nil {
+	if err := unix.Fstatat(dir, name, &got, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return err
 	}
-	wu, wg := owner(want)
-	if gu, gg := owner(got); gu == wu && gg == wg {
+	if got.Uid == want.Uid && got.Gid == want.Gid {
 		return nil
 	}
-	return root.Lchown(rel, int(wu), int(wg))
+	return unix.Fchownat(dir, name, int(want.Uid), int(want.Gid), unix.AT_SYMLINK_NOFOLLOW)
 }
 
-// setMode sets rel's permission bits to mode unless they already are.
-func setMode(root *os.Root, rel string, mode os.FileMode) error {
-	fi, err := root.Lstat(rel)
+// setMode sets the permission bits of folder name in dir to mode unless
+// they already are.
+func setMode(dir int, name string, mode uint32) error {
+	fd, err := rawio.OpenDir(dir, name, true)
 	if err != nil {
 		return err
 	}
-	if fi.Mode().Perm() == mode && fi.Mode()&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky) == 0 {
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&0o7777 == mode {
 		return nil
 	}
-	return root.Chmod(rel, mode)
+	return unix.Fchmod(fd, mode)
 }
 
-// makeFolder makes folder rel 0700 uid:gid. The folder appears under
-// its name only once it has that owner and mode: it is made under the
-// temporary name tmp beside it (never a valid mailbox name, so LIST skips
-// it), then renamed into place. A helper killed half-way therefore never
-// leaves a root-owned folder that would block the next CREATE with
-// ECONFLICT; the next CREATE of the name removes a stale tmp. On failure
-// tmp is removed and the error names the step and the final path.
-func makeFolder(root *os.Root, rel, tmp string, uid, gid uint32, path func(string) string) error {
-	tmp = filepath.Join(filepath.Dir(rel), tmp)
-	if err := root.RemoveAll(tmp); err != nil {
-		return fsError("remove stale", path(tmp), err)
+// makeFolder makes folder name in kind/ (descriptor kfd) 0700 uid:gid.
+// The folder appears under its name only once it has that owner and
+// mode: it is made under the temporary name tmp beside it (never a valid
+// mailbox name, so LIST skips it), then renamed into place. A helper
+// killed half-way therefore never leaves a root-owned folder that would
+// block the next CREATE with ECONFLICT; the next CREATE of the name
+// removes a stale tmp. On failure tmp is removed and the error names the
+// step and the final path.
+func makeFolder(kfd int, name, tmp string, uid, gid uint32, path string) error {
+	if err := removeStale(kfd, tmp, filepath.Dir(path)); err != nil {
+		return fsError("remove stale", filepath.Join(filepath.Dir(path), tmp), err)
 	}
-	if err := root.Mkdir(tmp, 0o700); err != nil {
-		return fsError("mkdir", path(rel), err)
+	if err := unix.Mkdirat(kfd, tmp, 0o700); err != nil {
+		return fsError("mkdir", path, err)
 	}
-	// Mode first, while the folder is still ours: chmod after chown
-	// would need CAP_FOWNER.
-	err := root.Chmod(tmp, 0o700)
+	fd, err := rawio.OpenDir(kfd, tmp, true)
 	if err != nil {
-		err = fsError("chmod", path(rel), err)
-	} else if err = root.Lchown(tmp, int(uid), int(gid)); err != nil {
-		err = fsError("chown", path(rel), err)
-	} else if err = root.Rename(tmp, rel); err != nil {
-		err = fsError("rename", path(rel), err)
+		err = fsError("open", path, err)
+	} else {
+		// Mode first, while the folder is still ours: chmod after chown
+		// would need CAP_FOWNER.
+		if err = unix.Fchmod(fd, 0o700); err != nil {
+			err = fsError("chmod", path, err)
+		} else if err = unix.Fchown(fd, int(uid), int(gid)); err != nil {
+			err = fsError("chown", path, err)
+		}
+		unix.Close(fd)
+	}
+	if err == nil {
+		if err = renameNoReplace(kfd, tmp, name); err != nil {
+			err = fsError("rename", path, err)
+		}
 	}
 	if err != nil {
-		root.Remove(tmp)
+		unix.Unlinkat(kfd, tmp, unix.AT_REMOVEDIR)
 	}
 	return err
 }
 
+// removeStale removes entry tmp of folder kfd (at path dirPath) if a
+// helper killed half-way left it: an empty folder, as it usually is, with
+// one rmdir; anything else through a handle on the folder that never
+// follows a symlink out of it.
+func removeStale(kfd int, tmp, dirPath string) error {
+	switch err := unix.Unlinkat(kfd, tmp, unix.AT_REMOVEDIR); err {
+	case nil, unix.ENOENT:
+		return nil
+	case unix.ENOTDIR:
+		return unix.Unlinkat(kfd, tmp, 0)
+	}
+	root, err := os.OpenRoot(dirPath)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return root.RemoveAll(tmp)
+}
+
+// renameNoReplace renames from to to in folder dir, failing with EEXIST
+// rather than replacing anything there (an empty folder would be
+// replaced silently by rename(2)). A file system without
+// RENAME_NOREPLACE gets a check, then rename(2): under the lock nothing
+// of ours races it.
+func renameNoReplace(dir int, from, to string) error {
+	err := unix.Renameat2(dir, from, dir, to, unix.RENAME_NOREPLACE)
+	if err != unix.EINVAL && err != unix.ENOSYS {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(dir, to, &st, unix.AT_SYMLINK_NOFOLLOW); err != unix.ENOENT {
+		if err == nil {
+			return unix.EEXIST
+		}
+		return err
+	}
+	return unix.Renameat(dir, from, dir, to)
+}
+
 func (t *Tx) path(rel string) string { return filepath.Join(t.DataDir, rel) }
 
-// errNotFolder is returned by openMailboxDir for a path that is not a
-// folder (a file, or a symlink, which is never followed).
-var errNotFolder = errors.New("not a folder")
-
-// openMailboxDir opens rel as a root of its own, refusing a symlink.
-func openMailboxDir(root *os.Root, rel string) (*os.Root, error) {
-	fi, err := root.Lstat(rel)
+// countEntries counts the entries of folder name in kind/ (descriptor
+// kfd), opened without following a symlink.
+func countEntries(kfd int, name string) (int, error) {
+	fd, err := rawio.OpenDir(kfd, name, true)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("%w (%s)", errNotFolder, fi.Mode().Type())
-	}
-	return root.OpenRoot(rel)
-}
-
-func countEntries(mb *os.Root, path string) (int, error) {
-	names, err := readNames(mb, path)
-	return len(names), err
-}
-
-func readNames(mb *os.Root, path string) ([]string, error) {
-	d, err := mb.Open(".")
-	if err != nil {
-		return nil, fsError("open", path, err)
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return nil, fsError("read dir", path, err)
-	}
-	return names, nil
+	defer unix.Close(fd)
+	entries, err := rawio.ReadDir(fd)
+	return len(entries), err
 }

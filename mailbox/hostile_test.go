@@ -222,16 +222,16 @@ func TestReadMessageFIFO(t *testing.T) {
 	}
 	os.Symlink("/etc/passwd", filepath.Join(dir, "b.md"))
 	os.WriteFile(filepath.Join(dir, "c.md"), []byte("+++\nread = true\n+++\nhi\n"), 0o600)
-	root, err := os.OpenRoot(dir)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer root.Close()
+	defer unix.Close(fd)
 	done := make(chan [3][2]bool, 1)
 	go func() {
 		var r [3][2]bool
 		for i, n := range []string{"a.md", "b.md", "c.md"} {
-			r[i][0], r[i][1] = readMessage(root, n)
+			r[i][0], r[i][1] = readMessage(fd, n)
 		}
 		done <- r
 	}()

@@ -3,16 +3,14 @@ package mailbox
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/BurntSushi/toml"
+	"github.com/aimx/aimx-mailboxd/internal/rawio"
+	"golang.org/x/sys/unix"
 )
 
 // Entry is one mailbox as storage finds it: what the server turns into a
@@ -42,33 +40,41 @@ const maxFrontMatter = 64 << 10
 // about each before its folders are read, and drops the ones it refuses.
 func (s *Store) List(c *Config, keep func(Entry) bool) ([]Entry, error) {
 	dataDir := s.DataDirFor(c)
-	root, err := os.OpenRoot(dataDir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, &StepError{Err: err}
+	data, err := rawio.OpenDir(unix.AT_FDCWD, dataDir, false)
+	if err != nil && err != unix.ENOENT {
+		return nil, &StepError{Err: fsError("open data dir", dataDir, err)}
 	}
-	if root != nil {
-		defer root.Close()
+	kindFD := [2]int{-1, -1} // inbox/, sent/
+	if data >= 0 {
+		for i, kind := range []string{Inbox, Sent} {
+			kindFD[i], _ = rawio.OpenDir(data, kind, true)
+		}
+		unix.Close(data)
 	}
+	defer func() {
+		for _, fd := range kindFD {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+		}
+	}()
 
 	var entries []Entry
 	for st := range c.All() {
 		e := Entry{Name: st.Name, Address: &st.Address, Registered: true, Owner: st.Owner}
 		entries = append(entries, e)
 	}
-	if root != nil {
-		if d, err := root.Open(Inbox); err == nil {
-			des, _ := d.ReadDir(-1)
-			d.Close()
-			for _, de := range des {
-				if _, ok := c.Mailbox(de.Name()); ok || !de.IsDir() || ValidateName(de.Name()) != nil {
-					continue
-				}
-				e := Entry{Name: de.Name()}
-				if fi, err := de.Info(); err == nil {
-					e.DirUID, _ = owner(fi)
-				}
-				entries = append(entries, e)
+	if inbox := kindFD[0]; inbox >= 0 {
+		des, _ := rawio.ReadDir(inbox)
+		for _, de := range des {
+			if _, ok := c.Mailbox(de.Name); ok || ValidateName(de.Name) != nil {
+				continue
 			}
+			var fi unix.Stat_t
+			if unix.Fstatat(inbox, de.Name, &fi, unix.AT_SYMLINK_NOFOLLOW) != nil || fi.Mode&unix.S_IFMT != unix.S_IFDIR {
+				continue
+			}
+			entries = append(entries, Entry{Name: de.Name, DirUID: fi.Uid})
 		}
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
@@ -80,42 +86,48 @@ func (s *Store) List(c *Config, keep func(Entry) bool) ([]Entry, error) {
 		}
 		e.InboxPath = filepath.Join(dataDir, Inbox, e.Name)
 		e.SentPath = filepath.Join(dataDir, Sent, e.Name)
-		if root != nil {
-			e.Total, e.Unread = countMessages(root, filepath.Join(Inbox, e.Name))
-			e.SentCount, _ = countMessages(root, filepath.Join(Sent, e.Name))
-		}
+		e.Total, e.Unread = countMessages(kindFD[0], e.Name)
+		e.SentCount, _ = countMessages(kindFD[1], e.Name)
 		out = append(out, e)
 	}
 	return out, nil
 }
 
-// countMessages counts the messages in folder rel (a *.md file, or a
-// bundle folder <stem>/ holding <stem>.md) and how many are unread. A
-// folder that cannot be read counts as empty. Reads stay inside the
-// folder: its owner may have planted symlinks.
-func countMessages(root *os.Root, rel string) (total, unread int) {
-	mb, err := openMailboxDir(root, rel)
+// countMessages counts the messages in folder name of kind/ (descriptor
+// kfd; -1 when there is none): a *.md file, or a bundle folder <stem>/
+// holding <stem>.md, and how many are unread. A folder that cannot be
+// read counts as empty. Reads stay inside the folder and never follow a
+// symlink: its owner may have planted them.
+func countMessages(kfd int, name string) (total, unread int) {
+	if kfd < 0 {
+		return 0, 0
+	}
+	mb, err := rawio.OpenDir(kfd, name, true)
 	if err != nil {
 		return 0, 0
 	}
-	defer mb.Close()
-	d, err := mb.Open(".")
-	if err != nil {
-		return 0, 0
-	}
-	des, _ := d.ReadDir(-1)
-	d.Close()
+	defer unix.Close(mb)
+	des, _ := rawio.ReadDir(mb)
 	for _, de := range des {
-		var msg string
-		switch name := de.Name(); {
-		case strings.HasSuffix(name, ".md") && !de.IsDir():
-			msg = name
-		case de.IsDir():
-			msg = filepath.Join(name, name+".md")
+		typ := de.Type
+		if typ == unix.DT_UNKNOWN {
+			var fi unix.Stat_t
+			if unix.Fstatat(mb, de.Name, &fi, unix.AT_SYMLINK_NOFOLLOW) != nil {
+				continue
+			}
+			if fi.Mode&unix.S_IFMT == unix.S_IFDIR {
+				typ = unix.DT_DIR
+			}
+		}
+		var regular, read bool
+		switch {
+		case typ == unix.DT_DIR:
+			regular, read = readBundle(mb, de.Name)
+		case strings.HasSuffix(de.Name, ".md"):
+			regular, read = readMessage(mb, de.Name)
 		default:
 			continue
 		}
-		regular, read := readMessage(mb, msg)
 		if !regular {
 			continue
 		}
@@ -127,20 +139,50 @@ func countMessages(root *os.Root, rel string) (total, unread int) {
 	return total, unread
 }
 
-// readMessage opens message name inside mb without following a symlink
-// and without blocking (a FIFO planted in place of a message must not
-// stall the answer), and reports whether it is a regular file and, if so,
-// whether its front matter says read = true.
-func readMessage(mb *os.Root, name string) (regular, read bool) {
-	f, err := mb.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+// readBundle reads the message <stem>/<stem>.md of bundle folder stem in
+// mb, never through a symlink.
+func readBundle(mb int, stem string) (regular, read bool) {
+	dir, err := rawio.OpenDir(mb, stem, true)
 	if err != nil {
 		return false, false
 	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+	defer unix.Close(dir)
+	return readMessage(dir, stem+".md")
+}
+
+// readMessage opens message name in folder dir without following a
+// symlink and without blocking (a FIFO planted in place of a message must
+// not stall the answer), and reports whether it is a regular file and,
+// if so, whether its front matter says read = true.
+func readMessage(dir int, name string) (regular, read bool) {
+	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
 		return false, false
 	}
-	return true, isRead(f)
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return false, false
+	}
+	return true, isRead(fdReader(fd))
+}
+
+// fdReader reads a descriptor with plain read(2).
+type fdReader int
+
+func (r fdReader) Read(p []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(r), p)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0 && len(p) > 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
 }
 
 // isRead reports whether a message's TOML front matter (between the first

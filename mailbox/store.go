@@ -16,8 +16,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aimx/aimx-mailboxd/internal/rawio"
 	"golang.org/x/sys/unix"
 )
 
@@ -100,11 +101,11 @@ func (s *Store) IndexPath() string {
 // describes exactly these bytes. It fails with a *ConfigError.
 func (s *Store) Load() (*Config, error) {
 	path := s.configPath()
-	text, _, err := readFile(unix.AT_FDCWD, path, 0)
+	text, _, err := rawio.ReadFile(unix.AT_FDCWD, path, 0)
 	if err != nil {
 		return nil, &ConfigError{Path: path, Err: err}
 	}
-	if dir, err := unix.Open(filepath.Dir(path), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+	if dir, err := rawio.OpenDir(unix.AT_FDCWD, filepath.Dir(path), false); err == nil {
 		x, _ := s.readIndex(dir, text)
 		unix.Close(dir)
 		if x != nil {
@@ -121,8 +122,9 @@ type Tx struct {
 	DataDir string
 
 	store   *Store
-	lock    int      // the flocked lock file's descriptor
-	dir     *os.File // the config's folder, fsynced after rename
+	lock    int    // the flocked lock file's descriptor
+	dir     int    // the config's folder, fsynced after rename; -1 once closed
+	dirPath string // its path, for messages
 	mode    os.FileMode
 	uid     uint32
 	gid     uint32
@@ -130,9 +132,34 @@ type Tx struct {
 	read    fileID // the config as Lock read it
 	// What Close fsyncs after the lock is released: the config's folder
 	// after the rename (renamed), and the folders under the data dir that
-	// CREATE made an entry in (unsynced: inbox/, sent/, the data dir).
+	// CREATE made an entry in (unsynced: inbox/, sent/, the data dir;
+	// their descriptors, which Close closes).
 	renamed  bool
-	unsynced []string
+	unsynced []*syncDir
+	syncs    sync.WaitGroup
+}
+
+// syncDir is a folder being fsynced: its open descriptor, its path, and
+// the fsync's error.
+type syncDir struct {
+	fd   int
+	path string
+	err  error
+}
+
+// syncSoon starts fsyncing folder fd (at path) now, on its own goroutine,
+// so that it overlaps the config's write; Close waits for it, reports its
+// error and closes fd.
+func (t *Tx) syncSoon(fd int, path string) {
+	d := &syncDir{fd: fd, path: path}
+	t.unsynced = append(t.unsynced, d)
+	t.syncs.Add(1)
+	go func() {
+		defer t.syncs.Done()
+		if err := unix.Fsync(d.fd); err != nil {
+			d.err = fsError("fsync", d.path, err)
+		}
+	}()
 }
 
 // fileID tells one version of a file from another: a writer that does
@@ -164,12 +191,12 @@ func (e *ChangedError) Error() string {
 func (s *Store) Lock() (*Tx, error) {
 	path := s.configPath()
 	dirPath := filepath.Dir(path)
-	dir, err := os.Open(dirPath)
+	dir, err := rawio.OpenDir(unix.AT_FDCWD, dirPath, false)
 	if err != nil {
-		return nil, &ConfigError{Path: path, Err: err}
+		return nil, &ConfigError{Path: path, Err: &fs.PathError{Op: "open", Path: dirPath, Err: err}}
 	}
-	tx := &Tx{store: s, dir: dir, lock: -1}
-	if tx.lock, err = s.openLock(dir); err != nil {
+	tx := &Tx{store: s, dir: dir, dirPath: dirPath, lock: -1}
+	if tx.lock, err = s.openLock(dir, dirPath); err != nil {
 		tx.Close()
 		return nil, err
 	}
@@ -187,15 +214,12 @@ func (s *Store) Lock() (*Tx, error) {
 		tx.Close()
 		return nil, err
 	}
-	text, st, err := readFile(unix.AT_FDCWD, path, 0)
-	if err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
-		err = errors.New("not a regular file")
-	}
+	text, st, err := rawio.ReadFile(unix.AT_FDCWD, path, 0)
 	if err != nil {
 		tx.Close()
 		return nil, &ConfigError{Path: path, Err: err}
 	}
-	if x, hashed := s.readIndex(int(dir.Fd()), text); x != nil {
+	if x, hashed := s.readIndex(dir, text); x != nil {
 		tx.Config = fromIndex(path, text, x)
 		tx.Config.hashed = hashed
 	} else {
@@ -234,26 +258,17 @@ func (t *Tx) Close() error {
 		unix.Close(t.lock)
 		t.lock = -1
 	}
-	// The folders at once: after the first fsync commits the journal,
-	// each other one waits only for a cache flush, and the block layer
-	// merges flushes that are pending together.
-	errs := make([]error, len(t.unsynced)+1)
-	var wg sync.WaitGroup
-	for i, p := range t.unsynced {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if errs[i+1] = fsyncDir(p); errs[i+1] != nil {
-				errs[i+1] = fsError("fsync", p, errs[i+1])
-			}
-		}()
-	}
-	if t.renamed && t.dir != nil {
-		if errs[0] = t.dir.Sync(); errs[0] != nil {
-			errs[0] = fsError("fsync", t.dir.Name(), errs[0])
+	errs := []error{nil}
+	if t.renamed && t.dir >= 0 {
+		if err := unix.Fsync(t.dir); err != nil {
+			errs[0] = fsError("fsync", t.dirPath, err)
 		}
 	}
-	wg.Wait()
+	t.syncs.Wait()
+	for _, d := range t.unsynced {
+		errs = append(errs, d.err)
+		unix.Close(d.fd)
+	}
 	t.renamed, t.unsynced = false, nil
 	var err error
 	for _, e := range errs {
@@ -262,9 +277,9 @@ func (t *Tx) Close() error {
 			break
 		}
 	}
-	if t.dir != nil {
-		t.dir.Close()
-		t.dir = nil
+	if t.dir >= 0 {
+		unix.Close(t.dir)
+		t.dir = -1
 	}
 	return err
 }
@@ -274,14 +289,14 @@ func (t *Tx) Close() error {
 // 0600 owned like dir: nobody but the folder's owner can open it, so
 // nobody else can hold it. A lock file it cannot bring to that state is
 // refused rather than used.
-func (s *Store) openLock(dir *os.File) (int, error) {
+func (s *Store) openLock(dir int, dirPath string) (int, error) {
 	path := s.LockPath()
-	dfi, err := dir.Stat()
-	if err != nil {
-		return -1, fsError("stat", dir.Name(), err)
+	var dst unix.Stat_t
+	if err := unix.Fstat(dir, &dst); err != nil {
+		return -1, fsError("stat", dirPath, err)
 	}
-	duid, dgid := owner(dfi)
-	fd, err := unix.Openat(int(dir.Fd()), filepath.Base(path), unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0o600)
+	duid, dgid := dst.Uid, dst.Gid
+	fd, err := unix.Openat(dir, filepath.Base(path), unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0o600)
 	if err != nil {
 		return -1, fsError("open lock file", path, err)
 	}
@@ -354,22 +369,30 @@ func (t *Tx) tempPrefix() string { return "." + filepath.Base(t.store.configPath
 // beside the config. Only a lock holder writes them, so under the lock
 // every one is stale.
 func (t *Tx) sweep() error {
-	names, err := t.dir.Readdirnames(-1)
-	if _, serr := t.dir.Seek(0, io.SeekStart); err == nil {
-		err = serr
-	}
+	entries, err := rawio.ReadDir(t.dir)
 	if err != nil {
-		return fsError("read dir", t.dir.Name(), err)
+		return fsError("read dir", t.dirPath, err)
 	}
-	for _, n := range names {
-		if strings.HasPrefix(n, t.tempPrefix()) {
-			p := filepath.Join(t.dir.Name(), n)
-			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fsError("remove stale temporary file", p, err)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name, t.tempPrefix()) {
+			if err := unix.Unlinkat(t.dir, e.Name, 0); err != nil && err != unix.ENOENT {
+				return fsError("remove stale temporary file", filepath.Join(t.dirPath, e.Name), err)
 			}
 		}
 	}
 	return nil
+}
+
+// createTemp makes a new temporary file beside the config, 0600, never
+// through a symlink, and returns its name and descriptor.
+func (t *Tx) createTemp() (string, int, error) {
+	for {
+		name := fmt.Sprintf("%s%016x", t.tempPrefix(), rand.Uint64())
+		fd, err := unix.Openat(t.dir, name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != unix.EEXIST && err != unix.EINTR {
+			return name, fd, err
+		}
+	}
 }
 
 // write replaces the config with text: a temporary file in the same
@@ -378,51 +401,62 @@ func (t *Tx) sweep() error {
 // temporary file is removed and the config is left as it was.
 func (t *Tx) write(text []byte) (err error) {
 	path := t.store.configPath()
-	f, err := os.CreateTemp(t.dir.Name(), t.tempPrefix()+"*")
+	base := filepath.Base(path)
+	name, fd, err := t.createTemp()
 	if err != nil {
-		return fsError("create temporary file in", t.dir.Name(), err)
+		return fsError("create temporary file in", t.dirPath, err)
 	}
-	tmp := f.Name()
+	tmp := filepath.Join(t.dirPath, name)
 	defer func() {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
 		if err != nil {
-			f.Close()
-			os.Remove(tmp)
+			unix.Unlinkat(t.dir, name, 0)
 		}
 	}()
-	fi, err := f.Stat()
-	if err != nil {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
 		return fsError("stat", tmp, err)
 	}
 	// Mode first, while the file is still ours: chmod after chown would
 	// need CAP_FOWNER.
-	if err := f.Chmod(t.mode); err != nil {
+	if err := unix.Fchmod(fd, uint32(t.mode)); err != nil {
 		return fsError("chmod", tmp, err)
 	}
-	if uid, gid := owner(fi); uid != t.uid || gid != t.gid {
-		if err := f.Chown(int(t.uid), int(t.gid)); err != nil {
+	if st.Uid != t.uid || st.Gid != t.gid {
+		if err := unix.Fchown(fd, int(t.uid), int(t.gid)); err != nil {
 			return fsError("chown", tmp, err)
 		}
 	}
-	if _, err := f.Write(text); err != nil {
-		return fsError("write", tmp, err)
+	for rest := text; len(rest) > 0; {
+		n, err := unix.Write(fd, rest)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fsError("write", tmp, err)
+		}
+		rest = rest[n:]
 	}
-	if err := f.Sync(); err != nil {
+	if err := unix.Fsync(fd); err != nil {
 		return fsError("fsync", tmp, err)
 	}
-	if err := f.Close(); err != nil {
+	err, fd = unix.Close(fd), -1
+	if err != nil {
 		return fsError("close", tmp, err)
 	}
 	// The last check before the rename: the config is still the file
 	// read under the lock. (A writer without the lock can still land in
 	// the moment between this check and the rename; it only narrows.)
 	var now unix.Stat_t
-	if err := unix.Lstat(path, &now); err != nil {
+	if err := unix.Fstatat(t.dir, base, &now, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fsError("stat", path, err)
 	}
 	if idOf(&now) != t.read {
 		return &ChangedError{Path: path}
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := unix.Renameat(t.dir, name, t.dir, base); err != nil {
 		return fsError("rename", tmp+" to "+path, err)
 	}
 	t.rebuilt = nil  // it describes the old text
@@ -452,7 +486,7 @@ func (s *Store) readIndex(dir int, text []byte) (*Index, []byte) {
 	if unix.Fstat(dir, &dst) != nil {
 		return nil, nil
 	}
-	data, st, err := readFile(dir, filepath.Base(s.IndexPath()), unix.O_NOFOLLOW|unix.O_NONBLOCK)
+	data, st, err := rawio.ReadFile(dir, filepath.Base(s.IndexPath()), unix.O_NOFOLLOW|unix.O_NONBLOCK)
 	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != dst.Uid || st.Mode&0o077 != 0 {
 		return nil, nil
 	}
@@ -467,64 +501,6 @@ func (s *Store) readIndex(dir int, text []byte) (*Index, []byte) {
 	return x, state
 }
 
-// fsyncDir fsyncs folder path, opened with plain system calls (an
-// os.File would try to register it with the runtime's poller first).
-func fsyncDir(path string) error {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	return unix.Fsync(fd)
-}
-
-// maxRead bounds what readFile reads: no config or index is near it.
-const maxRead = 1 << 30
-
-// readFile reads file name (relative to folder descriptor dir, or a path
-// with unix.AT_FDCWD) whole, opened read-only with flags added, and
-// returns it with its fstat. A file that is not a regular file is not
-// read (a FIFO would block). It uses the system calls directly: a
-// regular file gains nothing from the runtime's poller, which os.File
-// would try to register it with on every open.
-func readFile(dir int, name string, flags int) ([]byte, unix.Stat_t, error) {
-	var st unix.Stat_t
-	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC|flags, 0)
-	if err != nil {
-		return nil, st, err
-	}
-	defer unix.Close(fd)
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, st, err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, st, nil
-	}
-	if st.Size > maxRead {
-		return nil, st, fmt.Errorf("%d bytes, more than %d", st.Size, maxRead)
-	}
-	buf := make([]byte, 0, st.Size+1) // one more, to see the end in one read
-	for {
-		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, st, err
-		}
-		if n == 0 {
-			return buf, st, nil
-		}
-		buf = buf[:len(buf)+n]
-		if len(buf) == cap(buf) {
-			if len(buf) > maxRead {
-				return nil, st, fmt.Errorf("more than %d bytes", maxRead)
-			}
-			buf = append(buf, 0)[:len(buf)] // the file grew: make room
-		}
-	}
-}
-
 // writeIndex replaces the index with x. It rewrites the file in place
 // (a regular file 0600 owned like the folder, opened without following a
 // symlink), with no temporary file and no fsync: every index carries its
@@ -533,13 +509,13 @@ func readFile(dir int, name string, flags int) ([]byte, unix.Stat_t, error) {
 // edit would cost an inode allocation, which is what makes a file
 // creation expensive. Failures are ignored for the same reason.
 func (t *Tx) writeIndex(data []byte) {
-	dfi, err := t.dir.Stat()
-	if err != nil {
+	var dst unix.Stat_t
+	if unix.Fstat(t.dir, &dst) != nil {
 		return
 	}
-	du, dg := owner(dfi)
+	du, dg := dst.Uid, dst.Gid
 	name := filepath.Base(t.store.IndexPath())
-	fd, err := unix.Openat(int(t.dir.Fd()), name, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
+	fd, err := unix.Openat(t.dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return
 	}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func newStore(t *testing.T, text string) *Store {
@@ -201,13 +203,13 @@ func TestRemoveIfEmpty(t *testing.T) {
 	if err := os.Symlink("empty2", filepath.Join(dir, "link")); err != nil {
 		t.Fatal(err)
 	}
-	root, err := os.OpenRoot(dir)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer root.Close()
+	defer unix.Close(fd)
 	for rel, gone := range map[string]bool{"empty": true, "full": false, "full2": false, "file": false, "link": false, "missing": true} {
-		if got := removeIfEmpty(root, rel); got != gone {
+		if got := removeIfEmpty(fd, rel); got != gone {
 			t.Errorf("%s: gone = %v, want %v", rel, got, gone)
 		}
 		_, err := os.Lstat(filepath.Join(dir, rel))

@@ -28,8 +28,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/aimx/aimx-mailboxd/internal/rawio"
+	"golang.org/x/sys/unix"
 )
 
 // User is a passwd entry: a name with its uid and primary gid.
@@ -258,32 +260,11 @@ func scan(path string, each func(User) bool) error {
 // readFile reads a small file whole with plain system calls (os.ReadFile
 // would try to add it to the runtime's poller first).
 func readFile(path string) (string, error) {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	text, _, err := rawio.ReadFile(unix.AT_FDCWD, path, 0)
 	if err != nil {
 		return "", &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	defer syscall.Close(fd)
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
-		return "", &os.PathError{Op: "fstat", Path: path, Err: err}
-	}
-	buf := make([]byte, 0, max(st.Size, 0)+512)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return "", &os.PathError{Op: "read", Path: path, Err: err}
-		}
-		if n == 0 {
-			return string(buf), nil
-		}
-		buf = buf[:len(buf)+n]
-	}
+	return string(text), nil
 }
 
 // parseEntry parses name:password:uid:gid:gecos:home:shell.

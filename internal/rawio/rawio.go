@@ -1,0 +1,158 @@
+// Package rawio reads files and folders with plain system calls, for the
+// helper's request path.
+//
+// The helper is a process per connection, so what it does once per
+// request is what it costs. An *os.File tries to register every
+// descriptor with the runtime's poller; the first one makes the runtime
+// create its epoll instance and eventfd, and from then on the scheduler
+// polls them. None of that serves a regular file or a folder. Here a
+// descriptor is just an int: open, read, close.
+package rawio
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotRegular is ReadFile's error for a folder, FIFO, device or
+// socket.
+var ErrNotRegular = errors.New("not a regular file")
+
+// MaxRead bounds what ReadFile reads: no config, index, policy or passwd
+// file is near it.
+const MaxRead = 1 << 30
+
+// ReadFile reads file name (relative to folder descriptor dir, or a path
+// with unix.AT_FDCWD) whole, opened read-only with flags added, and
+// returns it with its fstat. A file that is not a regular file is not
+// read (a FIFO would block): that is ErrNotRegular.
+func ReadFile(dir int, name string, flags int) ([]byte, unix.Stat_t, error) {
+	var st unix.Stat_t
+	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC|flags, 0)
+	if err != nil {
+		return nil, st, err
+	}
+	defer unix.Close(fd)
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, st, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, st, ErrNotRegular
+	}
+	if st.Size > MaxRead {
+		return nil, st, fmt.Errorf("%d bytes, more than %d", st.Size, MaxRead)
+	}
+	buf := make([]byte, 0, st.Size+1) // one more, to see the end in one read
+	for {
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, st, err
+		}
+		if n == 0 {
+			return buf, st, nil
+		}
+		buf = buf[:len(buf)+n]
+		if len(buf) == cap(buf) {
+			if len(buf) > MaxRead {
+				return nil, st, fmt.Errorf("more than %d bytes", MaxRead)
+			}
+			buf = append(buf, 0)[:len(buf)] // the file grew: make room
+		}
+	}
+}
+
+// OpenDir opens folder name relative to dir (or a path with
+// unix.AT_FDCWD) read-only. With nofollow a symlink in the last component
+// fails (ELOOP or ENOTDIR) instead of being followed.
+func OpenDir(dir int, name string, nofollow bool) (int, error) {
+	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
+	if nofollow {
+		flags |= unix.O_NOFOLLOW
+	}
+	for {
+		fd, err := unix.Openat(dir, name, flags, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
+
+// Entry is one name in a folder and its type as the folder records it
+// (unix.DT_DIR, unix.DT_REG, ...; unix.DT_UNKNOWN on a file system that
+// does not say, when the caller must fstatat).
+type Entry struct {
+	Name string
+	Type uint8
+}
+
+// ReadDir returns the entries of the open folder fd, without "." and
+// "..", in the order the file system gives them.
+func ReadDir(fd int) ([]Entry, error) {
+	var out []Entry
+	buf := make([]byte, 8192)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			return out, nil
+		}
+		out = parseDirents(buf[:n], out)
+	}
+}
+
+// parseDirents appends the entries of linux_dirent64 records in b:
+// d_ino (8 bytes), d_off (8), d_reclen (2), d_type (1), d_name (NUL
+// terminated).
+func parseDirents(b []byte, out []Entry) []Entry {
+	const nameOff = 19
+	for len(b) >= nameOff {
+		reclen := int(binary.NativeEndian.Uint16(b[16:18]))
+		if reclen < nameOff || reclen > len(b) {
+			break
+		}
+		typ, name := b[18], b[nameOff:reclen]
+		for i, c := range name {
+			if c == 0 {
+				name = name[:i]
+				break
+			}
+		}
+		if s := string(name); s != "." && s != ".." {
+			out = append(out, Entry{Name: s, Type: typ})
+		}
+		b = b[reclen:]
+	}
+	return out
+}
+
+// IsEmptyDir reports whether the open folder fd has no entry but "." and
+// "..", reading only until it finds one.
+func IsEmptyDir(fd int) (bool, error) {
+	var buf [1024]byte
+	for {
+		n, err := unix.Getdents(fd, buf[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if n <= 0 {
+			return true, nil
+		}
+		if len(parseDirents(buf[:n], nil)) > 0 {
+			return false, nil
+		}
+	}
+}

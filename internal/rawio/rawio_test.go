@@ -1,0 +1,141 @@
+package rawio
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestReadFile(t *testing.T) {
+	dir := t.TempDir()
+	big := strings.Repeat("x", 100_000)
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte(big), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data, st, err := ReadFile(unix.AT_FDCWD, filepath.Join(dir, "f"), 0)
+	if err != nil || string(data) != big || st.Size != int64(len(big)) {
+		t.Fatalf("ReadFile: %d bytes, size %d, %v; want %d bytes", len(data), st.Size, err, len(big))
+	}
+	if _, _, err := ReadFile(unix.AT_FDCWD, filepath.Join(dir, "missing"), 0); !errors.Is(err, unix.ENOENT) {
+		t.Errorf("missing file: %v, want ENOENT", err)
+	}
+	if _, _, err := ReadFile(unix.AT_FDCWD, dir, 0); err != ErrNotRegular {
+		t.Errorf("folder: %v, want ErrNotRegular", err)
+	}
+	// A FIFO is not read (it would block); O_NONBLOCK lets the open
+	// itself return.
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ReadFile(unix.AT_FDCWD, filepath.Join(dir, "fifo"), unix.O_NONBLOCK); err != ErrNotRegular {
+		t.Errorf("FIFO: %v, want ErrNotRegular", err)
+	}
+	// Relative to a folder descriptor, without following a symlink.
+	if err := os.Symlink("f", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := OpenDir(unix.AT_FDCWD, dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if data, _, err := ReadFile(fd, "f", unix.O_NOFOLLOW); err != nil || len(data) != len(big) {
+		t.Errorf("f relative to its folder: %d bytes, %v", len(data), err)
+	}
+	if _, _, err := ReadFile(fd, "link", unix.O_NOFOLLOW); !errors.Is(err, unix.ELOOP) {
+		t.Errorf("symlink with O_NOFOLLOW: %v, want ELOOP", err)
+	}
+}
+
+func TestOpenDirNoFollow(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "d"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("d", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := OpenDir(unix.AT_FDCWD, dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if _, err := OpenDir(fd, "link", true); err == nil {
+		t.Error("OpenDir followed a symlink with nofollow")
+	}
+	l, err := OpenDir(fd, "link", false)
+	if err != nil {
+		t.Fatalf("OpenDir without nofollow: %v", err)
+	}
+	unix.Close(l)
+}
+
+func TestReadDir(t *testing.T) {
+	dir := t.TempDir()
+	var want []string
+	// Enough long names to need several getdents batches.
+	for i := range 300 {
+		name := strings.Repeat(string(rune('a'+i%26)), 1+i%200) + "-" + string(rune('0'+i%10)) + strings.Repeat("z", i/26)
+		if slices.Contains(want, name) {
+			continue
+		}
+		want = append(want, name)
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, "sub")
+	fd, err := OpenDir(unix.AT_FDCWD, dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	entries, err := ReadDir(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name)
+		if e.Name == "sub" && e.Type != unix.DT_DIR && e.Type != unix.DT_UNKNOWN {
+			t.Errorf("sub: type %d, want DT_DIR", e.Type)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("ReadDir: %d names, want %d (no . or ..)", len(got), len(want))
+	}
+}
+
+func TestIsEmptyDir(t *testing.T) {
+	dir := t.TempDir()
+	fd, err := OpenDir(unix.AT_FDCWD, dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if empty, err := IsEmptyDir(fd); !empty || err != nil {
+		t.Errorf("empty folder: %v, %v", empty, err)
+	}
+	unix.Close(fd)
+	if err := os.WriteFile(filepath.Join(dir, strings.Repeat("n", 255)), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fd, err = OpenDir(unix.AT_FDCWD, dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if empty, err := IsEmptyDir(fd); empty || err != nil {
+		t.Errorf("folder with one long name: %v, %v", empty, err)
+	}
+}
