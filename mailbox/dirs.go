@@ -469,10 +469,14 @@ func setMode(dir int, name string, mode uint32) error {
 // removes a stale tmp. On failure tmp is removed and the error names the
 // step and the final path.
 func makeFolder(kfd int, name, tmp string, uid, gid uint32, path string) error {
-	if err := removeStale(kfd, tmp, filepath.Dir(path)); err != nil {
-		return fsError("remove stale", filepath.Join(filepath.Dir(path), tmp), err)
+	err := unix.Mkdirat(kfd, tmp, 0o700)
+	if err == unix.EEXIST {
+		if err := removeStale(kfd, tmp, filepath.Dir(path)); err != nil {
+			return fsError("remove stale", filepath.Join(filepath.Dir(path), tmp), err)
+		}
+		err = unix.Mkdirat(kfd, tmp, 0o700)
 	}
-	if err := unix.Mkdirat(kfd, tmp, 0o700); err != nil {
+	if err != nil {
 		return fsError("mkdir", path, err)
 	}
 	fd, err := rawio.OpenDir(kfd, tmp, true)
