@@ -106,7 +106,11 @@ func (s *Store) Load() (*Config, error) {
 		return nil, &ConfigError{Path: path, Err: err}
 	}
 	if dir, err := rawio.OpenDir(unix.AT_FDCWD, filepath.Dir(path), false); err == nil {
-		x, _ := s.readIndex(dir, text)
+		var dst unix.Stat_t
+		var x *Index
+		if unix.Fstat(dir, &dst) == nil {
+			x, _ = s.readIndex(dir, dst.Uid, text)
+		}
 		unix.Close(dir)
 		if x != nil {
 			return fromIndex(path, text, x), nil
@@ -122,9 +126,10 @@ type Tx struct {
 	DataDir string
 
 	store   *Store
-	lock    int    // the flocked lock file's descriptor
-	dir     int    // the config's folder, fsynced after rename; -1 once closed
-	dirPath string // its path, for messages
+	lock    int         // the flocked lock file's descriptor
+	dir     int         // the config's folder, fsynced after rename; -1 once closed
+	dirPath string      // its path, for messages
+	dirStat unix.Stat_t // its fstat when Lock opened it: whose the lock and index files are
 	mode    os.FileMode
 	uid     uint32
 	gid     uint32
@@ -196,7 +201,11 @@ func (s *Store) Lock() (*Tx, error) {
 		return nil, &ConfigError{Path: path, Err: &fs.PathError{Op: "open", Path: dirPath, Err: err}}
 	}
 	tx := &Tx{store: s, dir: dir, dirPath: dirPath, lock: -1}
-	if tx.lock, err = s.openLock(dir, dirPath); err != nil {
+	if err := unix.Fstat(dir, &tx.dirStat); err != nil {
+		tx.Close()
+		return nil, fsError("stat", dirPath, err)
+	}
+	if tx.lock, err = s.openLock(dir, tx.dirStat.Uid, tx.dirStat.Gid); err != nil {
 		tx.Close()
 		return nil, err
 	}
@@ -219,7 +228,7 @@ func (s *Store) Lock() (*Tx, error) {
 		tx.Close()
 		return nil, &ConfigError{Path: path, Err: err}
 	}
-	if x, hashed := s.readIndex(dir, text); x != nil {
+	if x, hashed := s.readIndex(dir, tx.dirStat.Uid, text); x != nil {
 		tx.Config = fromIndex(path, text, x)
 		tx.Config.hashed = hashed
 	} else {
@@ -285,17 +294,12 @@ func (t *Tx) Close() error {
 }
 
 // openLock opens (making it on first use) the lock file in the config's
-// folder dir without following a symlink, and makes it a regular file
-// 0600 owned like dir: nobody but the folder's owner can open it, so
-// nobody else can hold it. A lock file it cannot bring to that state is
-// refused rather than used.
-func (s *Store) openLock(dir int, dirPath string) (int, error) {
+// folder dir (owned duid:dgid) without following a symlink, and makes it
+// a regular file 0600 owned like dir: nobody but the folder's owner can
+// open it, so nobody else can hold it. A lock file it cannot bring to
+// that state is refused rather than used.
+func (s *Store) openLock(dir int, duid, dgid uint32) (int, error) {
 	path := s.LockPath()
-	var dst unix.Stat_t
-	if err := unix.Fstat(dir, &dst); err != nil {
-		return -1, fsError("stat", dirPath, err)
-	}
-	duid, dgid := dst.Uid, dst.Gid
 	fd, err := unix.Openat(dir, filepath.Base(path), unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0o600)
 	if err != nil {
 		return -1, fsError("open lock file", path, err)
@@ -479,15 +483,12 @@ func (t *Tx) write(text []byte) (err error) {
 
 // readIndex returns the index beside the config in folder dir when it
 // describes exactly text, else nil. The index is trusted only as a
-// regular file (never through a symlink), owned by the folder's owner and
-// readable and writable by nobody else: it says who owns each mailbox.
-func (s *Store) readIndex(dir int, text []byte) (*Index, []byte) {
-	var dst unix.Stat_t
-	if unix.Fstat(dir, &dst) != nil {
-		return nil, nil
-	}
+// regular file (never through a symlink), owned by the folder's owner
+// (dirUID) and readable and writable by nobody else: it says who owns
+// each mailbox.
+func (s *Store) readIndex(dir int, dirUID uint32, text []byte) (*Index, []byte) {
 	data, st, err := rawio.ReadFile(dir, filepath.Base(s.IndexPath()), unix.O_NOFOLLOW|unix.O_NONBLOCK)
-	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != dst.Uid || st.Mode&0o077 != 0 {
+	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != dirUID || st.Mode&0o077 != 0 {
 		return nil, nil
 	}
 	x, err := UnmarshalIndex(data)
@@ -509,11 +510,7 @@ func (s *Store) readIndex(dir int, text []byte) (*Index, []byte) {
 // edit would cost an inode allocation, which is what makes a file
 // creation expensive. Failures are ignored for the same reason.
 func (t *Tx) writeIndex(data []byte) {
-	var dst unix.Stat_t
-	if unix.Fstat(t.dir, &dst) != nil {
-		return
-	}
-	du, dg := dst.Uid, dst.Gid
+	du, dg := t.dirStat.Uid, t.dirStat.Gid
 	name := filepath.Base(t.store.IndexPath())
 	fd, err := unix.Openat(t.dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
 	if err != nil {

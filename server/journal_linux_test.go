@@ -27,8 +27,8 @@ func fakeJournal(t *testing.T) int {
 	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 8<<20)
 	defer func(s string) { journalSocket = s }(journalSocket)
 	journalSocket = sock
-	if _, ok := NewLogger(nil).(journalLogger); !ok {
-		t.Fatal("NewLogger did not connect to the journal socket")
+	if _, ok := connect(nil).(journalLogger); !ok {
+		t.Fatal("the logger did not connect to the journal socket")
 	}
 	return fd
 }

@@ -149,8 +149,27 @@ func Escape(s string) string {
 
 // NewLogger returns a logger that sends native journald fields when the
 // journal's socket is there, and one logfmt line per record to fallback
-// otherwise.
-func NewLogger(fallback io.Writer) Logger {
+// otherwise. It connects at its first record: the helper writes its one
+// record after the answer, so the connection is not on the answer's
+// path.
+func NewLogger(fallback io.Writer) Logger { return &firstUse{fallback: fallback} }
+
+// firstUse is NewLogger's logger: the one connect picks, once.
+type firstUse struct {
+	fallback io.Writer
+	l        Logger
+}
+
+func (f *firstUse) Log(r Record) {
+	if f.l == nil {
+		f.l = connect(f.fallback)
+	}
+	f.l.Log(r)
+}
+
+// connect is the journal's logger when its socket takes a connection,
+// else logfmt on fallback.
+func connect(fallback io.Writer) Logger {
 	if j, ok := openJournal(); ok {
 		return journalLogger{j}
 	}

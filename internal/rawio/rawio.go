@@ -47,6 +47,7 @@ func ReadFile(dir int, name string, flags int) ([]byte, unix.Stat_t, error) {
 	}
 	buf := make([]byte, 0, st.Size+1) // one more, to see the end in one read
 	for {
+		want := cap(buf) - len(buf)
 		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
 		if err == unix.EINTR {
 			continue
@@ -54,10 +55,17 @@ func ReadFile(dir int, name string, flags int) ([]byte, unix.Stat_t, error) {
 		if err != nil {
 			return nil, st, err
 		}
-		if n == 0 {
+		buf = buf[:len(buf)+n]
+		switch {
+		case n == 0:
+			return buf, st, nil
+		case n < want && int64(len(buf)) >= st.Size:
+			// Short, and all that fstat saw: the end, without a
+			// second read to find it. (A file that grows meanwhile is
+			// read to where it ended then; a caller that must know
+			// compares its fstat later, as the config's writer does.)
 			return buf, st, nil
 		}
-		buf = buf[:len(buf)+n]
 		if len(buf) == cap(buf) {
 			if len(buf) > MaxRead {
 				return nil, st, fmt.Errorf("more than %d bytes", MaxRead)

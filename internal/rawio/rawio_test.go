@@ -22,6 +22,17 @@ func TestReadFile(t *testing.T) {
 	if err != nil || string(data) != big || st.Size != int64(len(big)) {
 		t.Fatalf("ReadFile: %d bytes, size %d, %v; want %d bytes", len(data), st.Size, err, len(big))
 	}
+	if err := os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if data, _, err := ReadFile(unix.AT_FDCWD, filepath.Join(dir, "empty"), 0); err != nil || len(data) != 0 {
+		t.Errorf("empty file: %q, %v", data, err)
+	}
+	// A file whose fstat size is 0 but that reads more (procfs) is read
+	// to its end all the same.
+	if data, _, err := ReadFile(unix.AT_FDCWD, "/proc/self/status", 0); err != nil || !strings.Contains(string(data), "\nUid:") {
+		t.Errorf("/proc/self/status: %d bytes, %v", len(data), err)
+	}
 	if _, _, err := ReadFile(unix.AT_FDCWD, filepath.Join(dir, "missing"), 0); !errors.Is(err, unix.ENOENT) {
 		t.Errorf("missing file: %v, want ENOENT", err)
 	}
