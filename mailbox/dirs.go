@@ -454,7 +454,7 @@ func setMode(dir int, name string, mode uint32) error {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return err
 	}
-	if st.Mode&0o7777 == mode {
+	if uint32(st.Mode)&0o7777 == mode {
 		return nil
 	}
 	return unix.Fchmod(fd, mode)
@@ -528,7 +528,7 @@ func removeStale(kfd int, tmp, dirPath string) error {
 // RENAME_NOREPLACE gets a check, then rename(2): under the lock nothing
 // of ours races it.
 func renameNoReplace(dir int, from, to string) error {
-	err := unix.Renameat2(dir, from, dir, to, unix.RENAME_NOREPLACE)
+	err := renameExclusive(dir, from, to)
 	if err != unix.EINVAL && err != unix.ENOSYS {
 		return err
 	}
