@@ -221,3 +221,32 @@ func TestRemoveIfEmpty(t *testing.T) {
 		t.Errorf("late mail lost: %v", err)
 	}
 }
+
+// TestRenameNoReplace: a mailbox folder is renamed into place only when
+// nothing is there; rename(2) alone would silently replace an empty
+// folder that appeared under the name.
+func TestRenameNoReplace(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"tmp", "taken"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := renameNoReplace(fd, "tmp", "taken"); err != unix.EEXIST {
+		t.Errorf("rename over an empty folder: %v, want EEXIST", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tmp")); err != nil {
+		t.Errorf("tmp gone after a refused rename: %v", err)
+	}
+	if err := renameNoReplace(fd, "tmp", "free"); err != nil {
+		t.Errorf("rename to a free name: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "free")); err != nil {
+		t.Errorf("free not there after the rename: %v", err)
+	}
+}
