@@ -261,3 +261,11 @@ func must(t *testing.T, err error) {
 }
 
 func mkfifo(path string) error { return syscall.Mkfifo(path, 0o600) }
+
+// owner is the uid and gid of a file the os package stat'ed.
+func owner(fi os.FileInfo) (uid, gid uint32) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Uid, st.Gid
+	}
+	return 0, 0
+}

@@ -22,7 +22,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aimx/aimx-mailboxd/internal/rawio"
@@ -537,13 +536,6 @@ func (t *Tx) writeIndex(data []byte) {
 		off += n
 	}
 	unix.Ftruncate(fd, int64(len(data)))
-}
-
-func owner(fi os.FileInfo) (uid, gid uint32) {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return st.Uid, st.Gid
-	}
-	return 0, 0
 }
 
 // FromEnv returns the Store for the --config and --data-dir flags in
