@@ -12,19 +12,40 @@ import (
 // "..", in the order the file system gives them.
 func ReadDir(fd int) ([]Entry, error) {
 	var out []Entry
-	buf := make([]byte, 8192)
+	err := batches(fd, make([]byte, 8192), func(batch []Entry) bool {
+		out = append(out, batch...)
+		return true
+	})
+	return out, err
+}
+
+// IsEmptyDir reports whether the open folder fd has no entry but "." and
+// "..", reading only until it finds one.
+func IsEmptyDir(fd int) (bool, error) {
+	empty := true
+	err := batches(fd, make([]byte, 1024), func(batch []Entry) bool {
+		empty = len(batch) == 0
+		return empty
+	})
+	return empty && err == nil, err
+}
+
+// batches reads folder fd with getdents64 into buf and gives each batch
+// of entries to f until the end, an error, or f returning false.
+func batches(fd int, buf []byte, f func([]Entry) bool) error {
 	for {
 		n, err := unix.Getdents(fd, buf)
-		if err == unix.EINTR {
+		switch {
+		case err == unix.EINTR:
 			continue
+		case err != nil:
+			return err
+		case n <= 0:
+			return nil
 		}
-		if err != nil {
-			return nil, err
+		if !f(parseDirents(buf[:n], nil)) {
+			return nil
 		}
-		if n <= 0 {
-			return out, nil
-		}
-		out = parseDirents(buf[:n], out)
 	}
 }
 
@@ -51,25 +72,4 @@ func parseDirents(b []byte, out []Entry) []Entry {
 		b = b[reclen:]
 	}
 	return out
-}
-
-// IsEmptyDir reports whether the open folder fd has no entry but "." and
-// "..", reading only until it finds one.
-func IsEmptyDir(fd int) (bool, error) {
-	var buf [1024]byte
-	for {
-		n, err := unix.Getdents(fd, buf[:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return false, err
-		}
-		if n <= 0 {
-			return true, nil
-		}
-		if len(parseDirents(buf[:n], nil)) > 0 {
-			return false, nil
-		}
-	}
 }
