@@ -202,7 +202,8 @@ func (t *Tx) Delete(name string, force bool) error {
 			unix.Renameat(a.to, a.name, a.from, name)
 		}
 	}
-	var present []int // kind/ descriptors holding a folder name
+	type folder struct{ kind, self int } // kind/ and the mailbox's folder in it
+	var present []folder
 	for _, kind := range []string{Inbox, Sent} {
 		if data < 0 {
 			break
@@ -238,13 +239,20 @@ func (t *Tx) Delete(name string, force bool) error {
 			aside = append(aside, moved{from: kfd, to: trash, name: to})
 			continue
 		}
-		n, err := countEntries(kfd, name)
+		fd, n, err := countEntries(kfd, name)
 		if err != nil {
 			return &StepError{Err: fsError("open", t.path(rel), err)}
 		}
 		count[kind] = n
-		present = append(present, kfd)
+		present = append(present, folder{kind: kfd, self: fd})
 	}
+	defer func() {
+		for _, f := range present {
+			if f.self >= 0 {
+				unix.Close(f.self)
+			}
+		}
+	}()
 	if count[Inbox]+count[Sent] > 0 {
 		return &NonEmptyError{Name: name, Inbox: count[Inbox], Sent: count[Sent]}
 	}
@@ -252,8 +260,11 @@ func (t *Tx) Delete(name string, force bool) error {
 		putBack()
 		return &StepError{Err: err}
 	}
-	for _, kfd := range present {
-		removeIfEmpty(kfd, name)
+	for i, f := range present {
+		if removeIfEmpty(f.kind, name) {
+			// Freed when Release closes it, after the lock and the answer.
+			t.held, present[i].self = append(t.held, f.self), -1
+		}
 	}
 	return nil
 }
@@ -545,13 +556,17 @@ func renameNoReplace(dir int, from, to string) error {
 func (t *Tx) path(rel string) string { return filepath.Join(t.DataDir, rel) }
 
 // countEntries counts the entries of folder name in kind/ (descriptor
-// kfd), opened without following a symlink.
-func countEntries(kfd int, name string) (int, error) {
+// kfd), opened without following a symlink, and returns the folder's
+// descriptor with the count; the caller closes it.
+func countEntries(kfd int, name string) (int, int, error) {
 	fd, err := rawio.OpenDir(kfd, name, true)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
-	defer unix.Close(fd)
 	entries, err := rawio.ReadDir(fd)
-	return len(entries), err
+	if err != nil {
+		unix.Close(fd)
+		return -1, 0, err
+	}
+	return fd, len(entries), nil
 }

@@ -141,6 +141,13 @@ type Tx struct {
 	renamed  bool
 	unsynced []*syncDir
 	syncs    sync.WaitGroup
+	// held: descriptors of what this edit may unlink or replace (the
+	// config as read; a mailbox folder DELETE removed), closed by
+	// Release. The last close of an unlinked file frees its inode and
+	// blocks, and on a file system mounted with discard that close waits
+	// for the device to discard them: an inode kept open here is freed
+	// after the lock and the answer instead of in the rename or rmdir.
+	held []int
 }
 
 // syncDir is a folder being fsynced: its open descriptor, its path, and
@@ -222,9 +229,13 @@ func (s *Store) Lock() (*Tx, error) {
 		tx.Close()
 		return nil, err
 	}
-	text, st, err := rawio.ReadFile(unix.AT_FDCWD, path, 0)
+	text, st, fd, err := rawio.ReadOpen(unix.AT_FDCWD, path, 0)
+	if fd >= 0 {
+		tx.held = append(tx.held, fd)
+	}
 	if err != nil {
 		tx.Close()
+		tx.Release()
 		return nil, &ConfigError{Path: path, Err: err}
 	}
 	if x, hashed := s.readIndex(dir, tx.dirStat.Uid, text); x != nil {
@@ -233,6 +244,7 @@ func (s *Store) Lock() (*Tx, error) {
 	} else {
 		if tx.Config, err = BuildIndex(path, text); err != nil {
 			tx.Close()
+			tx.Release()
 			return nil, err
 		}
 		tx.rebuilt = tx.Config.index
@@ -250,7 +262,8 @@ func (s *Store) Lock() (*Tx, error) {
 // mailbox folder was made in them. A request answers OK only after Close
 // returned nil. When an fsync fails the edit is in place but its
 // durability is in doubt: Close returns a *StepError with Committed set.
-// A second Close does nothing.
+// A second Close does nothing. Release follows it, when the answer is
+// out.
 //
 // The fsyncs come after the lock is released, so the next writer does
 // not wait on them (behavior.md asks for them under the lock; README,
@@ -290,6 +303,16 @@ func (t *Tx) Close() error {
 		t.dir = -1
 	}
 	return err
+}
+
+// Release closes what the edit kept open past Close (held): where the
+// file system frees what the edit unlinked. It runs after the answer; a
+// second Release does nothing.
+func (t *Tx) Release() {
+	for _, fd := range t.held {
+		unix.Close(fd)
+	}
+	t.held = nil
 }
 
 // openLock opens (making it on first use) the lock file in the config's

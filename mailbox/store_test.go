@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,6 +43,7 @@ func create(t *testing.T, s *Store, name string) error {
 	if err != nil {
 		return err
 	}
+	defer tx.Release()
 	defer tx.Close()
 	uid, gid := me()
 	return tx.Create(Stanza{Name: name, Address: name + "@example.com", Owner: "someone"}, uid, gid, exactly(uid, gid))
@@ -249,4 +252,49 @@ func TestRenameNoReplace(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "free")); err != nil {
 		t.Errorf("free not there after the rename: %v", err)
 	}
+}
+
+// TestReleaseFreesAfterClose: what a DELETE unlinks (the config it
+// replaced, the mailbox's folders) stays open past Close, so that the
+// file system frees it (and, mounted with discard, waits on the device)
+// only at Release, after the lock and the answer; Release leaves nothing
+// open.
+func TestReleaseFreesAfterClose(t *testing.T) {
+	s := newStore(t, "domain = \"example.com\"\n")
+	if err := create(t, s, "box"); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := s.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Delete("box", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{ // sorted
+		filepath.Join(s.DataDir, Inbox, "box") + " (deleted)",
+		filepath.Join(s.DataDir, Sent, "box") + " (deleted)",
+		s.ConfigPath + " (deleted)",
+	}
+	if got := openUnlinked(t, s); !slices.Equal(got, want) {
+		t.Errorf("after Close, open and unlinked: %q, want %q", got, want)
+	}
+	tx.Release()
+	if got := openUnlinked(t, s); len(got) != 0 {
+		t.Errorf("after Release, still open: %q", got)
+	}
+	tx.Release() // a second Release does nothing
+}
+
+// openUnlinked is aimxtest.OpenUnlinked of s's folders.
+func openUnlinked(t *testing.T, s *Store) []string {
+	t.Helper()
+	got, err := aimxtest.OpenUnlinked(filepath.Dir(filepath.Dir(s.ConfigPath)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

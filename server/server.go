@@ -135,8 +135,9 @@ type request struct {
 	userErr error
 	looked  bool
 	resp    wire.Response
-	record  *Record // the request's log record, written by after
-	dataDir string  // set by an edit: whose trash to empty after the answer
+	record  *Record     // the request's log record, written by after
+	dataDir string      // set by an edit: whose trash to empty after the answer
+	tx      *mailbox.Tx // set by an edit: Released after the answer
 }
 
 // Handle answers one parsed request from caller and logs its decision.
@@ -164,8 +165,9 @@ func (rq *request) user() (passwd.User, error) {
 }
 
 // after does what may wait until the answer is out: the log record (it
-// names the caller, whose passwd entry may only now be looked up), and
-// emptying the trash outside the lock.
+// names the caller, whose passwd entry may only now be looked up),
+// freeing what the edit unlinked (Tx.Release), and emptying the trash
+// outside the lock.
 func (rq *request) after() {
 	if rq == nil {
 		return
@@ -174,6 +176,9 @@ func (rq *request) after() {
 		me, _ := rq.user()
 		r.User = Escape(me.Name)
 		rq.s.Log.Log(*r)
+	}
+	if rq.tx != nil {
+		rq.tx.Release()
 	}
 	if rq.dataDir != "" {
 		mailbox.EmptyTrash(rq.dataDir)
@@ -298,7 +303,7 @@ func (rq *request) create() wire.Response {
 		return rq.failErr(lerr)
 	}
 	defer tx.Close()
-	rq.dataDir = tx.DataDir
+	rq.dataDir, rq.tx = tx.DataDir, tx
 	if _, ok := tx.Config.Mailbox(name); ok {
 		return rq.failErr(mailbox.ErrExists)
 	}
@@ -368,7 +373,7 @@ func (rq *request) delete() wire.Response {
 		return rq.failErr(err)
 	}
 	defer tx.Close()
-	rq.dataDir = tx.DataDir
+	rq.dataDir, rq.tx = tx.DataDir, tx
 	var target *authz.Mailbox
 	if st, ok := tx.Config.Mailbox(name); ok {
 		target = &authz.Mailbox{Name: name, Owner: st.Owner}

@@ -267,6 +267,10 @@ func TestDelete(t *testing.T) {
 			t.Errorf("%s left: %v %v", p, fi, err)
 		}
 	}
+	// What the DELETEs unlinked was freed after each answer (Tx.Release).
+	if held, err := aimxtest.OpenUnlinked(f.dir); err != nil || len(held) != 0 {
+		t.Errorf("still open after the answers: %q %v", held, err)
+	}
 	if strings.Contains(f.logs.String(), "\x1b") {
 		t.Error("control character in the log")
 	}

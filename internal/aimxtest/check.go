@@ -3,6 +3,9 @@ package aimxtest
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 )
 
@@ -18,4 +21,23 @@ func CheckDir(path string, uid, gid uint32, mode os.FileMode) error {
 		return fmt.Errorf("%s: dir=%v %d:%d %o, want a dir %d:%d %o", path, fi.IsDir(), st.Uid, st.Gid, fi.Mode().Perm(), uid, gid, mode)
 	}
 	return nil
+}
+
+// OpenUnlinked lists, sorted, the files and folders under root that were
+// unlinked and that this process still holds open (as /proc/self/fd
+// shows them: the path, then " (deleted)").
+func OpenUnlinked(root string) ([]string, error) {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, fd := range fds {
+		p, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err == nil && strings.HasPrefix(p, root+"/") && strings.HasSuffix(p, " (deleted)") {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }

@@ -29,20 +29,36 @@ const MaxRead = 1 << 30
 // returns it with its fstat. A file that is not a regular file is not
 // read (a FIFO would block): that is ErrNotRegular.
 func ReadFile(dir int, name string, flags int) ([]byte, unix.Stat_t, error) {
+	data, st, fd, err := ReadOpen(dir, name, flags)
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+	return data, st, err
+}
+
+// ReadOpen is ReadFile that leaves the file open: it also returns the
+// descriptor (-1 when the open failed), which the caller closes, even
+// after an error.
+func ReadOpen(dir int, name string, flags int) ([]byte, unix.Stat_t, int, error) {
 	var st unix.Stat_t
 	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC|flags, 0)
 	if err != nil {
-		return nil, st, err
+		return nil, st, -1, err
 	}
-	defer unix.Close(fd)
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, st, err
+	data, err := readAll(fd, &st)
+	return data, st, fd, err
+}
+
+// readAll reads file fd whole and fills st with its fstat.
+func readAll(fd int, st *unix.Stat_t) ([]byte, error) {
+	if err := unix.Fstat(fd, st); err != nil {
+		return nil, err
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, st, ErrNotRegular
+		return nil, ErrNotRegular
 	}
 	if st.Size > MaxRead {
-		return nil, st, fmt.Errorf("%d bytes, more than %d", st.Size, MaxRead)
+		return nil, fmt.Errorf("%d bytes, more than %d", st.Size, MaxRead)
 	}
 	buf := make([]byte, 0, st.Size+1) // one more, to see the end in one read
 	for {
@@ -52,22 +68,22 @@ func ReadFile(dir int, name string, flags int) ([]byte, unix.Stat_t, error) {
 			continue
 		}
 		if err != nil {
-			return nil, st, err
+			return nil, err
 		}
 		buf = buf[:len(buf)+n]
 		switch {
 		case n == 0:
-			return buf, st, nil
+			return buf, nil
 		case n < want && int64(len(buf)) >= st.Size:
 			// Short, and all that fstat saw: the end, without a
 			// second read to find it. (A file that grows meanwhile is
 			// read to where it ended then; a caller that must know
 			// compares its fstat later, as the config's writer does.)
-			return buf, st, nil
+			return buf, nil
 		}
 		if len(buf) == cap(buf) {
 			if len(buf) > MaxRead {
-				return nil, st, fmt.Errorf("more than %d bytes", MaxRead)
+				return nil, fmt.Errorf("more than %d bytes", MaxRead)
 			}
 			buf = append(buf, 0)[:len(buf)] // the file grew: make room
 		}
