@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -118,6 +120,39 @@ func (b *bench) trio(text string, keys *string) (aimx, ours, fl *target, err err
 	return aimx, ours, fl, nil
 }
 
+// step is one request of a round: verb 0 to 3 (VERSION, LIST, CREATE,
+// DELETE) to target 0 to 2 (AIMX, ours, the floor).
+type step struct{ target, verb int }
+
+// roundOrder is one round of the sequential comparison: the four
+// requests to each of the three targets, twelve in all, in a random
+// order in which each target's CREATE comes before its DELETE. Every
+// request thus follows, by chance alike, any other: a fixed order puts
+// the same request first after another program ran (its caches cold,
+// the disk busy with the write before) and charges that to it alone.
+func roundOrder() []step {
+	var order []step
+	for t := 0; t < 3; t++ {
+		for v := 0; v < 4; v++ {
+			order = append(order, step{t, v})
+		}
+	}
+	rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	seen := [3]int{-1, -1, -1} // where each target's first of CREATE, DELETE is
+	for i, st := range order {
+		if st.verb < 2 {
+			continue
+		}
+		if seen[st.target] < 0 {
+			seen[st.target] = i
+			continue
+		}
+		j := seen[st.target] // the second: order the pair CREATE, DELETE
+		order[j].verb, order[i].verb = 2, 3
+	}
+	return order
+}
+
 func stopAll(ts ...*target) {
 	for _, t := range ts {
 		t.stop()
@@ -162,7 +197,7 @@ func (b *bench) compare() error {
 		c.aimx, command(c.aimx, "--version"))
 
 	// The base config (a domain, no mailbox): VERSION, LIST,
-	// CREATE+DELETE pairs, alternating target by target.
+	// CREATE+DELETE pairs, the three targets interleaved.
 	aimx, ours, fl, err := b.trio(configText(0), &keys)
 	if err != nil {
 		return err
@@ -170,15 +205,19 @@ func (b *bench) compare() error {
 	var version, list, create, del series
 	all := []*target{aimx, ours, fl}
 	for i := 0; i < c.rounds && err == nil; i++ {
-		// A new order of the three every round: what one leaves behind
-		// (a dirty page cache, a journal commit) falls on each alike.
-		for _, k := range rand.Perm(3) {
-			t := all[k]
-			version.add(k, ask(t, aimxtest.Version, "AIMX/1 OK", &err))
-			list.add(k, ask(t, aimxtest.List, "AIMX/1 OK", &err))
-			name := fmt.Sprintf("seq%d", i)
-			create.add(k, ask(t, aimxtest.Create(name, benchUser), aimxtest.OK, &err))
-			del.add(k, ask(t, aimxtest.Delete(name, false), aimxtest.OK, &err))
+		name := fmt.Sprintf("seq%d", i)
+		for _, st := range roundOrder() {
+			t, k := all[st.target], st.target
+			switch st.verb {
+			case 0:
+				version.add(k, ask(t, aimxtest.Version, "AIMX/1 OK", &err))
+			case 1:
+				list.add(k, ask(t, aimxtest.List, "AIMX/1 OK", &err))
+			case 2:
+				create.add(k, ask(t, aimxtest.Create(name, benchUser), aimxtest.OK, &err))
+			case 3:
+				del.add(k, ask(t, aimxtest.Delete(name, false), aimxtest.OK, &err))
+			}
 		}
 	}
 	if err != nil {
@@ -187,29 +226,48 @@ func (b *bench) compare() error {
 	}
 	logf("compare: sequential done after %s", time.Since(b.start).Round(time.Second))
 
-	// Throughput: 8 clients, CREATEs of distinct names, in three slices
-	// per target, alternating.
+	// Throughput: 8 clients, in three slices per target, alternating;
+	// first CREATE+DELETE pairs (the config stays small), then CREATEs
+	// of distinct names (the config grows).
 	const clients = 8
 	slice := c.secs / 3
 	type tp struct {
-		acked   int64
+		answers int64
 		elapsed time.Duration
+		busy    time.Duration
 		lat     []time.Duration
 		errs    int64
+		grew    int // mailboxes added to the config
 	}
-	tps := make([]tp, 3)
-	for r := 0; r < 3; r++ {
-		for k, t := range []*target{aimx, ours, fl} {
-			h := hammer(t.sock, clients, slice, fmt.Sprintf("tp%d-", r))
-			tps[k].acked += int64(len(h.acked))
-			tps[k].elapsed += h.elapsed
-			tps[k].lat = append(tps[k].lat, h.lat...)
-			tps[k].errs += h.errs
+	modes := []struct {
+		pairs bool
+		what  string
+	}{
+		{true, "each client a CREATE then a DELETE of a name of its own, so the config stays small"},
+		{false, "CREATEs of distinct names, so the config grows"},
+	}
+	tps := make([][]tp, len(modes))
+	for m, mode := range modes {
+		tps[m] = make([]tp, 3)
+		for r := 0; r < 3; r++ {
+			for k, t := range []*target{aimx, ours, fl} {
+				h := hammer(t.sock, clients, slice, fmt.Sprintf("tp%d.%d-", m, r), mode.pairs)
+				x := &tps[m][k]
+				x.answers += h.answers
+				x.elapsed += h.elapsed
+				x.busy += h.busy
+				x.lat = append(x.lat, h.lat...)
+				x.errs += h.errs
+				if !mode.pairs {
+					x.grew += len(h.acked)
+				}
+			}
 		}
 	}
 	stopAll(aimx, ours, fl)
 	logf("compare: throughput done after %s", time.Since(b.start).Round(time.Second))
-	rate := func(t tp) float64 { return float64(t.acked) / t.elapsed.Seconds() }
+	rate := func(t tp) float64 { return float64(t.answers) / t.elapsed.Seconds() }
+	cpuPer := func(t tp) time.Duration { return t.busy / time.Duration(max(t.answers, 1)) }
 
 	// Config scaling.
 	sizes := []int{10, 1000, 10000}
@@ -300,8 +358,11 @@ func (b *bench) compare() error {
 	row("MAILBOX-LIST, root, no mailbox", p50(list.aimx), p50(list.ours), p50(list.floor))
 	row("sequential CREATE, root, small config", p50(create.aimx), p50(create.ours), p50(create.floor))
 	row("sequential DELETE, root", p50(del.aimx), p50(del.ours), p50(del.floor))
-	b.rep.f("| throughput, %d clients (CREATEs of distinct names answered per second) | %.0f/s | %.0f/s | %.0f/s | %.2f× | %.2f× |\n",
-		clients, rate(tps[0]), rate(tps[1]), rate(tps[2]), rate(tps[1])/rate(tps[0]), rate(tps[2])/rate(tps[0]))
+	for m, mode := range modes {
+		t := tps[m]
+		b.rep.f("| throughput, %d clients (%s: requests answered per second) | %.0f/s | %.0f/s | %.0f/s | %.2f× | %.2f× |\n",
+			clients, mode.what, rate(t[0]), rate(t[1]), rate(t[2]), rate(t[1])/rate(t[0]), rate(t[2])/rate(t[0]))
+	}
 	for _, n := range sizes {
 		s := scale[n]
 		row(fmt.Sprintf("CREATE with %d mailboxes", n), p50(s.aimx), p50(s.ours), p50(s.floor))
@@ -310,7 +371,22 @@ func (b *bench) compare() error {
 		float64(aimxHWM)/1024, float64(aimxRSS)/1024, float64(steadyPeak)/1024, float64(rebuildPeak)/1024, float64(floorPeak)/1024,
 		float64(max(steadyPeak, rebuildPeak))/float64(aimxHWM), float64(floorPeak)/float64(aimxHWM))
 	b.rep.f("\nThe floor answers every frame `AIMX/1 OK` without reading a config: its rows are what a process per connection costs on this machine, whatever the verb. Our first CREATE on each config (not in the rows above) builds the index: %s at 10, %s at 1 000, %s at 10 000 mailboxes. Errors during the throughput runs: AIMX %d, ours %d, floor %d. Durable write of a %d-byte file (floor (b): temporary file, fsync, rename, fsync of the folder), p50 %s.\n",
-		ms(first[10]), ms(first[1000]), ms(first[10000]), tps[0].errs, tps[1].errs, tps[2].errs, len(configText(1)), ms(p50(floorB)))
+		ms(first[10]), ms(first[1000]), ms(first[10000]), tps[0][0].errs+tps[1][0].errs, tps[0][1].errs+tps[1][1].errs, tps[0][2].errs+tps[1][2].errs, len(configText(1)), ms(p50(floorB)))
+
+	// What bounds the throughput: the machine's CPU time per answer.
+	b.rep.f("\n### Throughput with %d clients: the CPU time behind each answer\n\n", clients)
+	b.rep.f("All CPUs' busy time (/proc/stat: not idle, not waiting for I/O) during each target's slices, divided by the requests it answered: the client, the activator (or AIMX's daemon) and the helper (or the floor) together. Where the CPUs are all busy, answers per second are the CPUs over this.\n\n")
+	b.rep.f("| run | AIMX daemon | aimx-mailboxd | floor | CPUs busy (AIMX, ours, floor) |\n|---|---|---|---|---|\n")
+	ncpu := float64(runtime.NumCPU())
+	for m, mode := range modes {
+		t := tps[m]
+		grew := ""
+		if !mode.pairs {
+			grew = fmt.Sprintf("; the config grew by %d, %d and %d mailboxes", t[0].grew, t[1].grew, t[2].grew)
+		}
+		b.rep.f("| %s%s | %s | %s | %s | %.0f %%, %.0f %%, %.0f %% |\n", mode.what, grew, ms(cpuPer(t[0])), ms(cpuPer(t[1])), ms(cpuPer(t[2])),
+			100*t[0].busy.Seconds()/t[0].elapsed.Seconds()/ncpu, 100*t[1].busy.Seconds()/t[1].elapsed.Seconds()/ncpu, 100*t[2].busy.Seconds()/t[2].elapsed.Seconds()/ncpu)
+	}
 
 	// The goals of issue #14.
 	yes := func(ok bool) string {
@@ -337,7 +413,10 @@ func (b *bench) compare() error {
 		bound := fa + 300*time.Microsecond
 		b.rep.f("| %s p50 ≤ floor + 0.3 ms | %s | %s | %s |\n", v.label, ms(p50(v.ours)), ms(bound), yes(p50(v.ours) <= bound))
 	}
-	b.rep.f("| throughput with %d clients ≥ 0.7 × the floor's | %.0f/s | %.0f/s | %s |\n", clients, rate(tps[1]), 0.7*rate(tps[2]), yes(rate(tps[1]) >= 0.7*rate(tps[2])))
+	for m, mode := range modes {
+		t := tps[m]
+		b.rep.f("| throughput with %d clients ≥ 0.7 × the floor's (%s) | %.0f/s | %.0f/s | %s |\n", clients, strings.SplitN(mode.what, ",", 2)[0], rate(t[1]), 0.7*rate(t[2]), yes(rate(t[1]) >= 0.7*rate(t[2])))
+	}
 	s10k := scale[10000]
 	bound := p50(s10k.floor) + p50(s10k.aimx)
 	b.rep.f("| CREATE p50 at 10 000 mailboxes ≤ floor + AIMX's | %s | %s | %s |\n", ms(p50(s10k.ours)), ms(bound), yes(p50(s10k.ours) <= bound))

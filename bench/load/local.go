@@ -108,7 +108,7 @@ func (b *bench) throughput(n int) error {
 		return err
 	}
 	defer stop()
-	r := hammer(sb.Sock, n, b.cfg.secs, fmt.Sprintf("t%d-", n))
+	r := hammer(sb.Sock, n, b.cfg.secs, fmt.Sprintf("t%d-", n), false)
 	cfg, _ := sb.ReadConfig()
 	ok := strings.Count(cfg, "\n[mailboxes.") == len(r.acked)
 	for _, name := range r.acked {

@@ -135,24 +135,39 @@ func sequentialAs(sock string, n int) (creates, deletes []time.Duration, err err
 
 // burst is what hammer measured.
 type burst struct {
-	acked   []string // the names whose CREATE was answered OK
+	acked   []string // the names whose CREATE was answered OK (and, in pairs, then deleted)
 	lat     []time.Duration
+	answers int64 // requests answered OK
 	errs    int64
 	elapsed time.Duration
+	busy    time.Duration // CPU time the whole machine spent meanwhile (all CPUs, not idle)
 }
 
-// hammer runs n clients sending CREATEs of distinct names (prefix and a
-// number, for the bench user) to sock for d: the one throughput loop of
-// make bench and make bench-aimx.
-func hammer(sock string, n int, d time.Duration, prefix string) burst {
+// hammer runs n clients against sock for d: the one throughput loop of
+// make bench and make bench-aimx. Each client sends CREATEs of distinct
+// names (prefix and a number, for the bench user); with pairs it follows
+// each CREATE with the DELETE of that name, so that the config stays as
+// small as it was (at most n mailboxes more).
+func hammer(sock string, n int, d time.Duration, prefix string, pairs bool) burst {
 	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		b    burst
-		errs atomic.Int64
-		seq  atomic.Int64
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		b       burst
+		errs    atomic.Int64
+		answers atomic.Int64
+		seq     atomic.Int64
 	)
+	ok := func(frame string) (time.Duration, bool) {
+		dd, resp := request(sock, frame)
+		if resp != aimxtest.OK {
+			errs.Add(1)
+			return dd, false
+		}
+		answers.Add(1)
+		return dd, true
+	}
 	deadline := time.Now().Add(d)
+	busy0 := busyCPU()
 	start := time.Now()
 	for w := 0; w < n; w++ {
 		wg.Add(1)
@@ -160,20 +175,25 @@ func hammer(sock string, n int, d time.Duration, prefix string) burst {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
 				name := fmt.Sprintf("%s%d", prefix, seq.Add(1))
-				dd, resp := request(sock, aimxtest.Create(name, benchUser))
-				if resp != aimxtest.OK {
-					errs.Add(1)
+				dd, created := ok(aimxtest.Create(name, benchUser))
+				if !created {
 					continue
 				}
+				lat := []time.Duration{dd}
+				if pairs {
+					if dd, deleted := ok(aimxtest.Delete(name, false)); deleted {
+						lat = append(lat, dd)
+					}
+				}
 				mu.Lock()
-				b.lat = append(b.lat, dd)
+				b.lat = append(b.lat, lat...)
 				b.acked = append(b.acked, name)
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	b.errs, b.elapsed = errs.Load(), time.Since(start)
+	b.errs, b.answers, b.elapsed, b.busy = errs.Load(), answers.Load(), time.Since(start), busyCPU()-busy0
 	return b
 }
 

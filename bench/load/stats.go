@@ -73,6 +73,22 @@ func loadavg() string {
 	return strings.Join(f[:3], ", ")
 }
 
+// busyCPU is the CPU time all CPUs have spent other than idle or
+// waiting for I/O since boot (/proc/stat), at USER_HZ resolution.
+func busyCPU() time.Duration {
+	b, _ := os.ReadFile("/proc/stat")
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	var busy int64
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i != 3 && i != 4 && i < 8 { // idle, iowait; guest time is in user already
+			busy += n
+		}
+	}
+	return time.Duration(busy) * time.Second / 100
+}
+
 // procStatus returns a field of /proc/pid/status in KiB (VmHWM, VmRSS).
 func procStatus(pid int, field string) int64 {
 	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
