@@ -136,8 +136,7 @@ type request struct {
 	looked  bool
 	resp    wire.Response
 	record  *Record     // the request's log record, written by after
-	dataDir string      // set by an edit: whose trash to empty after the answer
-	tx      *mailbox.Tx // set by an edit: Released after the answer
+	tx      *mailbox.Tx // an edit's: Released, and its trash emptied, after the answer
 }
 
 // Handle answers one parsed request from caller and logs its decision.
@@ -179,9 +178,7 @@ func (rq *request) after() {
 	}
 	if rq.tx != nil {
 		rq.tx.Release()
-	}
-	if rq.dataDir != "" {
-		mailbox.EmptyTrash(rq.dataDir)
+		mailbox.EmptyTrash(rq.tx.DataDir)
 	}
 }
 
@@ -303,7 +300,7 @@ func (rq *request) create() wire.Response {
 		return rq.failErr(lerr)
 	}
 	defer tx.Close()
-	rq.dataDir, rq.tx = tx.DataDir, tx
+	rq.tx = tx
 	if _, ok := tx.Config.Mailbox(name); ok {
 		return rq.failErr(mailbox.ErrExists)
 	}
@@ -373,7 +370,7 @@ func (rq *request) delete() wire.Response {
 		return rq.failErr(err)
 	}
 	defer tx.Close()
-	rq.dataDir, rq.tx = tx.DataDir, tx
+	rq.tx = tx
 	var target *authz.Mailbox
 	if st, ok := tx.Config.Mailbox(name); ok {
 		target = &authz.Mailbox{Name: name, Owner: st.Owner}
