@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -120,6 +121,25 @@ func (b *bench) trio(text string, keys *string) (aimx, ours, fl *target, err err
 	return aimx, ours, fl, nil
 }
 
+// startFloorAB starts floor (a+b) on a sandbox of its own, writing
+// durably in a folder of it.
+func (b *bench) startFloorAB() (*target, error) {
+	sb, err := sandbox(baseConfig)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(sb.Dir, "floor-ab")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		os.RemoveAll(sb.Dir)
+		return nil, err
+	}
+	stop, err := serve(sb, false, b.cfg.floorAB, dir, strconv.Itoa(len(configText(1))))
+	if err != nil {
+		return nil, err
+	}
+	return &target{name: "floor (a+b)", sock: sb.Sock, stop: stop}, nil
+}
+
 // step is one request of a round: verb 0 to 3 (VERSION, LIST, CREATE,
 // DELETE) to target 0 to 2 (AIMX, ours, the floor).
 type step struct{ target, verb int }
@@ -228,7 +248,13 @@ func (b *bench) compare() error {
 
 	// Throughput: 8 clients, in three slices per target, alternating;
 	// first CREATE+DELETE pairs (the config stays small), then CREATEs
-	// of distinct names (the config grows).
+	// of distinct names (the config grows). Floor (a+b) joins these runs
+	// as a fourth target.
+	fab, err := b.startFloorAB()
+	if err != nil {
+		stopAll(aimx, ours, fl)
+		return err
+	}
 	const clients = 8
 	slice := c.secs / 3
 	type tp struct {
@@ -248,9 +274,9 @@ func (b *bench) compare() error {
 	}
 	tps := make([][]tp, len(modes))
 	for m, mode := range modes {
-		tps[m] = make([]tp, 3)
+		tps[m] = make([]tp, 4)
 		for r := 0; r < 3; r++ {
-			for k, t := range []*target{aimx, ours, fl} {
+			for k, t := range []*target{aimx, ours, fl, fab} {
 				h := hammer(t.sock, clients, slice, fmt.Sprintf("tp%d.%d-", m, r), mode.pairs)
 				x := &tps[m][k]
 				x.answers += h.answers
@@ -264,7 +290,7 @@ func (b *bench) compare() error {
 			}
 		}
 	}
-	stopAll(aimx, ours, fl)
+	stopAll(aimx, ours, fl, fab)
 	logf("compare: throughput done after %s", time.Since(b.start).Round(time.Second))
 	rate := func(t tp) float64 { return float64(t.answers) / t.elapsed.Seconds() }
 	cpuPer := func(t tp) time.Duration { return t.busy / time.Duration(max(t.answers, 1)) }
@@ -370,13 +396,21 @@ func (b *bench) compare() error {
 	b.rep.f("| peak memory at 10 000 mailboxes | %.1f MiB (VmHWM; %.1f MiB resident for as long as it runs) | %.1f MiB per instance (%.1f MiB for the one that builds the index) | %.1f MiB | %.2f× | %.2f× |\n",
 		float64(aimxHWM)/1024, float64(aimxRSS)/1024, float64(steadyPeak)/1024, float64(rebuildPeak)/1024, float64(floorPeak)/1024,
 		float64(max(steadyPeak, rebuildPeak))/float64(aimxHWM), float64(floorPeak)/float64(aimxHWM))
-	b.rep.f("\nThe floor answers every frame `AIMX/1 OK` without reading a config: its rows are what a process per connection costs on this machine, whatever the verb. Our first CREATE on each config (not in the rows above) builds the index: %s at 10, %s at 1 000, %s at 10 000 mailboxes. Errors during the throughput runs: AIMX %d, ours %d, floor %d. Durable write of a %d-byte file (floor (b): temporary file, fsync, rename, fsync of the folder), p50 %s.\n",
-		ms(first[10]), ms(first[1000]), ms(first[10000]), tps[0][0].errs+tps[1][0].errs, tps[0][1].errs+tps[1][1].errs, tps[0][2].errs+tps[1][2].errs, len(configText(1)), ms(p50(floorB)))
+	b.rep.f("\nThe floor answers every frame `AIMX/1 OK` without reading a config: its rows are what a process per connection costs on this machine, whatever the verb. Our first CREATE on each config (not in the rows above) builds the index: %s at 10, %s at 1 000, %s at 10 000 mailboxes. Errors during the throughput runs: AIMX %d, ours %d, floor %d, floor (a+b) %d. Durable write of a %d-byte file (floor (b): temporary file, fsync, rename, fsync of the folder), p50 %s.\n",
+		ms(first[10]), ms(first[1000]), ms(first[10000]), tps[0][0].errs+tps[1][0].errs, tps[0][1].errs+tps[1][1].errs, tps[0][2].errs+tps[1][2].errs, tps[0][3].errs+tps[1][3].errs, len(configText(1)), ms(p50(floorB)))
 
 	// What bounds the throughput: the machine's CPU time per answer.
-	b.rep.f("\n### Throughput with %d clients: the CPU time behind each answer\n\n", clients)
-	b.rep.f("All CPUs' busy time (/proc/stat: not idle, not waiting for I/O) during each target's slices, divided by the requests it answered: the client, the activator (or AIMX's daemon) and the helper (or the floor) together. Where the CPUs are all busy, answers per second are the CPUs over this.\n\n")
-	b.rep.f("| run | AIMX daemon | aimx-mailboxd | floor | CPUs busy (AIMX, ours, floor) |\n|---|---|---|---|---|\n")
+	b.rep.f("\n### Throughput with %d clients: what a durable answer costs\n\n", clients)
+	b.rep.f("Floor (a+b) is the floor program making floor (b)'s durable write (%d bytes, under a lock, as the helper writes its config) before it answers: the cheapest Go program per connection whose answer waits for the disk. Its rate, in the same alternating slices as the other three, is what durability leaves of the floor's.\n\n", len(configText(1)))
+	b.rep.f("| run | floor | floor (a+b) | aimx-mailboxd | floor (a+b) / floor | ours / floor | ours / floor (a+b) |\n|---|---|---|---|---|---|---|\n")
+	for m, mode := range modes {
+		t := tps[m]
+		b.rep.f("| %s | %.0f/s | %.0f/s | %.0f/s | %.2f× | %.2f× | %.2f× |\n", strings.SplitN(mode.what, ",", 2)[0], rate(t[2]), rate(t[3]), rate(t[1]),
+			rate(t[3])/rate(t[2]), rate(t[1])/rate(t[2]), rate(t[1])/rate(t[3]))
+	}
+	b.rep.f("\nThe CPU time behind each answer: ")
+	b.rep.f("all CPUs' busy time (/proc/stat: not idle, not waiting for I/O) during each target's slices, divided by the requests it answered: the client, the activator (or AIMX's daemon) and the helper (or the floor) together. Where the CPUs are all busy, answers per second are the CPUs over this.\n\n")
+	b.rep.f("| run | AIMX daemon | aimx-mailboxd | floor | floor (a+b) | CPUs busy (AIMX, ours, floor, floor (a+b)) |\n|---|---|---|---|---|---|\n")
 	ncpu := float64(runtime.NumCPU())
 	for m, mode := range modes {
 		t := tps[m]
@@ -384,8 +418,9 @@ func (b *bench) compare() error {
 		if !mode.pairs {
 			grew = fmt.Sprintf("; the config grew by %d, %d and %d mailboxes", t[0].grew, t[1].grew, t[2].grew)
 		}
-		b.rep.f("| %s%s | %s | %s | %s | %.0f %%, %.0f %%, %.0f %% |\n", mode.what, grew, ms(cpuPer(t[0])), ms(cpuPer(t[1])), ms(cpuPer(t[2])),
-			100*t[0].busy.Seconds()/t[0].elapsed.Seconds()/ncpu, 100*t[1].busy.Seconds()/t[1].elapsed.Seconds()/ncpu, 100*t[2].busy.Seconds()/t[2].elapsed.Seconds()/ncpu)
+		busy := func(x tp) float64 { return 100 * x.busy.Seconds() / x.elapsed.Seconds() / ncpu }
+		b.rep.f("| %s%s | %s | %s | %s | %s | %.0f %%, %.0f %%, %.0f %%, %.0f %% |\n", mode.what, grew, ms(cpuPer(t[0])), ms(cpuPer(t[1])), ms(cpuPer(t[2])), ms(cpuPer(t[3])),
+			busy(t[0]), busy(t[1]), busy(t[2]), busy(t[3]))
 	}
 
 	// The goals of issue #14.

@@ -35,7 +35,7 @@ type config struct {
 	socket, floorSocket, configPath, floorSandboxed string
 
 	// make bench-aimx.
-	aimx                             string
+	aimx, floorAB                    string // floorAB: the floor (a+b) binary
 	rounds, scaleCreates, memCreates int
 }
 
@@ -55,6 +55,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.configPath, "config", "", "with -socket: the helper's config file (its size, and its folder for floor (b))")
 	fs.StringVar(&c.floorSandboxed, "floor-sandboxed-socket", "", "with -socket, optional: floor (a) behind a copy of the helper's sandboxed instance unit")
 	fs.StringVar(&c.aimx, "aimx", "", "compare: the aimx binary (crate aimx); enables the comparison run")
+	fs.StringVar(&c.floorAB, "floorab", "", "compare: the floor (a+b) binary (bench/floorab), a fourth target of the throughput runs")
 	fs.IntVar(&c.rounds, "rounds", 200, "compare: sequential requests of each kind per target")
 	fs.IntVar(&c.scaleCreates, "scale-creates", 40, "compare: CREATEs per target at each config size")
 	fs.IntVar(&c.memCreates, "mem-creates", 5, "compare: CREATEs through rsswrap at 10 000 mailboxes, for the helper's peak RSS")
@@ -69,8 +70,8 @@ func parseFlags(args []string) (config, error) {
 		}
 	case c.aimx != "":
 		c.mode = modeAIMX
-		if c.helper == "" || c.floor == "" || c.wrap == "" {
-			return c, errors.New("-aimx needs -helper, -floor and -wrap")
+		if c.helper == "" || c.floor == "" || c.floorAB == "" || c.wrap == "" {
+			return c, errors.New("-aimx needs -helper, -floor, -floorab and -wrap")
 		}
 	case c.helper == "" || c.floor == "" || c.wrap == "":
 		return c, errors.New("needs -helper, -floor and -wrap (or -socket, or -aimx)")
