@@ -133,11 +133,15 @@ func (b *bench) startFloorAB() (*target, error) {
 		os.RemoveAll(sb.Dir)
 		return nil, err
 	}
-	stop, err := serve(sb, false, b.cfg.floorAB, dir, strconv.Itoa(len(configText(1))))
+	act, err := aimxtest.Activate(sb.Sock, b.cfg.floorAB, dir, strconv.Itoa(len(configText(1))))
 	if err != nil {
+		os.RemoveAll(sb.Dir)
 		return nil, err
 	}
-	return &target{name: "floor (a+b)", sock: sb.Sock, stop: stop}, nil
+	return &target{name: "floor (a+b)", sock: sb.Sock, stop: func() {
+		act.Stop()
+		os.RemoveAll(sb.Dir)
+	}}, nil
 }
 
 // step is one request of a round: verb 0 to 3 (VERSION, LIST, CREATE,
@@ -291,6 +295,13 @@ func (b *bench) compare() error {
 		}
 	}
 	stopAll(aimx, ours, fl, fab)
+	for m := range modes {
+		for k, t := range []*target{aimx, ours, fl, fab} {
+			if tps[m][k].answers == 0 {
+				return fmt.Errorf("%s answered nothing in the throughput run (%d errors)", t.name, tps[m][k].errs)
+			}
+		}
+	}
 	logf("compare: throughput done after %s", time.Since(b.start).Round(time.Second))
 	rate := func(t tp) float64 { return float64(t.answers) / t.elapsed.Seconds() }
 	cpuPer := func(t tp) time.Duration { return t.busy / time.Duration(max(t.answers, 1)) }
