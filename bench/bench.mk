@@ -49,7 +49,7 @@ bench-aimx: deps-run
 	@mkdir -p $(BENCH_BIN) $(EVIDENCE)
 	CGO_ENABLED=0 $(GOBUILD) -o $(BENCH_BIN)/aimx-mailboxd ./cmd/aimx-mailboxd
 	$(GO) build -o $(BENCH_BIN)/floor ./bench/floor
-	$(GO) build -o $(BENCH_BIN)/floorab ./bench/floorab
+	$(GO) build -tags floorab -o $(BENCH_BIN)/floorab ./bench/floor
 	$(GO) build -o $(BENCH_BIN)/rsswrap ./bench/rsswrap
 	$(GO) build -o $(BENCH_BIN)/load ./bench/load
 	$(BENCH_BIN)/load -aimx $(BENCH_AIMX) -helper $(BENCH_BIN)/aimx-mailboxd -floor $(BENCH_BIN)/floor -floorab $(BENCH_BIN)/floorab -wrap $(BENCH_BIN)/rsswrap \

@@ -6,6 +6,10 @@
 // its half-close (closing with unread input would reset the connection),
 // answers "AIMX/1 OK\n" and exits.
 // What the helper costs beyond this is its own work.
+//
+// Built with -tags floorab it is floor (a+b) of make bench-aimx: the same
+// program that, before it answers, makes floor (b)'s durable write
+// (durable.go). Without the tag that step is empty (nodurable.go).
 package main
 
 import (
@@ -24,6 +28,10 @@ func main() {
 		if n <= 0 || err != nil {
 			break
 		}
+	}
+	if err := durableWrite(os.Args[1:]); err != nil {
+		os.Stderr.WriteString("floor: " + err.Error() + "\n")
+		os.Exit(1)
 	}
 	if _, err := unix.Write(3, []byte("AIMX/1 OK\n")); err != nil {
 		os.Exit(1)

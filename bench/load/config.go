@@ -55,7 +55,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.configPath, "config", "", "with -socket: the helper's config file (its size, and its folder for floor (b))")
 	fs.StringVar(&c.floorSandboxed, "floor-sandboxed-socket", "", "with -socket, optional: floor (a) behind a copy of the helper's sandboxed instance unit")
 	fs.StringVar(&c.aimx, "aimx", "", "compare: the aimx binary (crate aimx); enables the comparison run")
-	fs.StringVar(&c.floorAB, "floorab", "", "compare: the floor (a+b) binary (bench/floorab), a fourth target of the throughput runs")
+	fs.StringVar(&c.floorAB, "floorab", "", "compare: the floor (a+b) binary (bench/floor built with -tags floorab), a fourth target of the throughput runs")
 	fs.IntVar(&c.rounds, "rounds", 200, "compare: sequential requests of each kind per target")
 	fs.IntVar(&c.scaleCreates, "scale-creates", 40, "compare: CREATEs per target at each config size")
 	fs.IntVar(&c.memCreates, "mem-creates", 5, "compare: CREATEs through rsswrap at 10 000 mailboxes, for the helper's peak RSS")
