@@ -419,8 +419,7 @@ func (b *bench) compare() error {
 		b.rep.f("| %s | %.0f/s | %.0f/s | %.0f/s | %.2f× | %.2f× | %.2f× |\n", strings.SplitN(mode.what, ",", 2)[0], rate(t[2]), rate(t[3]), rate(t[1]),
 			rate(t[3])/rate(t[2]), rate(t[1])/rate(t[2]), rate(t[1])/rate(t[3]))
 	}
-	b.rep.f("\nThe CPU time behind each answer: ")
-	b.rep.f("all CPUs' busy time (/proc/stat: not idle, not waiting for I/O) during each target's slices, divided by the requests it answered: the client, the activator (or AIMX's daemon) and the helper (or the floor) together. Where the CPUs are all busy, answers per second are the CPUs over this.\n\n")
+	b.rep.f("\nThe CPU time behind each answer: all CPUs' busy time (/proc/stat: not idle, not waiting for I/O) during each target's slices, divided by the requests it answered: the client, the activator (or AIMX's daemon) and the helper (or the floor) together. Where the CPUs are all busy, answers per second are the CPUs over this.\n\n")
 	b.rep.f("| run | AIMX daemon | aimx-mailboxd | floor | floor (a+b) | CPUs busy (AIMX, ours, floor, floor (a+b)) |\n|---|---|---|---|---|---|\n")
 	ncpu := float64(runtime.NumCPU())
 	for m, mode := range modes {
