@@ -35,7 +35,7 @@ type Config struct {
 	Domain  string
 	DataDir string // empty when the file does not set data_dir
 
-	mailboxes map[string]Stanza // of a decoded config; an indexed one reads index.Entries
+	mailboxes map[string]Stanza // of a decoded config; an indexed one reads its index
 
 	text    []byte
 	meaning map[string]any // nil until the text is decoded
@@ -137,7 +137,7 @@ func (c *Config) Mailbox(name string) (Stanza, bool) {
 // Len is the number of mailboxes.
 func (c *Config) Len() int {
 	if c.mailboxes == nil && c.index != nil {
-		return len(c.index.Entries)
+		return c.index.Len()
 	}
 	return len(c.mailboxes)
 }
@@ -148,8 +148,8 @@ func (c *Config) Len() int {
 func (c *Config) All() iter.Seq[Stanza] {
 	return func(yield func(Stanza) bool) {
 		if c.mailboxes == nil && c.index != nil {
-			for i := range c.index.Entries {
-				if !yield(c.index.Entries[i].Stanza) {
+			for i := range c.index.Len() {
+				if !yield(c.index.at(i).Stanza) {
 					return
 				}
 			}
@@ -166,9 +166,9 @@ func (c *Config) All() iter.Seq[Stanza] {
 // Names returns the mailbox names of the config, sorted.
 func (c *Config) Names() []string {
 	if c.mailboxes == nil && c.index != nil {
-		names := make([]string, len(c.index.Entries))
-		for i, e := range c.index.Entries {
-			names[i] = e.Name
+		names := make([]string, c.index.Len())
+		for i := range names {
+			names[i] = c.index.nameAt(i)
 		}
 		return names
 	}

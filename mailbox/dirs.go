@@ -68,7 +68,7 @@ func (t *Tx) Create(st Stanza, uid, gid uint32, reclaim func(folderUID, folderGI
 	if _, ok := t.Config.Mailbox(st.Name); ok {
 		return fmt.Errorf("mailbox '%s': %w", st.Name, ErrExists)
 	}
-	text, err := t.Config.WithStanza(st)
+	added, err := t.Config.stanzaAdded(st)
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func (t *Tx) Create(st Stanza, uid, gid uint32, reclaim func(folderUID, folderGI
 		t.syncSoon(kindFD[i], t.path(kinds[i]))
 		handed[i] = true
 	}
-	if err := t.write(text); err != nil {
+	if err := t.write(t.Config.text, added); err != nil {
 		return rollback(err)
 	}
 	return nil
@@ -256,7 +256,7 @@ func (t *Tx) Delete(name string, force bool) error {
 	if count[Inbox]+count[Sent] > 0 {
 		return &NonEmptyError{Name: name, Inbox: count[Inbox], Sent: count[Sent]}
 	}
-	if err := t.write(text); err != nil {
+	if err := t.write(text, nil); err != nil {
 		putBack()
 		return &StepError{Err: err}
 	}

@@ -300,7 +300,7 @@ func editBoth(t *testing.T, text []byte, st Stanza, create bool) ([]byte, bool, 
 		if err != nil {
 			t.Fatal(err)
 		}
-		if a, b := fast.next.marshal(sum), MarshalIndex(rebuilt.index); !bytes.Equal(a, b) {
+		if a, b := fast.next.marshal(sum).bytes(), MarshalIndex(rebuilt.index); !bytes.Equal(a, b) {
 			t.Fatalf("create=%v %s: derived index differs from a rebuild:\n%s\n%s\ntext:\n%q", create, st.Name, a, b, got)
 		}
 	}

@@ -7,8 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"maps"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -30,7 +30,15 @@ type Index struct {
 	// to this text means the old config plus that mailbox. Established by
 	// decoding the text with a probe stanza appended and comparing.
 	Appendable bool
-	Entries    []IndexEntry // sorted by name
+
+	// rows are the mailboxes' lines as the file holds them, one per
+	// mailbox, sorted by name; row i is rows[start[i]:start[i+1]], its
+	// '\n' included, and start[0] is 0. A request decodes only the rows
+	// it reads, and an edit copies the others out unchanged: at 10 000
+	// mailboxes, entries decoded into a slice cost a CREATE more than
+	// its hashing.
+	rows  []byte
+	start []int
 }
 
 // IndexEntry is one mailbox of an Index.
@@ -44,21 +52,98 @@ type IndexEntry struct {
 	Own bool
 }
 
+// setEntries makes es (sorted by name, no name twice) x's mailboxes.
+func (x *Index) setEntries(es []IndexEntry) {
+	x.rows, x.start = nil, []int{0}
+	for i := range es {
+		x.rows = appendRow(x.rows, &es[i])
+		x.start = append(x.start, len(x.rows))
+	}
+}
+
+// Len is the number of mailboxes; x may be nil.
+func (x *Index) Len() int {
+	if x == nil || len(x.start) == 0 {
+		return 0
+	}
+	return len(x.start) - 1
+}
+
+// offset is where row i starts, i ≤ Len (Len: the end of the rows).
+func (x *Index) offset(i int) int {
+	if i == 0 {
+		return 0
+	}
+	return x.start[i]
+}
+
+// field k (0: own flag, 1: name, 2: address, 3: owner) of row i, as
+// written (escaped).
+func (x *Index) field(i, k int) []byte {
+	l := x.rows[x.start[i] : x.start[i+1]-1]
+	for ; k > 0; k-- {
+		l = l[bytes.IndexByte(l, '\t')+1:]
+	}
+	if t := bytes.IndexByte(l, '\t'); t >= 0 {
+		l = l[:t]
+	}
+	return l
+}
+
+// at is mailbox i, in name order. The rows were checked when the index
+// was read or made, so their fields unescape.
+func (x *Index) at(i int) IndexEntry {
+	e, _ := parseRow(x.rows[x.start[i] : x.start[i+1]-1])
+	return e
+}
+
+// nameAt is the name of mailbox i.
+func (x *Index) nameAt(i int) string {
+	n, _ := unescapeField(string(x.field(i, 1)))
+	return n
+}
+
+// search is where mailbox name is, or would go, in the rows; found says
+// whether it is there.
+func (x *Index) search(name string) (int, bool) {
+	lo, hi := 0, x.Len()
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if compareField(x.field(m, 1), name) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < x.Len() && compareField(x.field(lo, 1), name) == 0
+}
+
+// compareField compares the name that escaped field f holds with name,
+// without a copy when f holds no escape.
+func compareField(f []byte, name string) int {
+	if bytes.IndexByte(f, '\\') < 0 {
+		return strings.Compare(string(f), name)
+	}
+	n, _ := unescapeField(string(f))
+	return strings.Compare(n, name)
+}
+
 // entry finds mailbox name; x may be nil.
 func (x *Index) entry(name string) (IndexEntry, bool) {
 	if x == nil {
 		return IndexEntry{}, false
 	}
-	i, ok := slices.BinarySearchFunc(x.Entries, name, func(e IndexEntry, n string) int { return strings.Compare(e.Name, n) })
+	i, ok := x.search(name)
 	if !ok {
 		return IndexEntry{}, false
 	}
-	return x.Entries[i], true
+	return x.at(i), true
 }
 
 // indexEdit is the index of a config text after one edit, described by
 // the index before it and the edit: one mailbox added (add), or removed
-// (add nil). It is written out without copying the entries (marshal).
+// (add nil). It is written out without decoding the rows it keeps
+// (marshal).
 type indexEdit struct {
 	base *Index
 	name string
@@ -71,36 +156,25 @@ func (x *Index) with(name string, e *IndexEntry) *indexEdit {
 	return &indexEdit{base: x, name: name, add: e}
 }
 
-// each calls f for every entry of the edited index, in order.
-func (d *indexEdit) each(f func(*IndexEntry)) {
-	es := d.base.Entries
-	i, found := slices.BinarySearchFunc(es, d.name, func(e IndexEntry, n string) int { return strings.Compare(e.Name, n) })
-	for k := range es[:i] {
-		f(&es[k])
-	}
-	if d.add != nil {
-		f(d.add)
-	}
-	if found {
-		i++
-	}
-	for k := range es[i:] {
-		f(&es[i+k])
-	}
-}
-
 // marshal is the file form of the edited index, describing the text
-// whose hash is sum.
-func (d *indexEdit) marshal(sum [sha256.Size]byte) []byte {
-	n := len(d.base.Entries)
-	if d.add != nil {
-		n++
-	} else if _, ok := d.base.entry(d.name); ok {
-		n--
+// whose hash is sum, in pieces: the header, the rows before the
+// mailbox's place, its new row (if any), the rows after it (the old
+// ones, not copied), and the last line.
+func (d *indexEdit) marshal(sum [sha256.Size]byte) indexFile {
+	x := d.base
+	i, found := x.search(d.name)
+	n, next := x.Len(), i
+	if found {
+		n, next = n-1, i+1
 	}
-	h := *d.base
+	var add []byte
+	if d.add != nil {
+		add = appendRow(nil, d.add)
+		n++
+	}
+	h := *x
 	h.Sum = sum
-	return marshalIndex(&h, n, d.each)
+	return withEnd(h.appendHeader(nil, n), x.rows[:x.offset(i)], add, x.rows[x.offset(next):])
 }
 
 // textHash is the SHA-256 of text, and the hash's state after it, from
@@ -157,9 +231,12 @@ func BuildIndex(path string, text []byte) (*Config, error) {
 	}
 	x := &Index{Domain: c.Domain, DataDir: c.DataDir}
 	x.Sum, c.hashed = textHash(text)
-	for _, n := range c.Names() {
-		x.Entries = append(x.Entries, IndexEntry{Stanza: c.mailboxes[n]})
+	names := c.Names()
+	es := make([]IndexEntry, len(names))
+	for i, n := range names {
+		es[i].Stanza = c.mailboxes[n]
 	}
+	x.setEntries(es)
 	c.index = x
 
 	if !assignsMailboxes(text) {
@@ -209,11 +286,12 @@ func BuildIndex(path string, text []byte) (*Config, error) {
 	dmbs, _ := dm["mailboxes"].(map[string]any)
 	rmbs, _ := rm["mailboxes"].(map[string]any)
 	mbs, _ := c.meaning["mailboxes"].(map[string]any)
-	for i := range x.Entries {
-		n := x.Entries[i].Name
+	for i := range es {
+		n := es[i].Name
 		_, elsewhere := rmbs[n]
-		x.Entries[i].Own = clean[n] && !elsewhere && equal(dmbs[n], mbs[n])
+		es[i].Own = clean[n] && !elsewhere && equal(dmbs[n], mbs[n])
 	}
+	x.setEntries(es)
 	return c, nil
 }
 
@@ -249,25 +327,27 @@ func fromIndex(path string, text []byte, x *Index) *Config {
 
 // The index file: a header line, one line per field, one line per
 // mailbox (tab-separated, sorted by name), and a last line with the
-// SHA-256 of every byte before it, so that a torn or truncated file is
-// never trusted.
-const indexMagic = "aimx-mailboxd config index 1"
+// CRC-32 (IEEE, as in gzip) of every byte before it, so that a torn or truncated file is
+// never trusted. (A checksum against accidents is enough: only root, or
+// the config folder's owner, can write the index, and a request trusts
+// no other; TestIndexUntrusted.)
+const indexMagic = "aimx-mailboxd config index 2"
+
+// indexFile is an index's file form in pieces, which writeIndex writes
+// one after the other without joining them.
+type indexFile [][]byte
+
+// bytes is the file form in one piece.
+func (f indexFile) bytes() []byte { return bytes.Join(f, nil) }
 
 // MarshalIndex is the file form of x.
 func MarshalIndex(x *Index) []byte {
-	return marshalIndex(x, len(x.Entries), func(f func(*IndexEntry)) {
-		for i := range x.Entries {
-			f(&x.Entries[i])
-		}
-	})
+	return withEnd(x.appendHeader(nil, x.Len()), x.rows).bytes()
 }
 
-// marshalIndex writes the header of x and the n entries that each
-// gives.
-func marshalIndex(x *Index, n int, each func(func(*IndexEntry))) []byte {
-	size := 256 + len(x.Domain) + len(x.DataDir)
-	each(func(e *IndexEntry) { size += 8 + len(e.Name) + len(e.Address) + len(e.Owner) })
-	b := make([]byte, 0, size)
+// appendHeader appends the file's lines before the rows: x's fields and
+// n, the number of rows.
+func (x *Index) appendHeader(b []byte, n int) []byte {
 	b = append(b, indexMagic+"\nsum "...)
 	b = hex.AppendEncode(b, x.Sum[:])
 	b = append(b, "\ndomain "...)
@@ -278,45 +358,115 @@ func marshalIndex(x *Index, n int, each func(func(*IndexEntry))) []byte {
 	b = strconv.AppendBool(b, x.Appendable)
 	b = append(b, "\nmailboxes "...)
 	b = strconv.AppendInt(b, int64(n), 10)
-	b = append(b, '\n')
-	each(func(e *IndexEntry) {
-		if e.Own {
-			b = append(b, "own\t"...)
-		} else {
-			b = append(b, "-\t"...)
-		}
-		b = appendField(b, e.Name)
-		b = append(b, '\t')
-		b = appendField(b, e.Address)
-		b = append(b, '\t')
-		b = appendField(b, e.Owner)
-		b = append(b, '\n')
-	})
-	sum := sha256.Sum256(b)
-	b = append(b, "end "...)
-	b = hex.AppendEncode(b, sum[:])
 	return append(b, '\n')
+}
+
+// appendRow appends e's line.
+func appendRow(b []byte, e *IndexEntry) []byte {
+	if e.Own {
+		b = append(b, "own\t"...)
+	} else {
+		b = append(b, "-\t"...)
+	}
+	b = appendField(b, e.Name)
+	b = append(b, '\t')
+	b = appendField(b, e.Address)
+	b = append(b, '\t')
+	b = appendField(b, e.Owner)
+	return append(b, '\n')
+}
+
+// withEnd is the pieces of a file form followed by its last line: the
+// CRC-32 of all of them.
+func withEnd(pieces ...[]byte) indexFile {
+	var sum uint32
+	for _, p := range pieces {
+		sum = crc32.Update(sum, crc32.IEEETable, p)
+	}
+	return append(pieces, fmt.Appendf(nil, "end %08x\n", sum))
 }
 
 var errIndex = errors.New("not a valid index")
 
+// parseRow decodes one row, without its '\n': four tab-separated fields
+// (own or -, name, address, owner), each a valid appendField.
+func parseRow(l []byte) (IndexEntry, error) {
+	var e IndexEntry
+	var f [4][]byte
+	for j := range 3 {
+		t := bytes.IndexByte(l, '\t')
+		if t < 0 {
+			return e, errIndex
+		}
+		f[j], l = l[:t], l[t+1:]
+	}
+	f[3] = l
+	if bytes.IndexByte(l, '\t') >= 0 {
+		return e, errIndex
+	}
+	switch string(f[0]) {
+	case "own":
+		e.Own = true
+	case "-":
+	default:
+		return e, errIndex
+	}
+	var err1, err2, err3 error
+	e.Name, err1 = unescapeField(string(f[1]))
+	e.Address, err2 = unescapeField(string(f[2]))
+	e.Owner, err3 = unescapeField(string(f[3]))
+	if err1 != nil || err2 != nil || err3 != nil {
+		return e, errIndex
+	}
+	return e, nil
+}
+
+// checkRow checks one row, without its '\n', as parseRow would, and
+// returns its name field as written; it copies nothing unless a field
+// holds an escape.
+func checkRow(l []byte) ([]byte, error) {
+	t1 := bytes.IndexByte(l, '\t')
+	if t1 < 0 {
+		return nil, errIndex
+	}
+	if f := string(l[:t1]); f != "own" && f != "-" {
+		return nil, errIndex
+	}
+	rest := l[t1+1:]
+	t2 := bytes.IndexByte(rest, '\t')
+	if t2 < 0 {
+		return nil, errIndex
+	}
+	name := rest[:t2]
+	if n := bytes.Count(rest[t2+1:], []byte{'\t'}); n != 1 {
+		return nil, errIndex
+	}
+	if bytes.IndexByte(rest, '\\') >= 0 {
+		if _, err := parseRow(l); err != nil {
+			return nil, err
+		}
+	}
+	return name, nil
+}
+
 // UnmarshalIndex parses the file form of an index; any flaw is an error.
+// Every row is checked (fields, escapes, names strictly increasing) but
+// not decoded: the Index keeps the rows as they are.
 func UnmarshalIndex(data []byte) (*Index, error) {
 	i := bytes.LastIndexByte(data[:max(len(data)-1, 0)], '\n')
 	if i < 0 || data[len(data)-1] != '\n' {
 		return nil, errIndex
 	}
-	sum := sha256.Sum256(data[:i+1])
-	if string(data[i+1:len(data)-1]) != "end "+hex.EncodeToString(sum[:]) {
+	if string(data[i+1:len(data)-1]) != fmt.Sprintf("end %08x", crc32.ChecksumIEEE(data[:i+1])) {
 		return nil, errIndex
 	}
-	body := string(data[:i+1]) // every field is cut from it, without a copy each
+	body := data[:i+1]
 	next := func() (string, bool) {
-		j := strings.IndexByte(body, '\n')
+		j := bytes.IndexByte(body, '\n')
 		if j < 0 {
 			return "", false
 		}
-		line := body[:j]
+		line := string(body[:j])
 		body = body[j+1:]
 		return line, true
 	}
@@ -364,47 +514,38 @@ func UnmarshalIndex(data []byte) (*Index, error) {
 	if err != nil || n < 0 || n > len(body) {
 		return nil, errIndex
 	}
-	x.Entries = make([]IndexEntry, n)
-	for k := range x.Entries {
-		l, ok := next()
-		if !ok {
+	x.rows, x.start = body, make([]int, 1, n+1)
+	var prev []byte
+	for k := range n {
+		off := x.start[k]
+		j := bytes.IndexByte(x.rows[off:], '\n')
+		if j < 0 {
 			return nil, errIndex
 		}
-		e := &x.Entries[k]
-		var f [4]string
-		for j := range 3 {
-			t := strings.IndexByte(l, '\t')
-			if t < 0 {
-				return nil, errIndex
-			}
-			f[j], l = l[:t], l[t+1:]
+		name, err := checkRow(x.rows[off : off+j])
+		if err != nil {
+			return nil, err
 		}
-		f[3] = l
-		if strings.IndexByte(l, '\t') >= 0 {
-			return nil, errIndex
-		}
-		switch f[0] {
-		case "own":
-			e.Own = true
-		case "-":
-		default:
-			return nil, errIndex
-		}
-		var err1, err2, err3 error
-		e.Name, err1 = unescapeField(f[1])
-		e.Address, err2 = unescapeField(f[2])
-		e.Owner, err3 = unescapeField(f[3])
-		if err1 != nil || err2 != nil || err3 != nil {
-			return nil, errIndex
-		}
-		if k > 0 && x.Entries[k-1].Name >= e.Name {
+		if k > 0 && compareNames(prev, name) >= 0 {
 			return nil, errIndex // sorted, no duplicates
 		}
+		prev = name
+		x.start = append(x.start, off+j+1)
 	}
-	if len(body) != 0 {
+	if x.start[n] != len(x.rows) {
 		return nil, errIndex
 	}
 	return x, nil
+}
+
+// compareNames compares the names that escaped fields a and b hold.
+func compareNames(a, b []byte) int {
+	if bytes.IndexByte(a, '\\') < 0 && bytes.IndexByte(b, '\\') < 0 {
+		return bytes.Compare(a, b)
+	}
+	na, _ := unescapeField(string(a))
+	nb, _ := unescapeField(string(b))
+	return strings.Compare(na, nb)
 }
 
 // appendField appends s on one tab-free line: backslash, tab, CR and LF

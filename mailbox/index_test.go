@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,8 +14,8 @@ import (
 
 const indexedConfig = "# operator\ndomain = \"example.com\"\n\n[mailboxes.a]\naddress = \"a@example.com\"\nowner = \"alice\"\n"
 
-// indexFile reads the index beside s's config.
-func indexFile(t *testing.T, s *Store) []byte {
+// indexOnDisk reads the index beside s's config.
+func indexOnDisk(t *testing.T, s *Store) []byte {
 	t.Helper()
 	b, err := os.ReadFile(s.IndexPath())
 	if err != nil {
@@ -52,7 +53,7 @@ func TestIndexFile(t *testing.T) {
 	if u, g := owner(fi); !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 || u != du || g != dg {
 		t.Errorf("index is %v %d:%d, want a regular file 0600 %d:%d", fi.Mode(), u, g, du, dg)
 	}
-	if got, want := indexFile(t, s), built(t, []byte(indexedConfig)); !bytes.Equal(got, want) {
+	if got, want := indexOnDisk(t, s), built(t, []byte(indexedConfig)); !bytes.Equal(got, want) {
 		t.Errorf("index:\n%s\nwant:\n%s", got, want)
 	}
 	for i, name := range []string{"b", "c.d", "e"} {
@@ -76,7 +77,7 @@ func TestIndexFile(t *testing.T) {
 	}
 	tx.Close()
 	text2, _ := os.ReadFile(s.ConfigPath)
-	if got, want := indexFile(t, s), built(t, text2); !bytes.Equal(got, want) {
+	if got, want := indexOnDisk(t, s), built(t, text2); !bytes.Equal(got, want) {
 		t.Errorf("after the edits the index is\n%s\nwant (a build of the config):\n%s", got, want)
 	}
 	if bytes.Contains(text2, []byte("[mailboxes.b]")) || !bytes.Contains(text, []byte("[mailboxes.b]")) {
@@ -105,7 +106,7 @@ func deleteName(t *testing.T, s *Store, name string) {
 func TestIndexStale(t *testing.T) {
 	s := newStore(t, indexedConfig)
 	holdLock(t, s)()
-	old := indexFile(t, s)
+	old := indexOnDisk(t, s)
 	other := strings.Replace(indexedConfig, `owner = "alice"`, `owner = "mallory"`, 1)
 	if err := os.WriteFile(s.ConfigPath, []byte(other), 0o640); err != nil {
 		t.Fatal(err)
@@ -122,7 +123,7 @@ func TestIndexStale(t *testing.T) {
 		t.Errorf("Lock trusted a stale index")
 	}
 	tx.Close()
-	if got := indexFile(t, s); bytes.Equal(got, old) || !bytes.Equal(got, built(t, []byte(other))) {
+	if got := indexOnDisk(t, s); bytes.Equal(got, old) || !bytes.Equal(got, built(t, []byte(other))) {
 		t.Errorf("index not rebuilt:\n%s", got)
 	}
 }
@@ -137,7 +138,9 @@ func TestIndexUntrusted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.index.Entries[0].Owner = "mallory"
+		es := entries(c.index)
+		es[0].Owner = "mallory"
+		c.index.setEntries(es)
 		return MarshalIndex(c.index)
 	}
 	for _, tc := range []struct {
@@ -218,19 +221,29 @@ func TestIndexMarshal(t *testing.T) {
 		x := &Index{Domain: field(), DataDir: field(), Appendable: r.Intn(2) == 0}
 		r.Read(x.Sum[:])
 		seen := map[string]bool{}
+		var es []IndexEntry
 		for range r.Intn(5) {
 			n := field()
 			if seen[n] {
 				continue
 			}
 			seen[n] = true
-			x.Entries = append(x.Entries, IndexEntry{Stanza: Stanza{Name: n, Address: field(), Owner: field()}, Own: r.Intn(2) == 0})
+			es = append(es, IndexEntry{Stanza: Stanza{Name: n, Address: field(), Owner: field()}, Own: r.Intn(2) == 0})
 		}
-		sortEntries(x.Entries)
+		sortEntries(es)
+		x.setEntries(es)
 		b := MarshalIndex(x)
 		y, err := UnmarshalIndex(b)
-		if err != nil || !bytes.Equal(MarshalIndex(y), b) {
+		if err != nil || !bytes.Equal(MarshalIndex(y), b) || !slices.Equal(entries(y), es) {
 			t.Fatalf("%q: %v", b, err)
+		}
+		for _, e := range es {
+			if got, ok := y.entry(e.Name); !ok || got != e {
+				t.Fatalf("%q: entry %q: %+v %v", b, e.Name, got, ok)
+			}
+			if _, ok := y.entry(e.Name + "\x00"); ok {
+				t.Fatalf("%q: found %q", b, e.Name+"\x00")
+			}
 		}
 		for i := range b {
 			c := bytes.Clone(b)
@@ -243,6 +256,15 @@ func TestIndexMarshal(t *testing.T) {
 			}
 		}
 	}
+}
+
+// entries decodes every row of x.
+func entries(x *Index) []IndexEntry {
+	var es []IndexEntry
+	for i := range x.Len() {
+		es = append(es, x.at(i))
+	}
+	return es
 }
 
 func sortEntries(e []IndexEntry) {

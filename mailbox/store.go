@@ -12,7 +12,6 @@
 package mailbox
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -272,7 +271,7 @@ func (s *Store) Lock() (*Tx, error) {
 // sent before its edit is durable.
 func (t *Tx) Close() error {
 	if t.rebuilt != nil && t.lock >= 0 {
-		t.writeIndex(MarshalIndex(t.rebuilt))
+		t.writeIndex(indexFile{MarshalIndex(t.rebuilt)})
 		t.rebuilt = nil
 	}
 	if t.lock >= 0 {
@@ -421,11 +420,13 @@ func (t *Tx) createTemp() (string, int, error) {
 	}
 }
 
-// write replaces the config with text: a temporary file in the same
-// folder with the config's mode, uid and gid, fsync, rename over the
-// config; Close fsyncs the folder after the lock. On failure the
-// temporary file is removed and the config is left as it was.
-func (t *Tx) write(text []byte) (err error) {
+// write replaces the config with text followed by added: a temporary
+// file in the same folder with the config's mode, uid and gid, fsync,
+// rename over the config; Close fsyncs the folder after the lock. On
+// failure the temporary file is removed and the config is left as it
+// was. A CREATE passes the text Lock read and what it appends; a DELETE
+// the whole new text.
+func (t *Tx) write(text, added []byte) (err error) {
 	path := t.store.configPath()
 	base := filepath.Base(path)
 	name, fd, err := t.createTemp()
@@ -455,15 +456,17 @@ func (t *Tx) write(text []byte) (err error) {
 			return fsError("chown", tmp, err)
 		}
 	}
-	for rest := text; len(rest) > 0; {
-		n, err := unix.Write(fd, rest)
-		if err == unix.EINTR {
-			continue
+	for _, rest := range [2][]byte{text, added} {
+		for len(rest) > 0 {
+			n, err := unix.Write(fd, rest)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return fsError("write", tmp, err)
+			}
+			rest = rest[n:]
 		}
-		if err != nil {
-			return fsError("write", tmp, err)
-		}
-		rest = rest[n:]
 	}
 	if err := unix.Fsync(fd); err != nil {
 		return fsError("fsync", tmp, err)
@@ -488,15 +491,19 @@ func (t *Tx) write(text []byte) (err error) {
 	t.rebuilt = nil  // it describes the old text
 	t.renamed = true // the folder's fsync waits for Close, after the lock
 	if next := t.Config.next; next != nil {
-		// A CREATE appended to the old text: its hash goes on from the
-		// old one's state instead of reading the whole text again.
-		old := t.Config.text
+		// A CREATE appended to the text Lock read: its hash goes on from
+		// that text's state instead of reading it all again. (Were text
+		// another, the index would name a hash the config does not have,
+		// and the next request would build it again.)
 		sum, ok := [sha256.Size]byte{}, false
-		if len(text) >= len(old) && bytes.Equal(text[:len(old)], old) {
-			sum, ok = extendHash(t.Config.hashed, text[len(old):])
+		if len(added) > 0 && len(text) == len(t.Config.text) {
+			sum, ok = extendHash(t.Config.hashed, added)
 		}
 		if !ok {
-			sum = sha256.Sum256(text)
+			h := sha256.New()
+			h.Write(text)
+			h.Write(added)
+			h.Sum(sum[:0])
 		}
 		t.writeIndex(next.marshal(sum))
 	}
@@ -524,14 +531,14 @@ func (s *Store) readIndex(dir int, dirUID uint32, text []byte) (*Index, []byte) 
 	return x, state
 }
 
-// writeIndex replaces the index with x. It rewrites the file in place
+// writeIndex replaces the index with f. It rewrites the file in place
 // (a regular file 0600 owned like the folder, opened without following a
 // symlink), with no temporary file and no fsync: every index carries its
 // own checksum and the hash of the config it describes, so a torn, lost
 // or stale one is never trusted, only built again; and a new file per
 // edit would cost an inode allocation, which is what makes a file
 // creation expensive. Failures are ignored for the same reason.
-func (t *Tx) writeIndex(data []byte) {
+func (t *Tx) writeIndex(f indexFile) {
 	du, dg := t.dirStat.Uid, t.dirStat.Gid
 	name := filepath.Base(t.store.IndexPath())
 	fd, err := unix.Openat(t.dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
@@ -550,15 +557,18 @@ func (t *Tx) writeIndex(data []byte) {
 			return
 		}
 	}
-	for off := 0; off < len(data); {
-		n, err := unix.Pwrite(fd, data[off:], int64(off))
-		if err != nil {
-			unix.Ftruncate(fd, 0) // never leave a file that reads as another index
-			return
+	off := 0
+	for _, p := range f {
+		for len(p) > 0 {
+			n, err := unix.Pwrite(fd, p, int64(off))
+			if err != nil {
+				unix.Ftruncate(fd, 0) // never leave a file that reads as another index
+				return
+			}
+			off, p = off+n, p[n:]
 		}
-		off += n
 	}
-	unix.Ftruncate(fd, int64(len(data)))
+	unix.Ftruncate(fd, int64(off))
 }
 
 // FromEnv returns the Store for the --config and --data-dir flags in
