@@ -456,17 +456,8 @@ func (t *Tx) write(text, added []byte) (err error) {
 			return fsError("chown", tmp, err)
 		}
 	}
-	for _, rest := range [2][]byte{text, added} {
-		for len(rest) > 0 {
-			n, err := unix.Write(fd, rest)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return fsError("write", tmp, err)
-			}
-			rest = rest[n:]
-		}
+	if _, err := rawio.WriteAll(fd, text, added); err != nil {
+		return fsError("write", tmp, err)
 	}
 	if err := unix.Fsync(fd); err != nil {
 		return fsError("fsync", tmp, err)
@@ -557,16 +548,10 @@ func (t *Tx) writeIndex(f indexFile) {
 			return
 		}
 	}
-	off := 0
-	for _, p := range f {
-		for len(p) > 0 {
-			n, err := unix.Pwrite(fd, p, int64(off))
-			if err != nil {
-				unix.Ftruncate(fd, 0) // never leave a file that reads as another index
-				return
-			}
-			off, p = off+n, p[n:]
-		}
+	off, err := rawio.WriteAll(fd, f...)
+	if err != nil {
+		unix.Ftruncate(fd, 0) // never leave a file that reads as another index
+		return
 	}
 	unix.Ftruncate(fd, int64(off))
 }

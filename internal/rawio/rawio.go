@@ -12,6 +12,8 @@ package rawio
 import (
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -89,6 +91,43 @@ func readAll(fd int, st *unix.Stat_t) ([]byte, error) {
 		}
 	}
 }
+
+// WriteAll writes pieces one after the other at fd's offset, with as
+// few writev(2) calls as the kernel allows (at most iovMax pieces each),
+// and returns how many bytes it wrote.
+func WriteAll(fd int, pieces ...[]byte) (int, error) {
+	pieces = slices.Clone(pieces) // the first piece is cut as it is written
+	total := 0
+	for {
+		for len(pieces) > 0 && len(pieces[0]) == 0 {
+			pieces = pieces[1:]
+		}
+		if len(pieces) == 0 {
+			return total, nil
+		}
+		n, err := unix.Writev(fd, pieces[:min(len(pieces), iovMax)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return total, err
+		}
+		if n == 0 {
+			return total, io.ErrShortWrite
+		}
+		total += n
+		for n > 0 {
+			k := min(n, len(pieces[0]))
+			pieces[0], n = pieces[0][k:], n-k
+			if len(pieces[0]) == 0 {
+				pieces = pieces[1:]
+			}
+		}
+	}
+}
+
+// iovMax is Linux's IOV_MAX: the most pieces one writev takes.
+const iovMax = 1024
 
 // OpenDir opens folder name relative to dir (or a path with
 // unix.AT_FDCWD) read-only. With nofollow a symlink in the last component

@@ -150,3 +150,36 @@ func TestIsEmptyDir(t *testing.T) {
 		t.Errorf("folder with one long name: %v, %v", empty, err)
 	}
 }
+
+// TestWriteAll: pieces, empty ones among them and more than one writev
+// takes, land one after the other; the caller's pieces are not cut.
+func TestWriteAll(t *testing.T) {
+	var pieces [][]byte
+	for i := range 2500 {
+		pieces = append(pieces, []byte(strings.Repeat(string(rune('a'+i%26)), i%7)))
+	}
+	want := slices.Concat(pieces...)
+	kept := slices.Clone(pieces)
+	path := filepath.Join(t.TempDir(), "f")
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := WriteAll(fd, pieces...)
+	unix.Close(fd)
+	got, _ := os.ReadFile(path)
+	if err != nil || n != len(want) || string(got) != string(want) {
+		t.Fatalf("WriteAll: %d bytes, %v; file has %d bytes, want %d", n, err, len(got), len(want))
+	}
+	for i := range pieces {
+		if string(pieces[i]) != string(kept[i]) {
+			t.Fatalf("piece %d changed", i)
+		}
+	}
+	if _, err := WriteAll(-1, []byte("x")); !errors.Is(err, unix.EBADF) {
+		t.Errorf("bad descriptor: %v, want EBADF", err)
+	}
+	if n, err := WriteAll(-1); n != 0 || err != nil {
+		t.Errorf("no pieces: %d, %v", n, err)
+	}
+}
