@@ -267,6 +267,35 @@ func entries(x *Index) []IndexEntry {
 	return es
 }
 
+// TestIndexLarge: an index of 2 000 mailboxes (the CRC-32 over 80 KiB)
+// reads back as itself, and a changed byte or a cut anywhere is refused.
+func TestIndexLarge(t *testing.T) {
+	c, err := BuildIndex("c.toml", configWith(2000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := MarshalIndex(c.index)
+	y, err := UnmarshalIndex(b)
+	if err != nil || !bytes.Equal(MarshalIndex(y), b) || y.Len() != 2000 {
+		t.Fatalf("%d bytes: %v", len(b), err)
+	}
+	if e, ok := y.entry("pre01234"); !ok || e != (IndexEntry{Stanza: Stanza{Name: "pre01234", Address: "pre01234@bench.test", Owner: "bench"}, Own: true}) {
+		t.Errorf("entry pre01234: %+v %v", e, ok)
+	}
+	r := rand.New(rand.NewSource(1))
+	for range 300 {
+		i := r.Intn(len(b))
+		c := bytes.Clone(b)
+		c[i] ^= byte(1 + r.Intn(255))
+		if _, err := UnmarshalIndex(c); err == nil {
+			t.Fatalf("byte %d changed: accepted", i)
+		}
+		if _, err := UnmarshalIndex(b[:i]); err == nil {
+			t.Fatalf("cut at %d: accepted", i)
+		}
+	}
+}
+
 func sortEntries(e []IndexEntry) {
 	for i := 1; i < len(e); i++ {
 		for j := i; j > 0 && e[j].Name < e[j-1].Name; j-- {
