@@ -209,10 +209,10 @@ func (tr *trace) killedAt(name string, ordinal int) int {
 // The syscalls of the helper that touch the file system or a descriptor:
 // each is a kill point. errSet are the ones that get error injection.
 var (
-	killSet = setOf("openat", "read", "write", "close", "fsync", "fdatasync", "rename", "renameat", "renameat2", "pwrite64", "ftruncate",
+	killSet = setOf("openat", "read", "write", "close", "fsync", "fdatasync", "rename", "renameat", "renameat2", "pwrite64", "writev", "ftruncate",
 		"mkdirat", "fchownat", "fchown", "fchmod", "fchmodat", "unlinkat", "flock", "getdents64", "newfstatat",
 		"fstat", "statx", "lseek", "readlinkat", "shutdown", "fcntl", "getsockopt")
-	errSet = setOf("openat", "read", "write", "close", "fsync", "fdatasync", "rename", "renameat", "renameat2", "pwrite64", "ftruncate",
+	errSet = setOf("openat", "read", "write", "close", "fsync", "fdatasync", "rename", "renameat", "renameat2", "pwrite64", "writev", "ftruncate",
 		"mkdirat", "fchownat", "fchown", "fchmod", "fchmodat", "unlinkat", "flock", "getdents64", "newfstatat",
 		"fstat", "lseek", "readlinkat")
 	quickSet = setOf("mkdirat", "fchownat", "fchown", "fchmod", "fsync", "renameat", "unlinkat", "flock")
