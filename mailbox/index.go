@@ -69,14 +69,6 @@ func (x *Index) Len() int {
 	return len(x.start) - 1
 }
 
-// offset is where row i starts, i ≤ Len (Len: the end of the rows).
-func (x *Index) offset(i int) int {
-	if i == 0 {
-		return 0
-	}
-	return x.start[i]
-}
-
 // field k (0: own flag, 1: name, 2: address, 3: owner) of row i, as
 // written (escaped).
 func (x *Index) field(i, k int) []byte {
@@ -174,7 +166,7 @@ func (d *indexEdit) marshal(sum [sha256.Size]byte) indexFile {
 	}
 	h := *x
 	h.Sum = sum
-	return withEnd(h.appendHeader(nil, n), x.rows[:x.offset(i)], add, x.rows[x.offset(next):])
+	return withEnd(h.appendHeader(nil, n), x.rows[:x.start[i]], add, x.rows[x.start[next]:])
 }
 
 // textHash is the SHA-256 of text, and the hash's state after it, from
@@ -341,9 +333,11 @@ type indexFile [][]byte
 func (f indexFile) bytes() []byte { return bytes.Join(f, nil) }
 
 // MarshalIndex is the file form of x.
-func MarshalIndex(x *Index) []byte {
-	return withEnd(x.appendHeader(nil, x.Len()), x.rows).bytes()
-}
+func MarshalIndex(x *Index) []byte { return x.file().bytes() }
+
+// file is the file form of x in pieces: its header, its rows as they
+// are, and the last line.
+func (x *Index) file() indexFile { return withEnd(x.appendHeader(nil, x.Len()), x.rows) }
 
 // appendHeader appends the file's lines before the rows: x's fields and
 // n, the number of rows.

@@ -271,7 +271,7 @@ func (s *Store) Lock() (*Tx, error) {
 // sent before its edit is durable.
 func (t *Tx) Close() error {
 	if t.rebuilt != nil && t.lock >= 0 {
-		t.writeIndex(indexFile{MarshalIndex(t.rebuilt)})
+		t.writeIndex(t.rebuilt.file())
 		t.rebuilt = nil
 	}
 	if t.lock >= 0 {
