@@ -74,6 +74,14 @@ func modelOf(app *kong.Application) compModel {
 		}
 		m.cmds = append(m.cmds, cmd)
 	}
+	// help's first argument is a command.
+	for i, c := range m.cmds {
+		if c.name == "help" && len(c.args) > 0 {
+			for _, o := range m.cmds {
+				m.cmds[i].args[0].enum = append(m.cmds[i].args[0].enum, o.name)
+			}
+		}
+	}
 	return m
 }
 

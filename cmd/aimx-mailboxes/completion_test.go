@@ -44,7 +44,7 @@ func TestCompletionNamesEverything(t *testing.T) {
 	}
 	// The model is what we think it is: a new command or flag shows up here.
 	if got := strings.Join(words, " "); got != "--help -h --socket --config --data-dir --policy --version "+
-		"create --owner delete --force --yes -y list --json doctor --json version mcp completion" {
+		"create --owner delete --force --yes -y list --json doctor --json version mcp completion help" {
 		t.Errorf("the model has %s", got)
 	}
 	for _, shell := range []string{"bash", "zsh", "fish"} {
@@ -87,9 +87,11 @@ func TestCompletionBash(t *testing.T) {
 	}
 	_, path := completionScript(t, "bash")
 	for _, tc := range []struct{ line, want string }{
-		{"aimx-mailboxes ", "create delete list doctor version mcp completion"},
+		{"aimx-mailboxes ", "create delete list doctor version mcp completion help"},
 		{"aimx-mailboxes d", "delete doctor"},
-		{"aimx-mailboxes --socket /x ", "create delete list doctor version mcp completion"},
+		{"aimx-mailboxes --socket /x ", "create delete list doctor version mcp completion help"},
+		{"aimx-mailboxes help ", "create delete list doctor version mcp completion help"},
+		{"aimx-mailboxes help d", "delete doctor"},
 		{"aimx-mailboxes -", "--help -h --socket --config --data-dir --policy --version"},
 		{"aimx-mailboxes delete hb --f", "--force"},
 		{"aimx-mailboxes delete hb -", "--help -h --socket --config --data-dir --policy --version --force --yes -y"},
@@ -133,7 +135,8 @@ func TestCompletionFish(t *testing.T) {
 	}
 	_, path := completionScript(t, "fish")
 	for _, tc := range []struct{ line, want string }{
-		{"aimx-mailboxes ", "completion create delete doctor list mcp version"},
+		{"aimx-mailboxes ", "completion create delete doctor help list mcp version"},
+		{"aimx-mailboxes help d", "delete doctor"},
 		{"aimx-mailboxes --socket /x d", "delete doctor"},
 		{"aimx-mailboxes delete hb --f", "--force"},
 		{"aimx-mailboxes list --", "--config --data-dir --help --json --policy --socket --version"},
@@ -189,8 +192,9 @@ func TestCompletionZsh(t *testing.T) {
 	}
 	_, path := completionScript(t, "zsh")
 	cases := []struct{ line, want string }{
-		{"aimx-mailboxes ", "create delete list doctor version mcp completion"},
+		{"aimx-mailboxes ", "create delete list doctor version mcp completion help"},
 		{"aimx-mailboxes cr", "create"},
+		{"aimx-mailboxes help d", "delete doctor"},
 		{"aimx-mailboxes --socket /x li", "list"},
 		{"aimx-mailboxes delete hb --f", "--force"},
 		{"aimx-mailboxes completion ", "bash zsh fish"},

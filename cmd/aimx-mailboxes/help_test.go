@@ -59,8 +59,8 @@ func run(args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
-// TestHelpSendsNoRequest: --help or -h anywhere prints help on stdout,
-// exits 0 and sends nothing (once, "delete hb --yes --help" printed the
+// TestHelpSendsNoRequest: --help or -h anywhere, or help before the
+// command, prints help on stdout, exits 0 and sends nothing (once, "delete hb --yes --help" printed the
 // help and then deleted the mailbox).
 func TestHelpSendsNoRequest(t *testing.T) {
 	for _, tc := range []struct {
@@ -80,6 +80,13 @@ func TestHelpSendsNoRequest(t *testing.T) {
 		{"delete --help", "Usage: aimx-mailboxes delete <name> [flags]"},
 		{"mcp --help", "Usage: aimx-mailboxes mcp [flags]"},
 		{"mcp -h", "Usage: aimx-mailboxes mcp [flags]"},
+		{"help", "Usage: aimx-mailboxes <command> [flags]"},
+		{"help delete", "Usage: aimx-mailboxes delete <name> [flags]"},
+		{"help delete hb --yes", "Usage: aimx-mailboxes delete <name> [flags]"},
+		{"help delete hb --force -y --help", "Usage: aimx-mailboxes delete <name> [flags]"},
+		{"help create demo --owner bob", "Usage: aimx-mailboxes create <name> [flags]"},
+		{"help help", "Usage: aimx-mailboxes help [<command> ...] [flags]"},
+		{"help --help", "Usage: aimx-mailboxes help [<command> ...] [flags]"},
 	} {
 		t.Run(tc.args, func(t *testing.T) {
 			r := newRecorder(t)
@@ -116,6 +123,8 @@ func TestUsageErrors(t *testing.T) {
 		{"create", `aimx-mailboxes: expected "<name>"`, "Usage: aimx-mailboxes create <name> [flags]"},
 		{"list extra", `aimx-mailboxes: unexpected argument extra`, "Usage: aimx-mailboxes list [flags]"},
 		{"frob", `aimx-mailboxes: unexpected argument frob`, "Usage: aimx-mailboxes <command> [flags]"},
+		{"help frob", `aimx-mailboxes: unexpected argument frob`, "Usage: aimx-mailboxes <command> [flags]"},
+		{"help delete hb --frob", "aimx-mailboxes: unknown flag --frob", "Usage: aimx-mailboxes delete <name> [flags]"},
 	} {
 		t.Run(tc.args, func(t *testing.T) {
 			r := newRecorder(t)

@@ -47,6 +47,7 @@ type cli struct {
 	ShowVer    versionCmd    `cmd:"" name:"version" help:"Print the client's and the server's version."`
 	MCP        mcpCmd        `cmd:"" name:"mcp" help:"Serve your mailboxes to an AI agent over MCP (stdio): tools mailbox_list, mailbox_create, mailbox_delete."`
 	Completion completionCmd `cmd:"" help:"Print the completion script for a shell (bash, zsh or fish)."`
+	Help       helpCmd       `cmd:"" help:"Print the help of a command, as --help does; sends nothing."`
 
 	stdin  io.Reader
 	stdout io.Writer
@@ -72,6 +73,12 @@ type listCmd struct {
 }
 
 type versionCmd struct{}
+
+// helpCmd is "help [command...]": main prints the help that "command...
+// --help" prints, so it never runs the command it names.
+type helpCmd struct {
+	Command []string `arg:"" optional:"" passthrough:"all" help:"The command to print the help of, with any of its arguments."`
+}
 
 // exitError carries an exit code and what to tell the person.
 type exitError struct {
@@ -118,6 +125,14 @@ func (c *cli) main(args []string) (code int) {
 		}
 	}()
 	ctx, err := parser.Parse(args)
+	if err == nil && ctx.Selected() != nil && ctx.Selected().Name == "help" {
+		// --help prints and exits through kong.Exit: Parse returns only
+		// when the words after help are not a command line.
+		_, err = parser.Parse(append(c.Help.Command, "--help"))
+		if err == nil {
+			err = errors.New("help: nothing to print")
+		}
+	}
 	if err != nil {
 		return c.usageError(parser, err)
 	}
