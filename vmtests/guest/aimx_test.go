@@ -33,11 +33,11 @@ const (
 	mailDomain  = "example.test"
 	// How soon a running aimx.service must know of a change (issue 10):
 	// measured 0.65 to 0.85 s in a guest on a quiet host. The guest is
-	// emulated (qemu TCG, no KVM), where every unit start costs 0.3 to
-	// 0.5 s, so the lane fails only past reloadBoundEmulated and logs
-	// every figure, marking those over reloadBound.
-	reloadBound         = 2 * time.Second
-	reloadBoundEmulated = 6 * time.Second
+	// emulated (qemu TCG, no KVM), where a change costs a unit start and
+	// a few processes, about two requests' cost; so the lane fails only
+	// past reloadBoundEmulated() and logs every figure, marking those
+	// over reloadBound.
+	reloadBound = 2 * time.Second
 	// Our drop-in for aimx.service, as the package installs it.
 	ourDropIn  = "/usr/lib/systemd/system/aimx.service.d/aimx-mailboxd.conf"
 	reloadPath = "aimx-mailboxd-reload.path"
@@ -51,6 +51,8 @@ func testAIMX(t *testing.T) {
 	// alone tries 64 for alice); start from none, so the per-user limit
 	// of the policy cannot refuse this step's creates.
 	deleteAllMailboxes(t)
+	// The bounds of this step derive from the host's speed now.
+	measureCost(t)
 	since := time.Now()
 	// Order matters: the first step runs before aimx.service exists.
 	for _, s := range []struct {
@@ -101,7 +103,7 @@ func testReloadWithoutAIMX(t *testing.T) {
 	if r := cliAs(t, "alice", "create", "x-noaimx"); r.code != 0 {
 		t.Fatalf("alice create x-noaimx: %s", r)
 	}
-	e := waitJournal(t, since, 60*time.Second, "aimx.service is not running", "-u", "aimx-mailboxd-reload@changed.service")
+	e := waitJournal(t, since, "aimx.service is not running", "-u", "aimx-mailboxd-reload@changed.service")
 	t.Logf("with no aimx.service: %q", e.msg)
 	if r := cliAs(t, "alice", "delete", "x-noaimx", "--yes"); r.code != 0 {
 		t.Errorf("alice delete x-noaimx: %s", r)
@@ -156,19 +158,22 @@ func testSocketSurvivesAIMX(t *testing.T) {
 	waitAIMXReady(t)
 	socketAnswers(t, "systemctl start aimx after a stop")
 
-	// A crash: SIGKILL, then systemd's Restart=on-failure (5 s later).
+	// A crash: SIGKILL, then systemd's Restart=on-failure (RestartSec=
+	// later, during which the unit's state does not change: the wait's
+	// bound covers it).
 	pid := aimxMainPID(t)
+	restartSec, err := time.ParseDuration(strings.ReplaceAll(strings.TrimSpace(mustRun(t, "systemctl", "show", "-p", "RestartUSec", "--value", aimxUnit)), " ", ""))
+	if err != nil {
+		t.Fatalf("RestartUSec of %s: %v", aimxUnit, err)
+	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill aimx serve (pid %d): %v", pid, err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for aimxMainPID(t) == pid || aimxMainPID(t) == 0 {
+	waitFor(t, "aimx.service to come back after a SIGKILL", 2+int(restartSec/cost), func() (bool, string) {
 		socketAnswers(t, "aimx serve killed")
-		if time.Now().After(deadline) {
-			t.Fatalf("aimx.service did not come back within 60 s of a SIGKILL")
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		now := aimxMainPID(t)
+		return now != pid && now != 0, strings.Join(strings.Fields(mustRun(t, "systemctl", "show", "-p", "ActiveState", "-p", "SubState", "-p", "MainPID", aimxUnit)), " ")
+	})
 	waitAIMXReady(t)
 	socketAnswers(t, "aimx serve restarted after a crash")
 }
@@ -514,20 +519,22 @@ func aimxRestarts(t *testing.T) int {
 // waitAIMXReady: the main process handles SIGHUP and SMTP answers.
 func waitAIMXReady(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
+	// A daemon starting under TCG may show no change for a while (its
+	// process is there, not yet catching SIGHUP or listening): ten
+	// requests' worth between changes.
+	if !tryWaitFor(t, 10, func() (bool, string) {
 		pid := aimxMainPID(t)
 		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		if pid != 0 && strings.Contains(string(status), "SigCgt") && catchesHUP(string(status)) {
-			if c, err := net.DialTimeout("tcp", aimxSMTP, time.Second); err == nil {
+		hup := pid != 0 && catchesHUP(string(status))
+		if hup {
+			if c, err := net.DialTimeout("tcp", aimxSMTP, stallBound(1)); err == nil {
 				c.Close()
-				return
+				return true, ""
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("aimx.service not ready within 90 s:\n%s", run(t, "", "", "journalctl", "--no-pager", "-u", aimxUnit, "-n", "30").stdout)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return false, fmt.Sprintf("pid %d, catches SIGHUP %v", pid, hup)
+	}) {
+		t.Fatalf("aimx.service not ready, and no progress for %v:\n%s", stallBound(10).Round(time.Second), run(t, "", "", "journalctl", "--no-pager", "-u", aimxUnit, "-n", "30").stdout)
 	}
 }
 
@@ -545,23 +552,17 @@ func catchesHUP(status string) bool {
 // next step starts from a daemon that has read the latest config.
 func waitReloadIdle(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	// The reload service looks again every second while the config
+	// changes, then arms the timer (1 s): each changes its state.
+	waitFor(t, "the reload units to be idle", 4, func() (bool, string) {
 		out := run(t, "", "", "systemctl", "is-active", "aimx-mailboxd-reload@changed.service", "aimx-mailboxd-reload@recheck.service", "aimx-mailboxd-reload.timer").stdout
-		busy := false
 		for _, s := range strings.Fields(out) {
 			if s != "inactive" && s != "failed" {
-				busy = true
+				return false, out
 			}
 		}
-		if !busy {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the reload units are still busy after 60 s: %q", out)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return true, out
+	})
 }
 
 // rcptCode is the mail daemon's answer to RCPT TO:<addr>.
@@ -592,17 +593,20 @@ func rcptCode(t *testing.T, addr string) int {
 }
 
 // waitRcpt asks until RCPT TO:<addr> gets want, and returns how long
-// after since that was. Gives up (failing) after 30 s; the caller judges
-// the time against the promise.
+// after since that was; the caller judges the time against the promise.
+// It gives up (failing) only far past that: the answer does not change
+// while it waits, so the wait's bound is a whole deadline, ten times
+// reloadBoundEmulated().
 func waitRcpt(t *testing.T, addr string, want int, since time.Time) time.Duration {
 	t.Helper()
+	bound := 10 * reloadBoundEmulated()
 	for {
 		code := rcptCode(t, addr)
 		if code == want {
 			return time.Since(since)
 		}
-		if time.Since(since) > 30*time.Second {
-			t.Fatalf("promise 10 (the mail daemon follows the change): RCPT TO:<%s> still %d after 30 s, want %d", addr, code, want)
+		if time.Since(since) > bound {
+			t.Fatalf("promise 10 (the mail daemon follows the change): RCPT TO:<%s> still %d after %v, want %d", addr, code, bound.Round(time.Millisecond), want)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -698,36 +702,38 @@ func message(rec map[string]any) string {
 	return ""
 }
 
-func waitJournal(t *testing.T, since time.Time, within time.Duration, substr string, args ...string) journalEntry {
+// waitJournal waits for the first entry after since (journalctl args)
+// whose message holds substr, while such entries keep coming.
+func waitJournal(t *testing.T, since time.Time, substr string, args ...string) journalEntry {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		for _, e := range journalSince(t, since, args...) {
+	var found journalEntry
+	if !tryWaitFor(t, 4, func() (bool, string) {
+		es := journalSince(t, since, args...)
+		for _, e := range es {
 			if strings.Contains(e.msg, substr) {
-				return e
+				found = e
+				return true, ""
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no journal line with %q (journalctl %v) within %v", substr, args, within)
-		}
-		time.Sleep(300 * time.Millisecond)
+		return false, fmt.Sprint(len(es))
+	}) {
+		t.Fatalf("no journal line with %q (journalctl %v)", substr, args)
 	}
+	return found
 }
 
 func waitJournalField(t *testing.T, since time.Time, key, value string, args ...string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		for _, e := range journalSince(t, since, args...) {
+	if !tryWaitFor(t, 4, func() (bool, string) {
+		es := journalSince(t, since, args...)
+		for _, e := range es {
 			if field(e.rec, key) == value {
-				return
+				return true, ""
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Errorf("promise 12 (the request went through aimx-mailboxd): no journal record with %s=%s", key, value)
-			return
-		}
-		time.Sleep(300 * time.Millisecond)
+		return false, fmt.Sprint(len(es))
+	}) {
+		t.Errorf("promise 12 (the request went through aimx-mailboxd): no journal record with %s=%s", key, value)
 	}
 }
 
@@ -779,15 +785,22 @@ func deleteAllMailboxes(t *testing.T) {
 	t.Logf("deleted the %d mailboxes the earlier steps left", count)
 }
 
+// reloadBoundEmulated is promise 10's bound as the lane enforces it:
+// reloadBound plus six requests' cost (a change costs about two: the
+// reload unit's start and its processes), so a busy host lengthens it.
+func reloadBoundEmulated() time.Duration {
+	return reloadBound + 6*cost
+}
+
 // checkReload enforces promise 10's latency in the emulated guest (see
 // reloadBound) and logs the figure either way.
 func checkReload(t *testing.T, what string, took time.Duration) {
 	t.Helper()
-	switch {
-	case took > reloadBoundEmulated:
-		t.Errorf("promise 10 (%s within %v, %v allowed under emulation): took %v", what, reloadBound, reloadBoundEmulated, took)
+	switch emulated := reloadBoundEmulated(); {
+	case took > emulated:
+		t.Errorf("promise 10 (%s within %v, %v allowed under emulation): took %v", what, reloadBound, emulated.Round(time.Millisecond), took)
 	case took > reloadBound:
-		t.Logf("promise 10: %s took %v, over %v (emulated guest; enforced at %v)", what, took.Round(time.Millisecond), reloadBound, reloadBoundEmulated)
+		t.Logf("promise 10: %s took %v, over %v (emulated guest; enforced at %v)", what, took.Round(time.Millisecond), reloadBound, emulated.Round(time.Millisecond))
 	default:
 		t.Logf("promise 10: %s took %v", what, took.Round(time.Millisecond))
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,12 +34,18 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// hold N, as another user (aimxtest.ChildCmd): N connections, each with
-// a CREATE of hold-<i> whose helper blocks on the config lock the test
-// holds; prints "held", waits for stdin to close, then prints how many
-// were answered and closes them.
+// hold N BOUND, as another user (aimxtest.ChildCmd): N connections, each
+// with a CREATE of hold-<i> whose helper blocks on the config lock the
+// test holds; prints "held", waits for stdin to close, then prints how
+// many were answered within BOUND (a duration, the caller's hang guard)
+// and closes them.
 func hold(args []string) int {
 	n, _ := strconv.Atoi(args[0])
+	bound, err := time.ParseDuration(args[1])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hold: bound %q: %v\n", args[1], err)
+		return 2
+	}
 	var conns []net.Conn
 	for i := 0; i < n; i++ {
 		c, err := net.Dial("unix", socketPath)
@@ -53,7 +60,7 @@ func hold(args []string) int {
 	io.Copy(io.Discard, os.Stdin)
 	answered := 0
 	for _, c := range conns {
-		c.SetReadDeadline(time.Now().Add(5 * time.Minute))
+		c.SetReadDeadline(time.Now().Add(bound))
 		if b, _ := io.ReadAll(c); len(b) > 0 {
 			answered++
 		}
@@ -185,11 +192,11 @@ func raw(t *testing.T, name, frame string) string {
 }
 
 // tryRaw is raw, returning the dial or exec error text instead of
-// failing. The 5-minute bound is a hang guard only: under a flood an
-// answer may take minutes on TCG.
+// failing. Its bound is hangGuard: under a flood an answer may take
+// minutes on TCG.
 func tryRaw(t *testing.T, name, frame string) (resp, errText string) {
 	t.Helper()
-	resp, err := aimxtest.RawAs("/proc/self/exe", as(t, name), userEnv(name), socketPath, frame, 5*time.Minute)
+	resp, err := aimxtest.RawAs("/proc/self/exe", as(t, name), userEnv(name), socketPath, frame, hangGuard())
 	if err != nil {
 		return resp, err.Error()
 	}
@@ -246,20 +253,17 @@ func contains(list []string, s string) bool {
 func instances(t *testing.T) []string {
 	t.Helper()
 	// PID 1 under a flood on TCG may drop a client now and then
-	// ("Transport endpoint is not connected"): ask again.
+	// ("Transport endpoint is not connected"): ask again until it answers.
 	var r result
-	for try := 0; try < 5; try++ {
-		if r = run(t, "", "", "systemctl", "list-units", "--all", "--no-legend", "--plain", "--no-pager", "aimx-mailboxd@*"); r.code == 0 {
-			break
-		}
-		time.Sleep(time.Second)
-	}
+	waitFor(t, "systemctl list-units answers", 4, func() (bool, string) {
+		r = run(t, "", "", "systemctl", "list-units", "--all", "--no-legend", "--plain", "--no-pager", "aimx-mailboxd@*")
+		return r.code == 0, r.String()
+	})
 	if r.code != 0 {
 		t.Fatalf("systemctl list-units: %s", r)
 	}
-	out := r.stdout
 	var units []string
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
 		if line != "" {
 			units = append(units, line)
 		}
@@ -268,23 +272,108 @@ func instances(t *testing.T) []string {
 }
 
 // noInstances is promise 3: after a request is answered, no helper
-// instance stays (running or failed). The instance may still be exiting
-// when the client has its answer, so it is given a generous moment; the
-// check is about what remains, not how fast.
+// instance stays (running or failed), and the socket counts no live
+// connection. An instance may still be exiting when the client has its
+// answer, and after a flood PID 1 ends them one at a time, so this waits
+// as long as the set keeps changing; the check is about what remains,
+// not how fast.
 func noInstances(t *testing.T, after string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	var left []string
+	var conns int
+	if !tryWaitFor(t, 6, func() (bool, string) {
+		left, conns = instances(t), connections(t)
+		return len(left) == 0 && conns == 0, fmt.Sprint(conns, left)
+	}) {
+		t.Errorf("promise 3 (no helper instance outlives its request): after %s, NConnections=%d and these remain:\n%s",
+			after, conns, strings.Join(left, "\n"))
+	}
+}
+
+// cost is what one request through the activated socket costs in this
+// guest (the median of a few round trips, each a sandboxed unit start
+// under qemu TCG), as measureCost last found it. Every wait and hang
+// guard of the lane derives its bound from it, so a slow or loaded host
+// makes the bounds longer instead of failing the lane.
+var cost time.Duration
+
+// measureCost times five LISTs as alice, one after the other once the
+// previous instance has gone, and sets cost to their median (at least
+// 50 ms, so the bounds built from it are never near zero). It returns
+// the samples.
+func measureCost(t *testing.T) []time.Duration {
+	t.Helper()
+	if cost == 0 {
+		// The first measurement's own waits need a figure: the slowest
+		// start measured on this lane (0.5 s, README.md "Wall time"), tripled.
+		cost = 1500 * time.Millisecond
+	}
+	var samples []time.Duration
+	for i := 0; i < 5; i++ {
+		start := time.Now()
+		resp := raw(t, "alice", "AIMX/1 MAILBOX-LIST\n\n")
+		took := time.Since(start)
+		if !strings.HasPrefix(resp, "AIMX/1 OK\n") {
+			t.Fatalf("measure a request: alice's LIST got %q", resp)
+		}
+		samples = append(samples, took)
+		noInstances(t, "a timed LIST")
+	}
+	sorted := append([]time.Duration(nil), samples...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	cost = max(sorted[len(sorted)/2], 50*time.Millisecond)
+	t.Logf("one request costs %v in this guest (median of %v); waits give up after %v without progress, a request after %v",
+		cost.Round(time.Millisecond), samples, stallBound(1).Round(time.Millisecond), hangGuard().Round(time.Second))
+	return samples
+}
+
+// stallBound is how long a wait whose every step of progress costs about
+// units requests may see no progress before it gives up: ten times that
+// cost (the host may get busier after cost was measured), plus 10 s.
+func stallBound(units int) time.Duration {
+	return 10*time.Duration(units)*cost + 10*time.Second
+}
+
+// hangGuard bounds one raw request: what 600 requests cost (a request
+// may queue behind a whole flood: MaxConnections plus the backlog), and
+// never under 5 minutes.
+func hangGuard() time.Duration {
+	return max(600*cost, 5*time.Minute)
+}
+
+// tryWaitFor polls cond until it is done, and reports whether it was.
+// It gives up only when cond's state (any text that changes as the
+// awaited thing progresses) has stayed the same for stallBound(units):
+// the bound only fails a test, it never decides a pass.
+func tryWaitFor(t *testing.T, units int, cond func() (done bool, state string)) bool {
+	t.Helper()
+	interval := min(max(cost/4, 50*time.Millisecond), time.Second)
+	last, since := "", time.Now()
 	for {
-		left := instances(t)
-		if len(left) == 0 {
-			return
+		done, state := cond()
+		if done {
+			return true
 		}
-		if time.Now().After(deadline) {
-			t.Errorf("promise 3 (no helper instance outlives its request): after %s these remain:\n%s",
-				after, strings.Join(left, "\n"))
-			return
+		if state != last {
+			last, since = state, time.Now()
+		} else if time.Since(since) > stallBound(units) {
+			return false
 		}
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(interval)
+	}
+}
+
+// waitFor is tryWaitFor that fails the test, naming what it waited for
+// and the last state seen.
+func waitFor(t *testing.T, what string, units int, cond func() (done bool, state string)) {
+	t.Helper()
+	var last string
+	if !tryWaitFor(t, units, func() (bool, string) {
+		done, state := cond()
+		last = state
+		return done, state
+	}) {
+		t.Fatalf("waited for %s: no progress for %v; last state: %s", what, stallBound(units).Round(time.Millisecond), last)
 	}
 }
 

@@ -77,9 +77,10 @@ func testHostile(t *testing.T) {
 	if !strings.HasPrefix(got, "AIMX/1 ERR IO ") || !strings.Contains(got, "busy") {
 		t.Errorf("promise 15 (a CREATE past the lock wait gets IO busy): got %q", got)
 	}
-	// The bound is the policy's 2 s; 60 s is far below RuntimeMaxSec=.
-	if waited < 2*time.Second || waited > 60*time.Second {
-		t.Errorf("promise 15 (the lock wait is bounded by lock_timeout_seconds = 2): answered after %v", waited)
+	// The bound is the policy's 2 s, plus what a request costs in this
+	// guest (cost), with the lane's margin for a host that got busier.
+	if bound := 2*time.Second + stallBound(1); waited < 2*time.Second || waited > bound {
+		t.Errorf("promise 15 (the lock wait is bounded by lock_timeout_seconds = 2): answered after %v (allowed 2 s to %v)", waited, bound.Round(time.Millisecond))
 	}
 	if after, _ := os.ReadFile(configPath); string(after) != string(before) {
 		t.Errorf("promise 15 (a busy CREATE changes nothing): the config changed:\n%s", after)

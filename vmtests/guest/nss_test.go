@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
 )
@@ -117,7 +116,7 @@ func passwdLine(conf string) string {
 func rawAsUID(t *testing.T, uid, gid uint32, frame string) string {
 	t.Helper()
 	u := aimxtest.User{Name: fmt.Sprint(uid), UID: uid, GID: gid}
-	resp, err := aimxtest.RawAs("/proc/self/exe", &u, userEnv(""), socketPath, frame, 5*time.Minute)
+	resp, err := aimxtest.RawAs("/proc/self/exe", &u, userEnv(""), socketPath, frame, hangGuard())
 	if err != nil {
 		t.Fatalf("raw frame %q as uid %d: %v", frame, uid, err)
 	}

@@ -9,7 +9,7 @@ export SYSTEMD_COLORS=0
 echo "AIMX-VMTEST: guest $(. /etc/os-release; echo "$PRETTY_NAME"), $(systemctl --version | head -n 1)"
 echo "AIMX-VMTEST: system $(systemctl is-system-running --wait)"
 systemctl --failed --no-legend --plain
-./guest.test -test.v -test.timeout 20m $VMTEST_ARGS
+./guest.test -test.v -test.timeout "${VMTEST_GO_TIMEOUT:-40m}" $VMTEST_ARGS
 rc=$?
 if [ "$rc" != 0 ]; then
 	echo "AIMX-VMTEST: journal of the socket and warnings, for the failure above:"
