@@ -59,7 +59,7 @@ type cli struct {
 
 type createCmd struct {
 	Name  string `arg:"" help:"Mailbox name: lower-case letters, digits, '.', '_', '-'."`
-	Owner string `help:"Owner of the new mailbox (root only; ignored for anyone else)." placeholder:"USER" completion:"user"`
+	Owner string `help:"Owner of the new mailbox (root must name one; ignored for anyone else)." placeholder:"USER" completion:"user"`
 }
 
 type deleteCmd struct {
@@ -167,6 +167,11 @@ func (c *cli) usageError(parser *kong.Kong, err error) int {
 }
 
 func (cmd *createCmd) Run(c *cli) error {
+	if os.Geteuid() == 0 && cmd.Owner == "" {
+		// The server would refuse it too, in the words of the wire.
+		return &exitError{code: exitUsage, msg: fmt.Sprintf("root must name the owner of mailbox '%s' with --owner USER", cmd.Name),
+			hint: fmt.Sprintf("aimx-mailboxes create %s --owner USER", cmd.Name)}
+	}
 	if uid := os.Getuid(); uid != 0 && cmd.Owner != "" {
 		if me, err := passwd.LookupUID(uint32(uid)); err == nil && me.Name != cmd.Owner {
 			fmt.Fprintf(c.stderr, "aimx-mailboxes: warning: --owner %s is ignored for non-root callers; mailbox '%s' will be owned by %s\n", cmd.Owner, cmd.Name, me.Name)
