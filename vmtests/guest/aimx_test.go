@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
 )
 
 // The AIMX mail daemon (aimx serve, crate aimx 0.2.0) beside aimx-mailboxd:
@@ -66,6 +68,7 @@ func testAIMX(t *testing.T) {
 		{"aimx-cli", testAIMXCLI},
 		{"burst", testReloadBurst},
 		{"two-writers", testTwoWriters},
+		{"owner-names", testOwnerNames},
 	} {
 		if !t.Run(s.name, s.fn) && s.name == "start" {
 			t.Fatal("aimx.service did not start; the other AIMX steps need it")
@@ -804,4 +807,175 @@ func checkReload(t *testing.T, what string, took time.Duration) {
 	default:
 		t.Logf("promise 10: %s took %v", what, took.Round(time.Millisecond))
 	}
+}
+
+// Account names AIMX refuses as an owner (its rule: [a-z_][a-z0-9_-]*,
+// optional trailing '$', at most 32 bytes; config.rs validate_run_as),
+// each a real account here: in /etc/passwd (useradd) or known only to NSS
+// (a userdb record, as nss_test.go makes one).
+var (
+	badOwners    = []string{"first.last", "Upper", "u@corp.example", "abcdefghijklmnopqrstuvwxyz0123456"}
+	badNSSOwners = []string{"nss.first.last", "NssUpper", "nss@corp.example", "nbcdefghijklmnopqrstuvwxyz0123456"}
+)
+
+// Promise 2 for callers whose own name AIMX could not load as an owner:
+// a CREATE from such an account, by the CLI or a raw frame, is VALIDATION
+// "cannot own an AIMX mailbox", and nothing is written (the config byte
+// for byte, no folder). The mail daemon then still reloads the config
+// and restarts cleanly. A hand-written stanza with such an owner first
+// shows that the reload check can fail.
+func testOwnerNames(t *testing.T) {
+	for _, long := range []string{badOwners[3], badNSSOwners[3]} {
+		if len(long) != 33 {
+			t.Fatalf("the long name %q must be 33 bytes, is %d", long, len(long))
+		}
+	}
+	// The check below can fail: AIMX refuses such an owner on reload.
+	waitReloadIdle(t)
+	before, err := os.ReadFile(configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := fmt.Sprintf("\n[mailboxes.on-probe]\naddress = \"on-probe@%s\"\nowner = \"first.last\"\n", mailDomain)
+	since := time.Now()
+	editConfig(t, func(text string) string { return text + probe })
+	e := waitJournal(t, since, "config reload failed", "-u", aimxUnit)
+	t.Logf("a hand-written owner \"first.last\": %q", e.msg)
+	editConfig(t, func(string) string { return string(before) })
+	waitReloadIdle(t)
+
+	// The accounts. useradd needs --badname for these (Debian's useradd
+	// takes it on bookworm and trixie); a name it still refuses is made
+	// by hand in /etc/passwd, as an admin's tool might.
+	var callers []aimxtest.User
+	for i, name := range badOwners {
+		u := addBadUser(t, name, uint32(62000+i))
+		callers = append(callers, u)
+	}
+	for i, name := range badNSSOwners {
+		u, ok := addNSSUser(t, name, uint32(62100+i))
+		if ok {
+			callers = append(callers, u)
+		}
+	}
+
+	before, err = os.ReadFile(configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, u := range callers {
+		box := fmt.Sprintf("on-%d", i)
+		resp, errText := aimxtest.RawAs("/proc/self/exe", &u, userEnv(""), socketPath, "AIMX/1 MAILBOX-CREATE\nName: "+box+"\n\n", hangGuard())
+		if !strings.HasPrefix(resp, "AIMX/1 ERR VALIDATION ") || !strings.Contains(resp, "cannot own an AIMX mailbox") {
+			t.Errorf("promise 2 (an account AIMX cannot load as owner gets VALIDATION): %q (uid %d) CREATE %s answered %q %v", u.Name, u.UID, box, resp, errText)
+		} else {
+			t.Logf("%q: %q", u.Name, resp)
+		}
+		// The CLI, as that account (a uid, so NSS-only accounts too).
+		cmd := exec.Command(cli, "create", box)
+		cmd.Env = userEnv("")
+		cmd.SysProcAttr = u.Credential()
+		r, err := aimxtest.Run(cmd, "")
+		if err != nil {
+			t.Fatalf("aimx-mailboxes create as %q: %v", u.Name, err)
+		}
+		if r.Code != 1 || !strings.Contains(r.Stderr, "cannot own an AIMX mailbox") {
+			t.Errorf("promise 2 (aimx-mailboxes create by %q fails saying why): exit %d, stdout %q, stderr %q", u.Name, r.Code, r.Stdout, r.Stderr)
+		}
+		for _, sub := range []string{"inbox", "sent"} {
+			if p := filepath.Join(dataDir, sub, box); fileExists(p) {
+				t.Errorf("promise 2 (a refused CREATE makes no folder): %s exists after %q's CREATE", p, u.Name)
+			}
+		}
+	}
+	if after, _ := os.ReadFile(configPath); string(after) != string(before) {
+		t.Errorf("promise 2 (a refused CREATE leaves the config byte for byte): was\n%s\nnow\n%s", before, after)
+	}
+
+	// The mail daemon still loads the config: a reload, then a restart.
+	waitReloadIdle(t)
+	since = time.Now()
+	pid := aimxMainPID(t)
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		t.Fatalf("SIGHUP aimx serve (pid %d): %v", pid, err)
+	}
+	e = waitJournal(t, since, "config reload", "-u", aimxUnit)
+	t.Logf("after the refused CREATEs: %q", e.msg)
+	for _, e := range journalSince(t, since, "-u", aimxUnit) {
+		if strings.Contains(e.msg, "config reload failed") {
+			t.Errorf("promise 2 (AIMX still reloads the config after the refused CREATEs): %q", e.msg)
+		}
+	}
+	if r := run(t, "", "", "systemctl", "restart", aimxUnit); r.code != 0 {
+		t.Fatalf("promise 2 (AIMX restarts on the config after the refused CREATEs): systemctl restart: %s\n%s", r, run(t, "", "", "journalctl", "--no-pager", "-u", aimxUnit, "-n", "30").stdout)
+	}
+	waitAIMXReady(t)
+	if got := strings.TrimSpace(run(t, "", "", "systemctl", "is-active", aimxUnit).stdout); got != "active" {
+		t.Errorf("promise 2 (AIMX restarts cleanly after the refused CREATEs): %s is %q", aimxUnit, got)
+	}
+	socketAnswers(t, "the refused CREATEs and a restart of aimx")
+}
+
+// addBadUser makes the account name with uid (primary group users, 100:
+// groupadd has no --badname) and removes it when the test ends.
+func addBadUser(t *testing.T, name string, uid uint32) aimxtest.User {
+	t.Helper()
+	const gid = 100
+	id := fmt.Sprint(uid)
+	if r := run(t, "", "", "useradd", "--badname", "--uid", id, "--gid", fmt.Sprint(gid), "--no-user-group", "--no-create-home", "--home-dir", "/", "--shell", "/bin/sh", name); r.code == 0 {
+		t.Cleanup(func() { run(t, "", "", "userdel", name) })
+		t.Logf("useradd --badname %q: done %s", name, strings.TrimSpace(r.stderr))
+	} else {
+		t.Logf("useradd --badname %q refused (%s); adding it to /etc/passwd by hand", name, strings.TrimSpace(r.stderr))
+		appendLine(t, "/etc/passwd", fmt.Sprintf("%s:x:%d:%d::/:/bin/sh", name, uid, gid))
+	}
+	want := fmt.Sprintf("%s:x:%d:%d:", name, uid, gid)
+	if got := mustRun(t, "getent", "passwd", id); !strings.HasPrefix(got, want) {
+		t.Fatalf("getent passwd %d = %q, want it to start %q", uid, got, want)
+	}
+	return aimxtest.User{Name: name, UID: uid, GID: gid}
+}
+
+// appendLine adds line to the account file p, and takes it out again
+// when the test ends.
+func appendLine(t *testing.T, p, line string) {
+	t.Helper()
+	text, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, append(text, line+"\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		now, _ := os.ReadFile(p)
+		os.WriteFile(p, []byte(strings.Replace(string(now), line+"\n", "", 1)), 0o644)
+	})
+}
+
+// addNSSUser makes name an account only NSS knows (a userdb record, as
+// testNSSUser does). nss-systemd checks the names of its records itself;
+// a shape it will not serve cannot be an NSS-only account at all, which
+// is logged, and ok is false.
+func addNSSUser(t *testing.T, name string, uid uint32) (u aimxtest.User, ok bool) {
+	t.Helper()
+	record := fmt.Sprintf(`{"userName":%q,"uid":%d,"gid":%d,"disposition":"regular","homeDirectory":"/","shell":"/bin/sh"}`+"\n", name, uid, uid)
+	rec := filepath.Join("/etc/userdb", name+".user")
+	byUID := filepath.Join("/etc/userdb", fmt.Sprintf("%d.user", uid))
+	if err := os.MkdirAll("/etc/userdb", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rec, []byte(record), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Base(rec), byUID); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(byUID); os.Remove(rec) })
+	r := run(t, "", "", "getent", "passwd", fmt.Sprint(uid))
+	if want := fmt.Sprintf("%s:x:%d:%d:", name, uid, uid); !strings.HasPrefix(r.stdout, want) {
+		t.Logf("nss-systemd does not serve a userdb record named %q (getent passwd %d: %s): no NSS-only account of this shape", name, uid, r)
+		return aimxtest.User{}, false
+	}
+	return aimxtest.User{Name: name, UID: uid, GID: uid}, true
 }
