@@ -25,7 +25,8 @@ func TestPlain(t *testing.T) {
 // it) is a usage error, found before connecting: exit 2, nothing sent,
 // and what is printed is plain.
 func TestCannotSend(t *testing.T) {
-	for _, args := range [][]string{{"create", "a\nb"}, {"create", "a\r"}, {"delete", "a\nb", "--yes"}} {
+	// (--owner: root's create without one is refused before this check.)
+	for _, args := range [][]string{{"create", "a\nb", "--owner", "nobody"}, {"create", "a\r", "--owner", "nobody"}, {"delete", "a\nb", "--yes"}} {
 		r := newRecorder(t)
 		code, stdout, stderr := run(append([]string{"--socket", r.sock}, args...)...)
 		verb := map[string]string{"create": "MAILBOX-CREATE", "delete": "MAILBOX-DELETE"}[args[0]]
