@@ -80,7 +80,7 @@ func (cmd *doctorCmd) Run(c *cli) error {
 		}
 	}
 	if failed > 0 {
-		return &exitError{code: exitServerError, msg: fmt.Sprintf("doctor: %d of %d checks failed, %d warnings", failed, len(r.Checks), warned)}
+		return &exitError{code: exitServerError, msg: fmt.Sprintf("doctor: %d of %d checks failed, %s", failed, len(r.Checks), plural(warned, "warning"))}
 	}
 	return nil
 }
@@ -232,23 +232,24 @@ func (d *doctor) checkSocketUnit() Check {
 	u, err := d.unit(socketUnit)
 	switch {
 	case err != nil:
-		return c.warn("cannot check "+socketUnit+": "+err.Error(), "run it as root: sudo aimx-mailboxes doctor")
+		return c.warn("cannot check "+socketUnit+": "+err.Error(), d.ask("run it as root: sudo aimx-mailboxes doctor", "run aimx-mailboxes doctor as root"))
 	case u.load == "not-found":
-		return c.fail(socketUnit+" is not installed", "install the aimx-mailboxd package")
+		return c.fail(socketUnit+" is not installed", d.ask("install the aimx-mailboxd package", "install the aimx-mailboxd package"))
 	case u.load == "masked" || u.file == "masked":
 		return c.fail(socketUnit+" is masked: nobody can create or delete mailboxes",
-			"sudo systemctl unmask "+socketUnit+" && sudo systemctl enable --now "+socketUnit)
+			d.cmd("sudo systemctl unmask "+socketUnit+" && sudo systemctl enable --now "+socketUnit))
 	case u.enabled() && u.active == "active":
 		return c.ok(socketUnit + " is enabled and listening")
 	case u.active == "active":
 		return c.fail(fmt.Sprintf("%s is listening but %s: it will not listen after a reboot", socketUnit, orUnknown(u.file)),
-			"sudo systemctl enable "+socketUnit)
+			d.cmd("sudo systemctl enable "+socketUnit))
 	case !u.enabled() && (u.active == "inactive" || u.active == "failed"):
 		return c.fail(fmt.Sprintf("%s is %s and %s: nobody can create or delete mailboxes (a preset may have disabled it at install)", socketUnit, orUnknown(u.file), u.active),
-			"sudo systemctl enable --now "+socketUnit)
+			d.cmd("sudo systemctl enable --now "+socketUnit))
 	}
 	return c.fail(fmt.Sprintf("%s is not listening (unit file state %s, active state %s): nobody can create or delete mailboxes", socketUnit, orUnknown(u.file), orUnknown(u.active)),
-		"sudo systemctl restart "+socketUnit+"; journalctl -u "+socketUnit+" says why it stopped")
+		d.ask("sudo systemctl restart "+socketUnit+"; journalctl -u "+socketUnit+" says why it stopped",
+			"run: systemctl restart "+socketUnit+" (journalctl -u "+socketUnit+" says why it stopped)"))
 }
 
 func orUnknown(s string) string {
@@ -261,6 +262,7 @@ func orUnknown(s string) string {
 func (d *doctor) checkSocketPath() Check {
 	c := Check{Name: "socket-path"}
 	restart := "sudo systemctl restart " + socketUnit
+	restartFix := d.cmd(restart)
 	fi, err := os.Lstat(d.socket)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -268,15 +270,15 @@ func (d *doctor) checkSocketPath() Check {
 		if u, ok := d.units[socketUnit]; ok && u.active == "active" {
 			msg += " although " + socketUnit + " is listening: something removed it (the AIMX daemon's stop can remove /run/aimx)"
 		}
-		return c.fail(msg, restart)
+		return c.fail(msg, restartFix)
 	case err != nil:
 		return c.fail(fmt.Sprintf("cannot look at %s: %v", d.socket, unwrapSyscall(err)),
-			"every folder above it must be searchable by everyone (mode 0755)")
+			d.ask("every folder above it must be searchable by everyone (mode 0755)", "make every folder above it searchable by everyone (mode 0755)"))
 	case fi.Mode().Type() != fs.ModeSocket:
-		return c.fail(fmt.Sprintf("%s is not a socket but a %s", d.socket, kind(fi)), "sudo rm "+d.socket+" && "+restart)
+		return c.fail(fmt.Sprintf("%s is not a socket but a %s", d.socket, kind(fi)), d.cmd("sudo rm "+d.socket+" && "+restart))
 	case fi.Mode().Perm()&0o002 == 0:
 		return c.fail(fmt.Sprintf("%s has mode %04o: ordinary users cannot connect", d.socket, fi.Mode().Perm()),
-			restart+" (the unit sets SocketMode=0666)")
+			d.cmd(restart)+" (the unit sets SocketMode=0666)")
 	}
 	return c.ok(d.socket + " is a socket any user may connect to")
 }
@@ -301,7 +303,7 @@ func kind(fi fs.FileInfo) string {
 // whole path a request takes, with nothing changed.
 func (d *doctor) checkHelper() Check {
 	c := Check{Name: "helper"}
-	logs := "journalctl -u 'aimx-mailboxd@*' -n 20 says why"
+	logs := logsHint(d.euid)
 	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
 	defer cancel()
 	resp, err := client.Call(ctx, d.socket, wire.Request{Verb: wire.VerbVersion})
@@ -309,7 +311,7 @@ func (d *doctor) checkHelper() Check {
 	switch {
 	case errors.As(err, &dialErr):
 		return c.fail(fmt.Sprintf("VERSION through %s: cannot connect: %v", d.socket, unwrapSyscall(err)),
-			"sudo systemctl restart "+socketUnit)
+			d.cmd("sudo systemctl restart "+socketUnit))
 	case err != nil:
 		return c.fail(fmt.Sprintf("VERSION through %s got no usable answer: %v", d.socket, noAnswer(err)), logs)
 	case resp.Err != nil:
@@ -321,7 +323,8 @@ func (d *doctor) checkHelper() Check {
 	}
 	if mine := version.Get().Tag; v.Tag != mine {
 		return c.warn(fmt.Sprintf("aimx-mailboxd %s answered through %s, but this client is %s", v.Tag, d.socket, mine),
-			"install one package version of both: /usr/libexec/aimx-mailboxd and aimx-mailboxes")
+			d.ask("install one package version of both: /usr/libexec/aimx-mailboxd and aimx-mailboxes",
+				"install one package version of both /usr/libexec/aimx-mailboxd and aimx-mailboxes"))
 	}
 	return c.ok(fmt.Sprintf("aimx-mailboxd %s (%s) answered VERSION through %s", v.Tag, v.GitHash, d.socket))
 }
@@ -334,14 +337,15 @@ func (d *doctor) checkConfig() []Check {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return []Check{c.fail(path+" does not exist: every request but VERSION fails",
-			`run sudo aimx setup (AIMX writes it), or create it with at least a line domain = "<your mail domain>"`)}
+			d.ask(`run sudo aimx setup (AIMX writes it), or create it with at least a line domain = "<your mail domain>"`,
+				`run aimx setup (AIMX writes it), or to create it with at least a line domain = "<your mail domain>"`))}
 	case err != nil:
 		return []Check{d.unreadable(c, path, err)}
 	case !fi.Mode().IsRegular():
 		return []Check{c.fail(fmt.Sprintf("%s is not a regular file but a %s", path, kind(fi)), "")}
 	case fi.Mode().Perm()&0o002 != 0:
 		return []Check{c.fail(fmt.Sprintf("%s has mode %04o: any user can write it and give themselves any mailbox", path, fi.Mode().Perm()),
-			"sudo chmod o-w "+path)}
+			d.cmd("sudo chmod o-w "+path))}
 	}
 	text, err := os.ReadFile(path)
 	if err != nil {
@@ -349,13 +353,13 @@ func (d *doctor) checkConfig() []Check {
 	}
 	cfg, err := mailbox.ParseConfig(path, text)
 	if err != nil {
-		return []Check{c.fail(err.Error(), "correct "+path+" there; until then every request but VERSION fails")}
+		return []Check{c.fail(err.Error(), d.ask("correct "+path+" there", "correct "+path+" there")+"; until then every request but VERSION fails")}
 	}
 	d.cfg = cfg
-	checks := []Check{c.ok(fmt.Sprintf("%s parses: %d mailboxes", path, cfg.Len()))}
+	checks := []Check{c.ok(fmt.Sprintf("%s parses: %s", path, plural(cfg.Len(), "mailbox")))}
 	dom := Check{Name: "domain"}
 	if cfg.Domain == "" {
-		return append(checks, dom.fail(path+" sets no domain: every create fails", `add a line domain = "<your mail domain>" to `+path))
+		return append(checks, dom.fail(path+" sets no domain: every create fails", d.ask(`add a line domain = "<your mail domain>" to `+path, `add a line domain = "<your mail domain>" to `+path)))
 	}
 	return append(checks, dom.ok("mailboxes get addresses @"+cfg.Domain))
 }
@@ -370,7 +374,7 @@ func (d *doctor) unreadable(c Check, path string, err error) Check {
 			what = fmt.Sprintf(" (%s, mode %04o)", ownerOf(fi), fi.Mode().Perm())
 		}
 		return c.warn(fmt.Sprintf("%s exists%s; as %s, doctor cannot read it (the helper reads it as root)", path, what, userName(uint32(d.euid))),
-			"sudo aimx-mailboxes doctor checks what it says")
+			"ask your administrator to run aimx-mailboxes doctor as root: it checks what the file says")
 	}
 	return c.fail(fmt.Sprintf("cannot read %s: %v", path, unwrapSyscall(err)), "")
 }
@@ -390,13 +394,13 @@ func (d *doctor) checkPolicy() Check {
 	}
 	p, err := policy.Parse(path, text)
 	if err != nil {
-		return c.fail(err.Error(), "correct it, or remove it to use the defaults; until then every request but VERSION fails")
+		return c.fail(err.Error(), d.ask("correct it, or remove it to use the defaults", "correct it, or to remove it to use the defaults")+"; until then every request but VERSION fails")
 	}
-	limit := fmt.Sprintf("at most %d mailboxes per user", p.MaxMailboxesPerUser)
+	limit := fmt.Sprintf("at most %s per user", plural(p.MaxMailboxesPerUser, "mailbox"))
 	if p.MaxMailboxesPerUser == 0 {
 		limit = "no per-user limit"
 	}
-	return c.ok(fmt.Sprintf("%s parses: %d reserved names, %s, lock wait %s", path, len(p.ReservedNames), limit, p.LockTimeout))
+	return c.ok(fmt.Sprintf("%s parses: %s, %s, lock wait %s", path, plural(len(p.ReservedNames), "reserved name"), limit, p.LockTimeout))
 }
 
 // checkDataDir checks the data dir and its inbox/ and sent/: root's, and
@@ -427,15 +431,15 @@ func (d *doctor) folder(c Check, path string, want fs.FileMode, stat func(string
 	fi, err := stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return c.fail(path+" does not exist", create)
+		return c.fail(path+" does not exist", d.cmd(create))
 	case err != nil:
 		return c.fail(fmt.Sprintf("cannot look at %s: %v", path, unwrapSyscall(err)), "")
 	case !fi.IsDir():
-		return c.fail(fmt.Sprintf("%s is not a directory but a %s", path, kind(fi)), "sudo mv "+path+" "+path+".aside && "+create)
+		return c.fail(fmt.Sprintf("%s is not a directory but a %s", path, kind(fi)), d.cmd("sudo mv "+path+" "+path+".aside && "+create))
 	}
 	uid, gid := fileOwner(fi)
 	perm := fi.Mode().Perm()
-	chown := fmt.Sprintf("sudo chown %s %s && sudo chmod %04o %s", owner, path, want, path)
+	chown := d.cmd(fmt.Sprintf("sudo chown %s %s && sudo chmod %04o %s", owner, path, want, path))
 	switch {
 	case uid != d.ownerUID || gid != d.ownerGID:
 		return c.fail(fmt.Sprintf("%s is owned by %s, not %s", path, ownerOf(fi), owner), chown)
@@ -501,12 +505,13 @@ func (d *doctor) checkAIMX() Check {
 		return c.warn("cannot check "+aimxUnit+": "+err.Error(), "")
 	case u.load == "not-found":
 		return c.warn(aimxUnit+" is not installed: mailboxes can be managed, but no mail arrives in them without the AIMX daemon",
-			"install AIMX, then: sudo systemctl enable --now "+aimxUnit)
+			d.ask("install AIMX, then: sudo systemctl enable --now "+aimxUnit, "install AIMX, then run: systemctl enable --now "+aimxUnit))
 	case u.active == "active":
 		return c.ok(aimxUnit + " is active")
 	}
 	return c.warn(fmt.Sprintf("%s is %s: no mail arrives until it runs", aimxUnit, orUnknown(u.active)),
-		"sudo systemctl start "+aimxUnit+"; journalctl -u "+aimxUnit+" says why it stopped")
+		d.ask("sudo systemctl start "+aimxUnit+"; journalctl -u "+aimxUnit+" says why it stopped",
+			"run: systemctl start "+aimxUnit+" (journalctl -u "+aimxUnit+" says why it stopped)"))
 }
 
 // checkReload checks the unit that makes the AIMX daemon re-read the
@@ -527,10 +532,25 @@ func (d *doctor) checkReload() (Check, bool) {
 		return c.ok(reloadUnit + " is enabled and watching the config: the AIMX daemon re-reads it after each change"), true
 	case u.active == "failed":
 		return c.fail(reloadUnit+" has failed: the AIMX daemon no longer learns of new mailboxes",
-			"sudo systemctl reset-failed "+reloadUnit+" && sudo systemctl enable --now "+reloadUnit), true
+			d.cmd("sudo systemctl reset-failed "+reloadUnit+" && sudo systemctl enable --now "+reloadUnit)), true
 	}
 	return c.fail(fmt.Sprintf("%s is %s and %s: the AIMX daemon does not learn of new mailboxes until it restarts", reloadUnit, orUnknown(u.file), orUnknown(u.active)),
-		"sudo systemctl enable --now "+reloadUnit), true
+		d.cmd("sudo systemctl enable --now "+reloadUnit)), true
+}
+
+// cmd is the fix that is the command line command (with sudo): for root,
+// the command; for anyone else, who can run it.
+func (d *doctor) cmd(command string) string {
+	return rootOnly(d.euid, command)
+}
+
+// ask is the fix that only root can make: root reads forRoot; anyone else
+// is asked to have the administrator do task ("... to " task).
+func (d *doctor) ask(forRoot, task string) string {
+	if d.euid == 0 {
+		return forRoot
+	}
+	return askAdmin + task
 }
 
 func (c Check) ok(msg string) Check {

@@ -78,7 +78,7 @@ func newDoctorFixture(t *testing.T) *doctorFixture {
 	return &doctorFixture{helper: h, fake: fake, d: &doctor{
 		socket:    h.sock,
 		store:     mailbox.FromEnv(h.config, h.data),
-		euid:      os.Geteuid(),
+		euid:      0, // root's doctor: the fixes are commands (TestDoctorUserFixes: anyone else's)
 		ownerUID:  uint32(os.Geteuid()),
 		ownerGID:  uint32(os.Getegid()),
 		systemctl: fake.run,
@@ -222,7 +222,7 @@ func TestDoctorBroken(t *testing.T) {
 				Fix: "correct it, or remove it to use the defaults; until then every request but VERSION fails"}, false},
 		{"policy set", func(t *testing.T, f *doctorFixture) {
 			f.write(t, "mailboxd.toml", "reserved_names = [\"abuse\"]\nmax_mailboxes_per_user = 5\nlock_timeout_seconds = 2\n")
-		}, "policy", Check{Status: statusOK, Message: "POLICY parses: 1 reserved names, at most 5 mailboxes per user, lock wait 2s"}, true},
+		}, "policy", Check{Status: statusOK, Message: "POLICY parses: 1 reserved name, at most 5 mailboxes per user, lock wait 2s"}, true},
 		{"policy without limit", func(t *testing.T, f *doctorFixture) { f.write(t, "mailboxd.toml", "max_mailboxes_per_user = 0\n") },
 			"policy", Check{Status: statusOK, Message: "POLICY parses: 20 reserved names, no per-user limit, lock wait 10s"}, true},
 		{"policy elsewhere", func(t *testing.T, f *doctorFixture) { f.d.policyPath = filepath.Join(f.data, "p.toml") },
@@ -305,6 +305,48 @@ func TestDoctorBroken(t *testing.T) {
 	}
 }
 
+// TestDoctorUserFixes: an ordinary user's doctor never tells them to run
+// sudo or read the system journal: in each broken state below, every fix
+// asks the administrator instead.
+func TestDoctorUserFixes(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(t *testing.T, f *doctorFixture)
+		check  string
+		fix    string
+	}{
+		{"socket unit disabled", func(t *testing.T, f *doctorFixture) { f.fake.units[socketUnit] = unitDisabled },
+			"socket-unit", "ask your administrator to run: systemctl enable --now aimx-mailboxd.socket"},
+		{"socket unit failed", func(t *testing.T, f *doctorFixture) { f.fake.units[socketUnit] = unitFailed },
+			"socket-unit", "ask your administrator to run: systemctl restart aimx-mailboxd.socket (journalctl -u aimx-mailboxd.socket says why it stopped)"},
+		{"socket unit not installed", func(t *testing.T, f *doctorFixture) { delete(f.fake.units, socketUnit) },
+			"socket-unit", "ask your administrator to install the aimx-mailboxd package"},
+		{"helper hangs up", func(t *testing.T, f *doctorFixture) { f.answer(t, "") },
+			"helper", "ask your administrator to look at journalctl -u 'aimx-mailboxd@*' -n 20, which says why"},
+		{"config missing", func(t *testing.T, f *doctorFixture) { os.Remove(f.config) },
+			"config", `ask your administrator to run aimx setup (AIMX writes it), or to create it with at least a line domain = "<your mail domain>"`},
+		{"inbox mode", func(t *testing.T, f *doctorFixture) { os.Chmod(filepath.Join(f.data, "inbox"), 0o755) },
+			"inbox", "ask your administrator to run: chown ME:GROUP DATA/inbox && chmod 0711 DATA/inbox"},
+		{"aimx stopped", func(t *testing.T, f *doctorFixture) { f.fake.units[aimxUnit] = unitFailed },
+			"aimx", "ask your administrator to run: systemctl start aimx.service (journalctl -u aimx.service says why it stopped)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newDoctorFixture(t)
+			f.d.euid = 65534
+			tc.mutate(t, f)
+			r := f.d.run()
+			if got, _ := find(r, tc.check); got.Fix != f.expand(tc.fix) {
+				t.Errorf("%s: fix %q, want %q", tc.check, got.Fix, f.expand(tc.fix))
+			}
+			for _, c := range r.Checks {
+				if c.Fix != "" && (!strings.HasPrefix(c.Fix, "ask your administrator to ") || strings.Contains(c.Fix, "sudo")) {
+					t.Errorf("%s: fix %q tells an ordinary user to do what needs root", c.Name, c.Fix)
+				}
+			}
+		})
+	}
+}
+
 // answer replaces the server behind the socket with one that answers
 // every request with text.
 func (f *doctorFixture) answer(t *testing.T, text string) {
@@ -340,6 +382,7 @@ func TestDoctorUnreadable(t *testing.T) {
 		t.Skip("root reads every file: needs an ordinary user")
 	}
 	f := newDoctorFixture(t)
+	f.d.euid = os.Geteuid()
 	os.Chmod(f.config, 0)
 	f.write(t, "mailboxd.toml", "")
 	os.Chmod(filepath.Join(filepath.Dir(f.config), "mailboxd.toml"), 0)
@@ -348,9 +391,9 @@ func TestDoctorUnreadable(t *testing.T) {
 	me, group := userName(uint32(os.Geteuid())), groupName(uint32(os.Getegid()))
 	for name, want := range map[string]Check{
 		"config": {Name: "config", Status: statusWarn, Message: fmt.Sprintf("%s exists (%s:%s, mode 0000); as %s, doctor cannot read it (the helper reads it as root)", f.config, me, group, me),
-			Fix: "sudo aimx-mailboxes doctor checks what it says"},
+			Fix: "ask your administrator to run aimx-mailboxes doctor as root: it checks what the file says"},
 		"policy": {Name: "policy", Status: statusWarn, Message: fmt.Sprintf("%s exists (%s:%s, mode 0000); as %s, doctor cannot read it (the helper reads it as root)", f.expand("POLICY"), me, group, me),
-			Fix: "sudo aimx-mailboxes doctor checks what it says"},
+			Fix: "ask your administrator to run aimx-mailboxes doctor as root: it checks what the file says"},
 	} {
 		if got, _ := find(r, name); got != want {
 			t.Errorf("%s:\n got %+v\nwant %+v", name, got, want)

@@ -282,14 +282,14 @@ func (c *cli) call(req wire.Request) ([]byte, error) {
 		fmt.Fprintf(c.stderr, "aimx-mailboxes: %s is not answering (%v); running the request in-process as root\n", c.Socket, unwrapSyscall(err))
 		resp = c.direct(req)
 	case errors.As(err, &dialErr):
-		return nil, unreachable(c.Socket, err)
+		return nil, unreachable(c.Socket, err, os.Geteuid())
 	case strings.HasPrefix(err.Error(), "write request:"):
 		// Nothing was sent: a name or owner that no frame can carry.
 		return nil, &exitError{code: exitUsage, msg: fmt.Sprintf("cannot send %s: %v", req.Verb, strings.TrimPrefix(err.Error(), "write request: "))}
 	default:
 		// The request went out: say that it may have been carried out.
 		e := &exitError{code: exitNoAnswer, msg: fmt.Sprintf("no usable answer from aimx-mailboxd at %s: %v", c.Socket, noAnswer(err)),
-			hint: "journalctl -u 'aimx-mailboxd@*' -n 20 says why"}
+			hint: logsHint(os.Geteuid())}
 		if req.Verb == wire.VerbCreate || req.Verb == wire.VerbDelete {
 			e.hint = "it may have been carried out all the same: aimx-mailboxes list shows; " + e.hint
 		}
@@ -315,12 +315,12 @@ func noAnswer(err error) error {
 	return why
 }
 
-// unreachable is what the person (or agent) reads when the socket cannot
-// be reached.
-func unreachable(socket string, err error) *exitError {
-	hint := "is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket"
+// unreachable is what the person (or agent) running as euid reads when
+// the socket cannot be reached.
+func unreachable(socket string, err error, euid int) *exitError {
+	hint := "is the socket enabled? " + rootOnly(euid, "sudo systemctl enable --now aimx-mailboxd.socket")
 	if errors.Is(err, syscall.EACCES) {
-		hint = "every user must be able to connect (mode 0666, as the socket unit sets it): sudo systemctl restart aimx-mailboxd.socket"
+		hint = "every user must be able to connect (mode 0666, as the socket unit sets it): " + rootOnly(euid, "sudo systemctl restart aimx-mailboxd.socket")
 	}
 	return &exitError{code: exitUnreachable, msg: fmt.Sprintf("cannot reach aimx-mailboxd at %s: %v", socket, unwrapSyscall(err)), hint: hint}
 }
@@ -332,6 +332,40 @@ var hints = map[wire.Code]struct{ cli, mcp string }{
 		cli: "pass --force to delete the messages together with the mailbox",
 		mcp: "call mailbox_delete again with force: true to delete the messages together with the mailbox",
 	},
+}
+
+// askAdmin starts what an ordinary user is told about a fix that needs
+// root: sudo and the system journal are not theirs to use.
+const askAdmin = "ask your administrator to "
+
+// rootOnly is a command line that needs root (written with sudo), as the
+// caller running as euid can act on it: root runs it; anyone else asks
+// the administrator to run it.
+func rootOnly(euid int, command string) string {
+	if euid == 0 {
+		return command
+	}
+	return askAdmin + "run: " + strings.ReplaceAll(command, "sudo ", "")
+}
+
+// logsHint says where the helper's side of a failed exchange is logged,
+// as the caller running as euid can use it.
+func logsHint(euid int) string {
+	if euid == 0 {
+		return "journalctl -u 'aimx-mailboxd@*' -n 20 says why"
+	}
+	return askAdmin + "look at journalctl -u 'aimx-mailboxd@*' -n 20, which says why"
+}
+
+// plural is n and noun, in the plural unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "x") {
+		return fmt.Sprintf("%d %ses", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func unwrapSyscall(err error) error {

@@ -174,7 +174,7 @@ func mcpCall(ctx context.Context, socket string, req wire.Request) ([]byte, erro
 	var dialErr *client.DialError
 	switch {
 	case errors.As(err, &dialErr):
-		u := unreachable(socket, err)
+		u := unreachable(socket, err, os.Geteuid())
 		return nil, &toolError{msg: u.msg, hint: u.hint}
 	case err != nil:
 		return nil, &toolError{msg: err.Error()}

@@ -406,11 +406,12 @@ func TestMCPSchemaRejects(t *testing.T) {
 func TestMCPUnreachable(t *testing.T) {
 	dir := tempDir(t)
 	missing := filepath.Join(dir, "missing.sock")
+	// The agent is an ordinary user: the fix is the administrator's.
 	cs := connect(t, missing, false)
 	fails(t, cs, "mailbox_list", nil, "cannot reach aimx-mailboxd at "+missing+": no such file or directory\n"+
-		"hint: is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket")
+		"hint: is the socket enabled? ask your administrator to run: systemctl enable --now aimx-mailboxd.socket")
 	fails(t, cs, "mailbox_create", map[string]any{"name": "x"}, "cannot reach aimx-mailboxd at "+missing+": no such file or directory\n"+
-		"hint: is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket")
+		"hint: is the socket enabled? ask your administrator to run: systemctl enable --now aimx-mailboxd.socket")
 
 	// A socket file with nobody listening: connection refused.
 	refusing := filepath.Join(dir, "refusing.sock")
@@ -422,11 +423,16 @@ func TestMCPUnreachable(t *testing.T) {
 	ln.Close()
 	os.Chmod(refusing, 0o666)
 	fails(t, connect(t, refusing, false), "mailbox_delete", map[string]any{"name": "x"}, "cannot reach aimx-mailboxd at "+refusing+": connection refused\n"+
-		"hint: is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket")
+		"hint: is the socket enabled? ask your administrator to run: systemctl enable --now aimx-mailboxd.socket")
 
-	// Root's agent gets the same: mcp has no in-process fallback.
-	fails(t, connect(t, missing, true), "mailbox_list", nil, "cannot reach aimx-mailboxd at "+missing+": no such file or directory\n"+
-		"hint: is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket")
+	// Root's agent gets the same, with the command to run: mcp has no
+	// in-process fallback. (Run by an ordinary user, "root's" agent is
+	// that user.)
+	hint := "hint: is the socket enabled? ask your administrator to run: systemctl enable --now aimx-mailboxd.socket"
+	if os.Geteuid() == 0 {
+		hint = "hint: is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket"
+	}
+	fails(t, connect(t, missing, true), "mailbox_list", nil, "cannot reach aimx-mailboxd at "+missing+": no such file or directory\n"+hint)
 
 	// Once a helper answers there, the same session is served.
 	serveAt(t, dir, missing, baseConfig)
