@@ -165,10 +165,7 @@ func testSocketSurvivesAIMX(t *testing.T) {
 	// later, during which the unit's state does not change: the wait's
 	// bound covers it).
 	pid := aimxMainPID(t)
-	restartSec, err := time.ParseDuration(strings.ReplaceAll(strings.TrimSpace(mustRun(t, "systemctl", "show", "-p", "RestartUSec", "--value", aimxUnit)), " ", ""))
-	if err != nil {
-		t.Fatalf("RestartUSec of %s: %v", aimxUnit, err)
-	}
+	restartSec := timespan(t, mustRun(t, "systemctl", "show", "-p", "RestartUSec", "--value", aimxUnit))
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill aimx serve (pid %d): %v", pid, err)
 	}

@@ -28,7 +28,7 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	if code, ok := aimxtest.Child(map[string]aimxtest.Step{"hold": hold, "flood": flood}); ok {
+	if code, ok := aimxtest.Child(map[string]aimxtest.Step{"hold": hold, "flood": flood, "deeptree": deepTree}); ok {
 		os.Exit(code)
 	}
 	os.Exit(m.Run())
@@ -404,6 +404,25 @@ func systemdVersion(t *testing.T) int {
 	var v int
 	fmt.Sscanf(out, "systemd %d", &v)
 	return v
+}
+
+// timespan parses a systemd time span as systemctl show prints it
+// ("5s", "2min", "1min 30s", "100ms").
+func timespan(t *testing.T, s string) time.Duration {
+	t.Helper()
+	var total time.Duration
+	for _, f := range strings.Fields(s) {
+		f = strings.Replace(f, "min", "m", 1)
+		d, err := time.ParseDuration(f)
+		if err != nil {
+			t.Fatalf("time span %q: %v", s, err)
+		}
+		total += d
+	}
+	if total == 0 {
+		t.Fatalf("time span %q: empty or zero", s)
+	}
+	return total
 }
 
 func fileExists(p string) bool {

@@ -43,6 +43,7 @@ func TestVM(t *testing.T) {
 		{"sandbox", testSandbox},
 		{"sandbox-probe", testSandboxProbe},
 		{"hostile", testHostile},
+		{"deep-tree", testDeepTree},
 		{"flood", testFlood},
 		{"per-source", testPerSource},
 		{"aimx", testAIMX},
