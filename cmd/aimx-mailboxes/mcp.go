@@ -6,13 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/aimx/aimx-mailboxd/mailbox"
 	"github.com/aimx/aimx-mailboxd/version"
 	"github.com/aimx/aimx-mailboxd/wire"
 	"github.com/aimx/aimx-mailboxd/wire/client"
@@ -76,17 +80,110 @@ func strict(props map[string]*jsonschema.Schema, required ...string) *jsonschema
 	}
 }
 
-type mailboxCreateArgs struct {
-	Name string `json:"name"`
+// nameRules is the hint after a name the rules refuse, in the words of
+// nameSchema.
+const nameRules = "a mailbox name is 1 to 64 characters from a-z, 0-9, '.', '_' and '-', " +
+	"not starting or ending with '.', without '..', and not 'catchall' or 'aimx-catchall'"
+
+// args is a tool call's arguments, checked against what the tool takes:
+// a JSON object whose keys are among kinds ("string" or "boolean"), with
+// every required key present. The SDK would check the same against the
+// input schema, in a JSON Schema validator's words; these checks answer
+// as every other refusal does, [VALIDATION] with a hint.
+type args map[string]json.RawMessage
+
+func parseArgs(tool string, raw json.RawMessage, kinds map[string]string, required ...string) (args, error) {
+	a := args{}
+	if len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return nil, validation(fmt.Sprintf("the arguments of %s are not a JSON object", tool), takes(tool, kinds))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(a)) {
+		if _, ok := kinds[k]; !ok {
+			hint := takes(tool, kinds)
+			if k == "owner" {
+				hint = "a mailbox is always owned by the user this server runs as; " + hint
+			}
+			return nil, validation(fmt.Sprintf("%s has no argument %q", tool, k), hint)
+		}
+	}
+	for _, k := range required {
+		if _, ok := a[k]; !ok {
+			return nil, validation(fmt.Sprintf("%s needs the argument %q", tool, k), fmt.Sprintf(`call %s with {"%s": "<mailbox name>"}`, tool, k))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(kinds)) {
+		kind := kinds[k]
+		v, ok := a[k]
+		if !ok {
+			continue
+		}
+		var err error
+		switch kind {
+		case "string":
+			var s string
+			err = json.Unmarshal(v, &s)
+		case "boolean":
+			var b bool
+			err = json.Unmarshal(v, &b)
+		}
+		if err != nil || string(v) == "null" {
+			what := map[string]string{"string": "a string", "boolean": "true or false"}[kind]
+			return nil, validation(fmt.Sprintf("argument %q of %s must be %s, not %s", k, tool, what, plain(string(v))), "")
+		}
+	}
+	return a, nil
 }
 
-type mailboxDeleteArgs struct {
-	Name  string `json:"name"`
-	Force bool   `json:"force,omitempty"`
+// takes says which arguments tool takes.
+func takes(tool string, kinds map[string]string) string {
+	if len(kinds) == 0 {
+		return tool + " takes no arguments"
+	}
+	return tool + " takes " + strings.Join(slices.Sorted(maps.Keys(kinds)), " and ")
+}
+
+// name returns the argument "name", a valid mailbox name: one the name
+// rules refuse is answered here, with the reason the server gives, and
+// never sent.
+func (a args) name() (string, error) {
+	var name string
+	json.Unmarshal(a["name"], &name)
+	if err := mailbox.ValidateName(name); err != nil {
+		return "", validation(plain(err.Error()), nameRules)
+	}
+	return name, nil
+}
+
+func (a args) flag(k string) bool {
+	var b bool
+	json.Unmarshal(a[k], &b)
+	return b
+}
+
+func validation(reason, hint string) *toolError {
+	return &toolError{msg: fmt.Sprintf("[%s] %s", wire.Validation, reason), hint: hint}
+}
+
+// handler makes a tool's handler of h: its text, or the error's text as a
+// tool error.
+func handler(h func(ctx context.Context, raw json.RawMessage) (string, error)) mcp.ToolHandler {
+	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		out, err := h(ctx, req.Params.Arguments)
+		if err != nil {
+			res := &mcp.CallToolResult{}
+			res.SetError(err)
+			return res, nil
+		}
+		return text(out), nil
+	}
 }
 
 // newMCPServer returns the MCP server with the three mailbox tools, each
-// a request on socket.
+// a request on socket. The tools take their arguments raw: parseArgs
+// checks them, so that a bad one is refused in the words of every other
+// refusal; the input schemas state the same rules for the agent.
 func newMCPServer(socket string) *mcp.Server {
 	s := mcp.NewServer(&mcp.Implementation{Name: "aimx-mailboxes", Title: "AIMX mailboxes", Version: version.Get().Tag},
 		&mcp.ServerOptions{Instructions: "Manage your own AIMX mailboxes on this host through aimx-mailboxd: " +
@@ -94,7 +191,7 @@ func newMCPServer(socket string) *mcp.Server {
 			"Reading and sending mail is not part of this server."})
 	no, yes := false, true
 
-	mcp.AddTool(s, &mcp.Tool{
+	s.AddTool(&mcp.Tool{
 		Name: "mailbox_list",
 		Description: "List the mailboxes you own, with their address, folder paths and message counts " +
 			"(total, unread, sent_count). Mailboxes of other users are not shown; root sees all. " +
@@ -102,15 +199,15 @@ func newMCPServer(socket string) *mcp.Server {
 			`[{"name", "address" (null when the folder has no config entry), "inbox_path", "sent_path", "total", "unread", "sent_count", "registered"}].`,
 		InputSchema: strict(map[string]*jsonschema.Schema{}),
 		Annotations: &mcp.ToolAnnotations{Title: "List my mailboxes", ReadOnlyHint: true, OpenWorldHint: &no},
-	}, func(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
-		body, err := mcpCall(ctx, socket, wire.Request{Verb: wire.VerbList})
-		if err != nil {
-			return nil, nil, err
+	}, handler(func(ctx context.Context, raw json.RawMessage) (string, error) {
+		if _, err := parseArgs("mailbox_list", raw, nil); err != nil {
+			return "", err
 		}
-		return text(string(body)), nil, nil
-	})
+		body, err := mcpCall(ctx, socket, wire.Request{Verb: wire.VerbList})
+		return string(body), err
+	}))
 
-	mcp.AddTool(s, &mcp.Tool{
+	s.AddTool(&mcp.Tool{
 		Name: "mailbox_create",
 		Description: "Create a mailbox owned by you. aimx-mailboxd takes the owner from the kernel (SO_PEERCRED), " +
 			"so there is no owner argument: an agent can only create mailboxes for the user it runs as. " +
@@ -119,19 +216,27 @@ func newMCPServer(socket string) *mcp.Server {
 			"name": nameSchema("Mailbox name, the local part of its address:"),
 		}, "name"),
 		Annotations: &mcp.ToolAnnotations{Title: "Create a mailbox", DestructiveHint: &no, OpenWorldHint: &no},
-	}, func(ctx context.Context, _ *mcp.CallToolRequest, args mailboxCreateArgs) (*mcp.CallToolResult, any, error) {
-		if _, err := mcpCall(ctx, socket, wire.Request{Verb: wire.VerbCreate, Name: args.Name}); err != nil {
-			return nil, nil, err
+	}, handler(func(ctx context.Context, raw json.RawMessage) (string, error) {
+		a, err := parseArgs("mailbox_create", raw, map[string]string{"name": "string"}, "name")
+		if err != nil {
+			return "", err
+		}
+		name, err := a.name()
+		if err != nil {
+			return "", err
+		}
+		if _, err := mcpCall(ctx, socket, wire.Request{Verb: wire.VerbCreate, Name: name}); err != nil {
+			return "", err
 		}
 		// The address holds the config's domain, which only the server
 		// reads: ask it, as the caller, like AIMX's own tool does.
-		if addr := addressOf(ctx, socket, args.Name); addr != "" {
-			return text(addr), nil, nil
+		if addr := addressOf(ctx, socket, name); addr != "" {
+			return addr, nil
 		}
-		return text(fmt.Sprintf("Mailbox '%s' created.", args.Name)), nil, nil
-	})
+		return fmt.Sprintf("Mailbox '%s' created.", name), nil
+	}))
 
-	mcp.AddTool(s, &mcp.Tool{
+	s.AddTool(&mcp.Tool{
 		Name: "mailbox_delete",
 		Description: "Delete a mailbox you own. A mailbox that is not yours is answered exactly like one that does not exist. " +
 			"Without force, a mailbox that still holds messages is refused with [NONEMPTY]; " +
@@ -142,12 +247,20 @@ func newMCPServer(socket string) *mcp.Server {
 				Description: "Also delete every message in the mailbox's inbox and sent folders. Default false: a mailbox that holds messages is refused."},
 		}, "name"),
 		Annotations: &mcp.ToolAnnotations{Title: "Delete a mailbox", DestructiveHint: &yes, IdempotentHint: false, OpenWorldHint: &no},
-	}, func(ctx context.Context, _ *mcp.CallToolRequest, args mailboxDeleteArgs) (*mcp.CallToolResult, any, error) {
-		if _, err := mcpCall(ctx, socket, wire.Request{Verb: wire.VerbDelete, Name: args.Name, Force: args.Force}); err != nil {
-			return nil, nil, err
+	}, handler(func(ctx context.Context, raw json.RawMessage) (string, error) {
+		a, err := parseArgs("mailbox_delete", raw, map[string]string{"name": "string", "force": "boolean"}, "name")
+		if err != nil {
+			return "", err
 		}
-		return text(fmt.Sprintf("Mailbox '%s' deleted.", args.Name)), nil, nil
-	})
+		name, err := a.name()
+		if err != nil {
+			return "", err
+		}
+		if _, err := mcpCall(ctx, socket, wire.Request{Verb: wire.VerbDelete, Name: name, Force: a.flag("force")}); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("Mailbox '%s' deleted.", name), nil
+	}))
 	return s
 }
 

@@ -73,6 +73,7 @@ const baseConfig = "# written by mcp_test.go\ndomain = \"example.test\"\n"
 // tests need.
 type helper struct {
 	sock, config, data string
+	sh                 *scriptHelper
 }
 
 func startHelper(t *testing.T, config string) *helper {
@@ -92,8 +93,8 @@ func serveAt(t *testing.T, dir, sock, config string) *helper {
 	if sock == "" {
 		sock = sb.Sock
 	}
-	h := &helper{sock: sock, config: sb.Config, data: sb.Data}
-	sh := &scriptHelper{sock: sock, srv: &server.Server{Store: mailbox.FromEnv(h.config, h.data), Log: server.LogfmtLogger{W: io.Discard}}}
+	sh := &scriptHelper{sock: sock, srv: &server.Server{Store: mailbox.FromEnv(sb.Config, sb.Data), Log: server.LogfmtLogger{W: io.Discard}}}
+	h := &helper{sock: sock, config: sb.Config, data: sb.Data, sh: sh}
 	if err := sh.listen(); err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +323,7 @@ func TestMCPErrors(t *testing.T) {
 	fails(t, cs, "mailbox_create", map[string]any{"name": "dup"}, "[MAILBOX] mailbox 'dup' already exists")
 	fails(t, cs, "mailbox_delete", map[string]any{"name": "nope"}, "[MAILBOX] mailbox 'nope' does not exist")
 	fails(t, cs, "mailbox_create", map[string]any{"name": "catchall"},
-		"[VALIDATION] invalid mailbox name 'catchall': it is reserved for the catch-all mailbox")
+		"[VALIDATION] invalid mailbox name 'catchall': it is reserved for the catch-all mailbox\nhint: "+nameRules)
 
 	// NONEMPTY, with the hint in the words of the tool; force then works.
 	if err := os.WriteFile(filepath.Join(h.data, "inbox", "dup", "1.md"), []byte("hi\n"), 0o600); err != nil {
@@ -366,32 +367,59 @@ func TestMCPErrors(t *testing.T) {
 	}
 }
 
-// TestMCPSchemaRejects: arguments the schema does not allow are tool
-// errors before any request: no owner argument, no unknown field, no bad
-// name, no missing name.
-func TestMCPSchemaRejects(t *testing.T) {
+// TestMCPBadArguments: an argument the tool does not take, a missing or
+// mistyped one, or a name the rules refuse is a tool error in the words
+// of every other refusal, [VALIDATION] and a hint, and nothing reaches
+// the socket. A refused name has the reason the server gives for it.
+func TestMCPBadArguments(t *testing.T) {
 	h := startHelper(t, baseConfig)
 	cs := connect(t, h.sock, false)
+	badName := func(name, rule string) string {
+		return fmt.Sprintf("[VALIDATION] invalid mailbox name '%s': %s\nhint: %s", name, rule, nameRules)
+	}
+	chars := "only lower-case letters, digits, '.', '_' and '-' are allowed"
 	for _, tc := range []struct {
 		tool string
 		args map[string]any
 		want string
 	}{
-		{"mailbox_create", map[string]any{"name": "x", "owner": "root"}, `unexpected additional properties ["owner"]`},
-		{"mailbox_delete", map[string]any{"name": "x", "forc": true}, `unexpected additional properties ["forc"]`},
-		{"mailbox_list", map[string]any{"all": true}, `unexpected additional properties ["all"]`},
-		{"mailbox_create", map[string]any{}, `missing properties: ["name"]`},
-		{"mailbox_create", map[string]any{"name": "Bad"}, `does not match regular expression`},
-		{"mailbox_create", map[string]any{"name": "a..b"}, `does not match regular expression`},
-		{"mailbox_create", map[string]any{"name": ".a"}, `does not match regular expression`},
-		{"mailbox_create", map[string]any{"name": "a."}, `does not match regular expression`},
-		{"mailbox_create", map[string]any{"name": "a\nOwner: root"}, `does not match regular expression`},
-		{"mailbox_create", map[string]any{"name": strings.Repeat("a", 65)}, `maxLength`},
-		{"mailbox_delete", map[string]any{"name": "x", "force": "yes"}, `boolean`},
+		{"mailbox_create", map[string]any{"name": "x", "owner": "root"}, "[VALIDATION] mailbox_create has no argument \"owner\"\n" +
+			"hint: a mailbox is always owned by the user this server runs as; mailbox_create takes name"},
+		{"mailbox_delete", map[string]any{"name": "x", "forc": true}, "[VALIDATION] mailbox_delete has no argument \"forc\"\n" +
+			"hint: mailbox_delete takes force and name"},
+		{"mailbox_list", map[string]any{"all": true}, "[VALIDATION] mailbox_list has no argument \"all\"\nhint: mailbox_list takes no arguments"},
+		{"mailbox_create", map[string]any{}, "[VALIDATION] mailbox_create needs the argument \"name\"\n" +
+			`hint: call mailbox_create with {"name": "<mailbox name>"}`},
+		{"mailbox_delete", nil, "[VALIDATION] mailbox_delete needs the argument \"name\"\n" +
+			`hint: call mailbox_delete with {"name": "<mailbox name>"}`},
+		{"mailbox_create", map[string]any{"name": 5}, "[VALIDATION] argument \"name\" of mailbox_create must be a string, not 5"},
+		{"mailbox_create", map[string]any{"name": nil}, "[VALIDATION] argument \"name\" of mailbox_create must be a string, not null"},
+		{"mailbox_delete", map[string]any{"name": "x", "force": "yes"}, "[VALIDATION] argument \"force\" of mailbox_delete must be true or false, not \"yes\""},
+		{"mailbox_create", map[string]any{"name": "Bad"}, badName("Bad", chars)},
+		{"mailbox_delete", map[string]any{"name": "Bad"}, badName("Bad", chars)},
+		{"mailbox_create", map[string]any{"name": ""}, badName("", "it must not be empty")},
+		{"mailbox_create", map[string]any{"name": "a..b"}, badName("a..b", "it must not contain '..'")},
+		{"mailbox_create", map[string]any{"name": ".a"}, badName(".a", "it must not start with '.'")},
+		{"mailbox_create", map[string]any{"name": "a."}, badName("a.", "it must not end with '.'")},
+		{"mailbox_create", map[string]any{"name": "aimx-catchall"}, badName("aimx-catchall", "it is reserved for the catch-all mailbox")},
+		{"mailbox_create", map[string]any{"name": "a\nOwner: root"}, badName(`a\x0aOwner: root`, chars)},
+		{"mailbox_create", map[string]any{"name": strings.Repeat("a", 65)}, badName(strings.Repeat("a", 65), "it must be at most 64 bytes long (it is 65)")},
 	} {
-		got, isErr := call(t, cs, tc.tool, tc.args)
-		if !isErr || !strings.HasPrefix(got, `validating "arguments": `) || !strings.Contains(got, tc.want) {
-			t.Errorf("%s %v = %q (isError %v), want a schema error with %q", tc.tool, tc.args, got, isErr, tc.want)
+		fails(t, cs, tc.tool, tc.args, tc.want)
+	}
+	h.sh.mu.Lock()
+	n := h.sh.n
+	h.sh.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d connection(s) reached the socket, want none", n)
+	}
+	// The reason is the server's own for every name a frame can carry (an
+	// empty Name: is a malformed frame).
+	for _, name := range []string{"Bad", "a..b", ".a", "a.", "aimx-catchall", strings.Repeat("a", 65)} {
+		e := h.raw(t, wire.Request{Verb: wire.VerbCreate, Name: name, Owner: theAgent(t).Name})
+		want := "[VALIDATION] " + e.Reason + "\nhint: " + nameRules
+		if got, _ := call(t, cs, "mailbox_create", map[string]any{"name": name}); e.Code != wire.Validation || got != want {
+			t.Errorf("name %q: the tool says %q; from the server's [%s] %s, want %q", name, got, e.Code, e.Reason, want)
 		}
 	}
 	ok(t, cs, "mailbox_create", map[string]any{"name": strings.Repeat("a", 64)}, strings.Repeat("a", 64)+"@example.test")
