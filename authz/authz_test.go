@@ -2,33 +2,37 @@ package authz
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/aimx/aimx-mailboxd/policy"
 )
 
 const alice, bob = 1001, 1002
 
-var pol = policy.Default("/etc/aimx/mailboxd.toml")
+var (
+	root   = Caller{}
+	aliceC = Caller{UID: alice, GID: alice, PID: 7}
+	bobC   = Caller{UID: bob, GID: bob}
+	pol    = Rules{ReservedNames: []string{"postmaster", "support"}, MaxPerUser: 32, Source: "/etc/aimx/mailboxd.toml"}
+)
 
 func TestMayDelete(t *testing.T) {
 	mine := &Mailbox{Name: "m", Owner: "alice", OwnerUID: alice, OwnerResolved: true}
 	orphan := &Mailbox{Name: "o", Owner: "gone"}
 	for _, tc := range []struct {
 		name   string
-		caller uint32
+		caller Caller
 		mb     *Mailbox
 		want   Decision
 		kind   Kind
 	}{
-		{"root deletes any", 0, mine, RootBypass, ""},
-		{"root deletes an orphan's", 0, orphan, RootBypass, ""},
-		{"owner deletes her own", alice, mine, Accept, ""},
-		{"another user's", bob, mine, Reject, NotOwner},
-		{"a user, an orphan's", alice, orphan, Reject, NotRoot},
-		{"a user, missing", alice, nil, Reject, NoSuchMailbox},
-		{"root, missing", 0, nil, Reject, NoSuchMailbox},
+		{"root deletes any", root, mine, RootBypass, ""},
+		{"root deletes an orphan's", root, orphan, RootBypass, ""},
+		{"owner deletes her own", aliceC, mine, Accept, ""},
+		{"another user's", bobC, mine, Reject, NotOwner},
+		{"a user, an orphan's", aliceC, orphan, Reject, NotRoot},
+		{"a user, missing", aliceC, nil, Reject, NoSuchMailbox},
+		{"root, missing", root, nil, Reject, NoSuchMailbox},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := MayDelete(tc.caller, tc.mb)
@@ -50,7 +54,7 @@ func TestMayDelete(t *testing.T) {
 func TestNoLeak(t *testing.T) {
 	banned := []string{"owner", "permission", "EACCES", "root", "authorized", "denied"}
 	for _, mb := range []*Mailbox{nil, {Name: "x", Owner: "bob", OwnerUID: bob, OwnerResolved: true}, {Name: "x", Owner: "gone"}} {
-		_, err := MayDelete(alice, mb)
+		_, err := MayDelete(aliceC, mb)
 		var d *Denial
 		if !errors.As(err, &d) || !d.Hidden() || d.Invalid() {
 			t.Fatalf("%+v: %v is not a hidden denial", mb, err)
@@ -69,7 +73,7 @@ func TestNoLeak(t *testing.T) {
 func TestCreateOwner(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
-		caller         uint32
+		caller         Caller
 		callerName     string
 		mailbox, owner string
 		wantOwner      string
@@ -77,20 +81,35 @@ func TestCreateOwner(t *testing.T) {
 		kind           Kind // "" when allowed
 		public         string
 	}{
-		{"a user creates her own", alice, "alice", "notes", "", "alice", Accept, "", ""},
-		{"a user's Owner: is ignored", alice, "alice", "notes", "bob", "alice", Accept, "", ""},
-		{"root names the owner", 0, "root", "notes", "bob", "bob", RootBypass, "", ""},
-		{"root without Owner:", 0, "root", "notes", "", "", Reject, MissingOwner,
-			"root must name the owner of mailbox 'notes': send Owner: <user> (aimx-mailboxes create notes --owner USER)"},
-		{"a user, reserved name", alice, "alice", "postmaster", "", "", Reject, ReservedName,
+		{"a user creates her own", aliceC, "alice", "notes", "", "alice", Accept, "", ""},
+		{"a user's Owner: is ignored", aliceC, "alice", "notes", "bob", "alice", Accept, "", ""},
+		{"root names the owner", root, "root", "notes", "bob", "bob", RootBypass, "", ""},
+		{"root without Owner:", root, "root", "notes", "", "", Reject, MissingOwner,
+			"root must name the owner of mailbox 'notes': aimx-mailboxes create notes --owner USER"},
+		{"a user, reserved name", aliceC, "alice", "postmaster", "", "", Reject, ReservedName,
 			"mailbox name 'postmaster' is reserved for the operator: only root can create it (reserved_names in /etc/aimx/mailboxd.toml)"},
-		{"root, reserved name", 0, "root", "postmaster", "alice", "alice", RootBypass, "", ""},
-		{"root for root", 0, "root", "x", "root", "", Reject, ReservedOwner,
+		{"root, reserved name", root, "root", "postmaster", "alice", "alice", RootBypass, "", ""},
+		{"root for root", root, "root", "x", "root", "", Reject, ReservedOwner,
 			"owner 'root' is reserved: only a hand edit of the config may give a mailbox to it"},
-		{"root for aimx-catchall", 0, "root", "x", "aimx-catchall", "", Reject, ReservedOwner,
+		{"root for aimx-catchall", root, "root", "x", "aimx-catchall", "", Reject, ReservedOwner,
 			"owner 'aimx-catchall' is reserved: only a hand edit of the config may give a mailbox to it"},
-		{"the user aimx-catchall", 4242, "aimx-catchall", "x", "", "", Reject, ReservedOwner,
+		{"root for the helper's account", root, "root", "x", "aimx-mailboxd", "", Reject, ReservedOwner,
+			"owner 'aimx-mailboxd' is reserved: only a hand edit of the config may give a mailbox to it"},
+		{"the user aimx-catchall", Caller{UID: 4242}, "aimx-catchall", "x", "", "", Reject, ReservedOwner,
 			"owner 'aimx-catchall' is reserved: only a hand edit of the config may give a mailbox to it"},
+		{"the helper's account itself", Caller{UID: 998}, "aimx-mailboxd", "x", "", "", Reject, ReservedOwner,
+			"owner 'aimx-mailboxd' is reserved: only a hand edit of the config may give a mailbox to it"},
+		{"a dotted account name", Caller{UID: 4243}, "first.last", "x", "", "", Reject, BadOwner,
+			"your account name 'first.last' cannot own an AIMX mailbox (AIMX accepts [a-z_][a-z0-9_-]*, optional trailing '$', at most 32 bytes): the operator can create one for another account"},
+		{"an upper-case account name", Caller{UID: 4244}, "Upper", "x", "", "", Reject, BadOwner,
+			"your account name 'Upper' cannot own an AIMX mailbox (AIMX accepts [a-z_][a-z0-9_-]*, optional trailing '$', at most 32 bytes): the operator can create one for another account"},
+		{"an account name with @", Caller{UID: 4245}, "u@corp.example", "x", "", "", Reject, BadOwner,
+			"your account name 'u@corp.example' cannot own an AIMX mailbox (AIMX accepts [a-z_][a-z0-9_-]*, optional trailing '$', at most 32 bytes): the operator can create one for another account"},
+		{"a 33-byte account name", Caller{UID: 4246}, strings.Repeat("a", 33), "x", "", "", Reject, BadOwner,
+			"your account name '" + strings.Repeat("a", 33) + "' cannot own an AIMX mailbox (AIMX accepts [a-z_][a-z0-9_-]*, optional trailing '$', at most 32 bytes): the operator can create one for another account"},
+		{"a 32-byte account name", Caller{UID: 4247}, strings.Repeat("a", 31) + "$", "x", "", strings.Repeat("a", 31) + "$", Accept, "", ""},
+		{"root for a dotted name", root, "root", "x", "first.last", "", Reject, BadOwner,
+			"account name 'first.last' cannot own an AIMX mailbox (AIMX accepts [a-z_][a-z0-9_-]*, optional trailing '$', at most 32 bytes): give the mailbox to another account with --owner USER"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			owner, d, err := CreateOwner(tc.caller, tc.callerName, tc.mailbox, tc.owner, pol)
@@ -104,22 +123,22 @@ func TestCreateOwner(t *testing.T) {
 
 func TestCheckLimit(t *testing.T) {
 	limited := pol
-	limited.MaxMailboxesPerUser = 3
+	limited.MaxPerUser = 3
 	unlimited := pol
-	unlimited.MaxMailboxesPerUser = 0
+	unlimited.MaxPerUser = 0
 	for _, tc := range []struct {
 		name   string
-		caller uint32
+		caller Caller
 		owned  int
-		p      policy.Policy
+		p      Rules
 		kind   Kind
 		public string
 	}{
-		{"under", alice, 2, limited, "", ""},
-		{"at the limit", alice, 3, limited, LimitReached,
+		{"under", aliceC, 2, limited, "", ""},
+		{"at the limit", aliceC, 3, limited, LimitReached,
 			"you already own 3 mailboxes, the most one user may have (max_mailboxes_per_user = 3 in /etc/aimx/mailboxd.toml): delete one first, or ask the operator to raise the limit"},
-		{"root is exempt", 0, 50, limited, "", ""},
-		{"0 means no limit", alice, 5000, unlimited, "", ""},
+		{"root is exempt", root, 50, limited, "", ""},
+		{"0 means no limit", aliceC, 5000, unlimited, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkDenial(t, CheckLimit(tc.caller, "m", tc.owned, tc.p), tc.kind, "m", tc.public)
@@ -162,7 +181,7 @@ func TestReclaim(t *testing.T) {
 }
 
 func TestRemoveLeftover(t *testing.T) {
-	if !RemoveLeftover(0, alice) || !RemoveLeftover(alice, alice) || RemoveLeftover(bob, alice) {
+	if !RemoveLeftover(root, alice) || !RemoveLeftover(aliceC, alice) || RemoveLeftover(bobC, alice) {
 		t.Error("root removes any leftover, a user only her own")
 	}
 }
@@ -170,19 +189,20 @@ func TestRemoveLeftover(t *testing.T) {
 func TestListed(t *testing.T) {
 	for _, tc := range []struct {
 		name                 string
-		caller               uint32
+		caller               Caller
 		registered, resolved bool
 		ownerUID, dirUID     uint32
 		want                 bool
 	}{
-		{"root, anyone's", 0, true, true, bob, 0, true},
-		{"root, an orphan's", 0, true, false, 0, 0, true},
-		{"root, unregistered", 0, false, false, 0, bob, true},
-		{"her own", alice, true, true, alice, 0, true},
-		{"another's", alice, true, true, bob, alice, false},
-		{"an orphan's", alice, true, false, 0, alice, false},
-		{"her unregistered folder", alice, false, false, 0, alice, true},
-		{"another's unregistered folder", alice, false, false, 0, bob, false},
+		{"root, anyone's", root, true, true, bob, 0, true},
+		{"root, an orphan's", root, true, false, 0, 0, true},
+		{"root, unregistered", root, false, false, 0, bob, true},
+		{"her own", aliceC, true, true, alice, 0, true},
+		{"another's", aliceC, true, true, bob, alice, false},
+		{"an orphan's", aliceC, true, false, 0, alice, false},
+		{"an orphan's whose stale uid is hers", aliceC, true, false, alice, alice, false},
+		{"her unregistered folder", aliceC, false, false, 0, alice, true},
+		{"another's unregistered folder", aliceC, false, false, 0, bob, false},
 	} {
 		if got := Listed(tc.caller, tc.registered, tc.resolved, tc.ownerUID, tc.dirUID); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
@@ -201,7 +221,7 @@ func TestDenialLogReasons(t *testing.T) {
 		{Denial{Kind: NotRoot, Action: Delete, Caller: alice, Mailbox: Mailbox{Name: "m", Owner: "gone"}}, "uid 1001 may not delete mailbox 'm': its owner 'gone' has no passwd entry, only root may"},
 		{Denial{Kind: NotOwner, Action: Delete, Caller: alice, Mailbox: mb}, "uid 1001 may not delete mailbox 'm': it is owned by 'bob' (uid 1002)"},
 		{Denial{Kind: NoSuchMailbox, Action: Delete, Caller: alice}, "no such mailbox"},
-		{Denial{Kind: MissingOwner, Action: Create, Caller: 0, Mailbox: Mailbox{Name: "m"}}, "uid 0 may not create mailbox 'm': root must name the owner of mailbox 'm': send Owner: <user> (aimx-mailboxes create m --owner USER)"},
+		{Denial{Kind: MissingOwner, Action: Create, Caller: 0, Mailbox: Mailbox{Name: "m"}}, "uid 0 may not create mailbox 'm': root must name the owner of mailbox 'm': aimx-mailboxes create m --owner USER"},
 		{Denial{Kind: ReservedOwner, Action: Create, Caller: 0, Mailbox: Mailbox{Name: "m", Owner: "root"}}, "uid 0 may not create mailbox 'm': owner 'root' is reserved: only a hand edit of the config may give a mailbox to it"},
 	} {
 		if got := tc.d.Error(); got != tc.want {
@@ -216,5 +236,58 @@ func TestDenialLogReasons(t *testing.T) {
 	d := &Denial{Kind: NotOwner, Action: Create}
 	if got := d.Public("m"); got != "not authorized to create mailbox 'm'" {
 		t.Errorf("got %s", got)
+	}
+}
+
+// TestOwnerName: OwnerName accepts exactly the AIMX daemon's pattern for
+// an owner, at most 32 bytes, over every string of up to 4 characters of
+// an alphabet with each class of character, and at the length boundary.
+func TestOwnerName(t *testing.T) {
+	pattern := regexp.MustCompile(`^[a-z_][a-z0-9_-]*\$?$`)
+	alphabet := []string{"a", "z", "_", "-", "0", "9", "$", "A", "é", " ", ".", "@", "\x00"}
+	var check func(s string, depth int)
+	check = func(s string, depth int) {
+		if got, want := OwnerName(s), pattern.MatchString(s); got != want {
+			t.Errorf("OwnerName(%q) = %v, the pattern says %v", s, got, want)
+		}
+		if depth == 0 {
+			return
+		}
+		for _, c := range alphabet {
+			check(s+c, depth-1)
+		}
+	}
+	check("", 4)
+	for _, tc := range []struct {
+		s    string
+		want bool
+	}{
+		{strings.Repeat("a", 32), true},
+		{strings.Repeat("a", 31) + "$", true},
+		{strings.Repeat("a", 33), false},
+		{strings.Repeat("a", 32) + "$", false},
+		{"$", false},
+	} {
+		if got := OwnerName(tc.s); got != tc.want {
+			t.Errorf("OwnerName(%q) = %v, want %v", tc.s, got, tc.want)
+		}
+	}
+}
+
+func TestCallerRules(t *testing.T) {
+	if !SeesOwners(root) || SeesOwners(aliceC) {
+		t.Error("only root's LIST names owners")
+	}
+	if !ConflictDetail(root) || ConflictDetail(aliceC) {
+		t.Error("only root's ECONFLICT names the folder's owner")
+	}
+	if Decided(root) != RootBypass || Decided(aliceC) != Accept {
+		t.Error("LIST and VERSION: root_bypass for root, accept for anyone else")
+	}
+	if Limited(root, pol) || !Limited(aliceC, pol) || Limited(aliceC, Rules{}) {
+		t.Error("the limit binds a user when it is set, never root")
+	}
+	if !Owns(aliceC, true, alice) || Owns(aliceC, false, alice) || Owns(aliceC, true, bob) {
+		t.Error("a user owns a stanza whose owner resolves to her uid, and only that")
 	}
 }

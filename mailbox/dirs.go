@@ -33,15 +33,58 @@ func (e *ConflictError) Error() string {
 }
 
 // NonEmptyError is a DELETE without force of a mailbox whose folders hold
-// entries.
+// entries. Delete decides only that, under the lock; Count fills in the
+// counts for the message after the lock is released.
 type NonEmptyError struct {
 	Name        string
 	Inbox, Sent int
+	// AtLeast: a folder held more than MaxCount entries, so its count
+	// stopped there.
+	AtLeast bool
+	counted bool
+	dataDir string
 }
 
+// MaxCount bounds how many entries of one folder NonEmptyError.Count
+// reads: a user may hold millions of hard links in her own folder.
+const MaxCount = 10_000
+
 func (e *NonEmptyError) Error() string {
-	return fmt.Sprintf("mailbox '%s' has %d files (%d in inbox, %d in sent); archive or remove them first",
-		e.Name, e.Inbox+e.Sent, e.Inbox, e.Sent)
+	if !e.counted {
+		return fmt.Sprintf("mailbox '%s' is not empty; archive or remove its files first", e.Name)
+	}
+	atLeast := ""
+	if e.AtLeast {
+		atLeast = "at least "
+	}
+	return fmt.Sprintf("mailbox '%s' has %s%s (%d in inbox, %d in sent); archive or remove them first",
+		e.Name, atLeast, files(e.Inbox+e.Sent), e.Inbox, e.Sent)
+}
+
+func files(n int) string {
+	if n == 1 {
+		return "1 file"
+	}
+	return fmt.Sprintf("%d files", n)
+}
+
+// Count counts the entries of the mailbox's two folders, at most
+// MaxCount each, for the message. It runs after the lock is released:
+// its cost follows what the owner stored, and only the owner waits on it.
+func (e *NonEmptyError) Count() {
+	e.counted = true
+	data, err := rawio.OpenDir(unix.AT_FDCWD, e.dataDir, false)
+	if err != nil {
+		return
+	}
+	defer unix.Close(data)
+	for _, k := range []struct {
+		kind string
+		n    *int
+	}{{Inbox, &e.Inbox}, {Sent, &e.Sent}} {
+		n, more := countEntries(data, filepath.Join(k.kind, e.Name), MaxCount)
+		*k.n, e.AtLeast = n, e.AtLeast || more
+	}
 }
 
 // StepError is a filesystem step of CREATE or DELETE that failed; the
@@ -191,7 +234,7 @@ func (t *Tx) Delete(name string, force bool) error {
 	if err != nil {
 		return err
 	}
-	count := map[string]int{}
+	nonEmpty := false
 	type moved struct {
 		from, to int // descriptors of kind/ and of its trash
 		name     string
@@ -239,12 +282,18 @@ func (t *Tx) Delete(name string, force bool) error {
 			aside = append(aside, moved{from: kfd, to: trash, name: to})
 			continue
 		}
-		fd, n, err := countEntries(kfd, name)
+		// Only "empty or not" under the lock: one bounded read, whatever
+		// the owner stored (the counts come after the release: Count).
+		fd, err := rawio.OpenDir(kfd, name, true)
 		if err != nil {
 			return &StepError{Err: fsError("open", t.path(rel), err)}
 		}
-		count[kind] = n
 		present = append(present, folder{kind: kfd, self: fd})
+		empty, err := rawio.IsEmptyDir(fd)
+		if err != nil {
+			return &StepError{Err: fsError("read", t.path(rel), err)}
+		}
+		nonEmpty = nonEmpty || !empty
 	}
 	defer func() {
 		for _, f := range present {
@@ -253,8 +302,8 @@ func (t *Tx) Delete(name string, force bool) error {
 			}
 		}
 	}()
-	if count[Inbox]+count[Sent] > 0 {
-		return &NonEmptyError{Name: name, Inbox: count[Inbox], Sent: count[Sent]}
+	if nonEmpty {
+		return &NonEmptyError{Name: name, dataDir: t.DataDir}
 	}
 	if err := t.write(text, nil); err != nil {
 		putBack()
@@ -407,6 +456,52 @@ func (t *Tx) RemoveLeftovers(name string, may func(folderUID uint32) bool) {
 	}
 }
 
+// Leftovers counts the names that have a folder owned by uid under
+// inbox/ or sent/ but no stanza in the config: what a DELETE leaves when
+// mail reached a folder before its rmdir. They count toward the owner's
+// limit, so that nobody keeps names from everyone past it. Only folders
+// with a valid mailbox name count; a name with both folders counts once.
+func (t *Tx) Leftovers(uid uint32) (int, error) {
+	data, err := rawio.OpenDir(unix.AT_FDCWD, t.DataDir, false)
+	if err == unix.ENOENT {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, &StepError{Err: fsError("open data dir", t.DataDir, err)}
+	}
+	defer unix.Close(data)
+	seen := map[string]bool{}
+	for _, kind := range []string{Inbox, Sent} {
+		kfd, err := rawio.OpenDir(data, kind, true)
+		if err == unix.ENOENT {
+			continue
+		}
+		if err != nil {
+			return 0, &StepError{Err: fsError("open", t.path(kind), err)}
+		}
+		err = rawio.Batches(kfd, func(batch []rawio.Entry) bool {
+			for _, e := range batch {
+				if seen[e.Name] || ValidateName(e.Name) != nil {
+					continue
+				}
+				if _, ok := t.Config.Mailbox(e.Name); ok {
+					continue
+				}
+				var fi unix.Stat_t
+				if unix.Fstatat(kfd, e.Name, &fi, unix.AT_SYMLINK_NOFOLLOW) == nil && fi.Mode&unix.S_IFMT == unix.S_IFDIR && fi.Uid == uid {
+					seen[e.Name] = true
+				}
+			}
+			return true
+		})
+		unix.Close(kfd)
+		if err != nil {
+			return 0, &StepError{Err: fsError("read", t.path(kind), err)}
+		}
+	}
+	return len(seen), nil
+}
+
 // makeParent makes inbox/ or sent/ (kind) in the data dir data: mode
 // 0711 with the owner of the data dir (root:root 0711 on a real host),
 // so that each owner reaches its own folder by name and nobody can list
@@ -555,18 +650,27 @@ func renameNoReplace(dir int, from, to string) error {
 
 func (t *Tx) path(rel string) string { return filepath.Join(t.DataDir, rel) }
 
-// countEntries counts the entries of folder name in kind/ (descriptor
-// kfd), opened without following a symlink, and returns the folder's
-// descriptor with the count; the caller closes it.
-func countEntries(kfd int, name string) (int, int, error) {
+// countEntries counts the entries of folder rel under the data dir data,
+// opened without following a symlink, reading at most max of them; more
+// reports that it stopped there. A folder it cannot read counts 0.
+func countEntries(data int, rel string, max int) (n int, more bool) {
+	kind, name := filepath.Split(rel)
+	kfd, err := rawio.OpenDir(data, filepath.Clean(kind), true)
+	if err != nil {
+		return 0, false
+	}
 	fd, err := rawio.OpenDir(kfd, name, true)
+	unix.Close(kfd)
 	if err != nil {
-		return -1, 0, err
+		return 0, false
 	}
-	entries, err := rawio.ReadDir(fd)
-	if err != nil {
-		unix.Close(fd)
-		return -1, 0, err
+	defer unix.Close(fd)
+	rawio.Batches(fd, func(batch []rawio.Entry) bool {
+		n += len(batch)
+		return n < max
+	})
+	if n >= max {
+		return max, true
 	}
-	return fd, len(entries), nil
+	return n, false
 }

@@ -45,21 +45,39 @@ type User struct {
 // does not exist (as opposed to a failing name service).
 var ErrNoEntry = errors.New("no passwd entry")
 
-// The files this package reads and the programs it may run; tests point
-// them elsewhere.
-var (
-	nsswitchPath = "/etc/nsswitch.conf"
-	passwdPath   = "/etc/passwd"
-	getentPaths  = []string{"/usr/bin/getent", "/bin/getent"}
-)
+// Source is a name service to resolve users in: the files it reads and
+// the getent(1) it may run. System is the host's; the package-level
+// functions ask it.
+type Source struct {
+	NSSwitch string   // nsswitch.conf(5)
+	Passwd   string   // the passwd file
+	Getent   []string // where getent(1) may be; the first regular file wins
+
+	once sync.Once // reads NSSwitch once
+	conf nss
+	err  error
+}
+
+// System is the host's name service.
+var System = &Source{NSSwitch: "/etc/nsswitch.conf", Passwd: "/etc/passwd", Getent: []string{"/usr/bin/getent", "/bin/getent"}}
+
+// LookupUID resolves uid in System.
+func LookupUID(uid uint32) (User, error) { return System.LookupUID(uid) }
+
+// LookupName resolves a user name in System.
+func LookupName(name string) (User, error) { return System.LookupName(name) }
+
+// LookupNames resolves several user names in System.
+func LookupNames(names []string) (map[string]User, error) { return System.LookupNames(names) }
 
 // GetentTimeout bounds one getent run (a name service that hangs).
 const GetentTimeout = 10 * time.Second
 
-// LookupUID resolves uid through the system's name service.
-func LookupUID(uid uint32) (User, error) {
+// LookupUID resolves uid: an error wrapping ErrNoEntry when it has no
+// entry, another error when the name service fails.
+func (src *Source) LookupUID(uid uint32) (User, error) {
 	key := strconv.FormatUint(uint64(uid), 10)
-	found, err := lookup([]string{key}, func(string) bool { return true },
+	found, err := src.lookup([]string{key}, func(string) bool { return true },
 		func(u User) (string, bool) { return key, u.UID == uid })
 	if err != nil {
 		return User{}, fmt.Errorf("look up uid %d: %w", uid, err)
@@ -71,9 +89,10 @@ func LookupUID(uid uint32) (User, error) {
 	return u, nil
 }
 
-// LookupName resolves a user name through the system's name service.
-func LookupName(name string) (User, error) {
-	found, err := LookupNames([]string{name})
+// LookupName resolves a user name: an error wrapping ErrNoEntry when it
+// has no entry, another error when the name service fails.
+func (src *Source) LookupName(name string) (User, error) {
+	found, err := src.LookupNames([]string{name})
 	if err != nil {
 		return User{}, err
 	}
@@ -87,7 +106,7 @@ func LookupName(name string) (User, error) {
 // LookupNames resolves several user names at once (at most one getent
 // run for all that /etc/passwd does not answer). The map holds the names
 // that exist; a name missing from it has no passwd entry.
-func LookupNames(names []string) (map[string]User, error) {
+func (src *Source) LookupNames(names []string) (map[string]User, error) {
 	var keys []string
 	want := map[string]bool{}
 	for _, n := range names {
@@ -96,7 +115,7 @@ func LookupNames(names []string) (map[string]User, error) {
 			keys = append(keys, n)
 		}
 	}
-	found, err := lookup(keys, askable, func(u User) (string, bool) { return u.Name, want[u.Name] })
+	found, err := src.lookup(keys, askable, func(u User) (string, bool) { return u.Name, want[u.Name] })
 	if err != nil {
 		if len(keys) == 1 {
 			return nil, fmt.Errorf("look up user '%s': %w", keys[0], err)
@@ -124,17 +143,17 @@ func askable(n string) bool {
 // lookup finds the entries for keys: match reports, for an entry, which
 // key it answers and whether it is wanted; ask, whether a key that
 // /etc/passwd does not answer may be asked of getent.
-func lookup(keys []string, ask func(string) bool, match func(User) (string, bool)) (map[string]User, error) {
+func (src *Source) lookup(keys []string, ask func(string) bool, match func(User) (string, bool)) (map[string]User, error) {
 	found := map[string]User{}
 	if len(keys) == 0 {
 		return found, nil
 	}
-	nss, err := services()
+	nss, err := src.services()
 	if err != nil {
 		return nil, err
 	}
 	if nss.filesFirst {
-		err := scan(passwdPath, func(u User) bool {
+		err := scan(src.Passwd, func(u User) bool {
 			if k, ok := match(u); ok {
 				if _, dup := found[k]; !dup { // the first entry wins, as in NSS
 					found[k] = u
@@ -157,7 +176,7 @@ func lookup(keys []string, ask func(string) bool, match func(User) (string, bool
 			rest = append(rest, k)
 		}
 	}
-	more, err := getent(rest, match)
+	more, err := getent(src.Getent, rest, match)
 	if err != nil {
 		return nil, err
 	}
@@ -174,28 +193,21 @@ type nss struct {
 	onlyFiles  bool // and the only one
 }
 
-var (
-	nssOnce sync.Once
-	nssConf nss
-	nssErr  error
-)
-
 // services reads nsswitch.conf once. A missing file means no shortcut
 // (every look-up asks getent); a file that exists but cannot be read is
 // an error: guessing then could answer "no such user" for one that
 // exists.
-func services() (nss, error) {
-	nssOnce.Do(func() {
-		nssConf, nssErr = nss{}, nil
-		text, err := readFile(nsswitchPath)
+func (src *Source) services() (nss, error) {
+	src.once.Do(func() {
+		text, err := readFile(src.NSSwitch)
 		switch {
 		case err == nil:
-			nssConf = parseNsswitch(text)
+			src.conf = parseNsswitch(text)
 		case !errors.Is(err, fs.ErrNotExist):
-			nssErr = err
+			src.err = err
 		}
 	})
-	return nssConf, nssErr
+	return src.conf, src.err
 }
 
 // parseNsswitch reads the passwd line of nsswitch.conf(5): its services
@@ -283,7 +295,7 @@ func parseEntry(line string) (User, bool) {
 
 // getent asks the C library's name service, through getent(1), for keys
 // (names or one uid) and returns the wanted entries by key.
-func getent(keys []string, match func(User) (string, bool)) (map[string]User, error) {
+func getent(getentPaths, keys []string, match func(User) (string, bool)) (map[string]User, error) {
 	found := map[string]User{}
 	if len(keys) == 0 {
 		return found, nil

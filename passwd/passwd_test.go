@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -17,17 +16,20 @@ import (
 func withFiles(t *testing.T, nsswitch, passwdText string) {
 	t.Helper()
 	dir := t.TempDir()
-	oldN, oldP := nsswitchPath, passwdPath
-	nsswitchPath, passwdPath = filepath.Join(dir, "nsswitch.conf"), filepath.Join(dir, "passwd")
+	old := System
+	System = &Source{NSSwitch: filepath.Join(dir, "nsswitch.conf"), Passwd: filepath.Join(dir, "passwd"), Getent: old.Getent}
 	if nsswitch != "-" {
-		must(t, os.WriteFile(nsswitchPath, []byte(nsswitch), 0o644))
+		must(t, os.WriteFile(System.NSSwitch, []byte(nsswitch), 0o644))
 	}
-	must(t, os.WriteFile(passwdPath, []byte(passwdText), 0o644))
-	nssOnce = sync.Once{}
-	t.Cleanup(func() {
-		nsswitchPath, passwdPath = oldN, oldP
-		nssOnce = sync.Once{}
-	})
+	must(t, os.WriteFile(System.Passwd, []byte(passwdText), 0o644))
+	t.Cleanup(func() { System = old })
+}
+
+// withGetent points System's getent at path for one test.
+func withGetent(t *testing.T, path string) {
+	old := System
+	System = &Source{NSSwitch: old.NSSwitch, Passwd: old.Passwd, Getent: []string{path}}
+	t.Cleanup(func() { System = old })
 }
 
 func must(t *testing.T, err error) {
@@ -101,7 +103,7 @@ func TestSameAsLibc(t *testing.T) {
 	real, err := os.ReadFile("/etc/passwd")
 	must(t, err)
 	withFiles(t, "-", string(real))
-	if nss, _ := services(); nss.filesFirst {
+	if nss, _ := System.services(); nss.filesFirst {
 		t.Fatal("no nsswitch.conf must mean no shortcut")
 	}
 	check("getent only")
@@ -189,15 +191,13 @@ func TestGetentFallback(t *testing.T) {
 		t.Errorf("LookupNames: %+v %v (an all-digit name is never given to getent, which takes it for a uid)", found, err)
 	}
 	// A getent that fails is an error, not "no such user".
-	old := getentPaths
-	t.Cleanup(func() { getentPaths = old })
-	getentPaths = []string{filepath.Join(t.TempDir(), "none")}
+	withGetent(t, filepath.Join(t.TempDir(), "none"))
 	if _, err := LookupName("root"); err == nil || errors.Is(err, ErrNoEntry) || !strings.Contains(err.Error(), "getent is not installed") {
 		t.Errorf("no getent: %v", err)
 	}
 	script := filepath.Join(t.TempDir(), "getent")
 	must(t, os.WriteFile(script, []byte("#!/bin/sh\necho 'database exploded' >&2\nexit 1\n"), 0o755))
-	getentPaths = []string{script}
+	withGetent(t, script)
 	if _, err := LookupName("root"); err == nil || errors.Is(err, ErrNoEntry) || !strings.Contains(err.Error(), "database exploded") {
 		t.Errorf("failing getent: %v", err)
 	}
@@ -254,18 +254,18 @@ exec "$@"`
 // (the faults suite's EIO on the first openat found the old fallback).
 func TestUnreadableFilesAreErrors(t *testing.T) {
 	withFiles(t, "passwd: files systemd\n", "root:x:0:0::/root:/bin/sh\n")
-	must(t, os.Remove(passwdPath))
-	must(t, os.Mkdir(passwdPath, 0o755)) // read(2) fails: EISDIR
+	must(t, os.Remove(System.Passwd))
+	must(t, os.Mkdir(System.Passwd, 0o755)) // read(2) fails: EISDIR
 	for _, err := range []error{second(LookupName("root")), second(LookupUID(0))} {
-		if err == nil || errors.Is(err, ErrNoEntry) || !strings.Contains(err.Error(), passwdPath) {
-			t.Errorf("unreadable passwd file: %v, want an error naming %s", err, passwdPath)
+		if err == nil || errors.Is(err, ErrNoEntry) || !strings.Contains(err.Error(), System.Passwd) {
+			t.Errorf("unreadable passwd file: %v, want an error naming %s", err, System.Passwd)
 		}
 	}
 	withFiles(t, "passwd: files\n", "root:x:0:0::/root:/bin/sh\n")
-	must(t, os.Remove(nsswitchPath))
-	must(t, os.Mkdir(nsswitchPath, 0o755))
-	if _, err := LookupName("root"); err == nil || errors.Is(err, ErrNoEntry) || !strings.Contains(err.Error(), nsswitchPath) {
-		t.Errorf("unreadable nsswitch.conf: %v, want an error naming %s", err, nsswitchPath)
+	must(t, os.Remove(System.NSSwitch))
+	must(t, os.Mkdir(System.NSSwitch, 0o755))
+	if _, err := LookupName("root"); err == nil || errors.Is(err, ErrNoEntry) || !strings.Contains(err.Error(), System.NSSwitch) {
+		t.Errorf("unreadable nsswitch.conf: %v, want an error naming %s", err, System.NSSwitch)
 	}
 }
 

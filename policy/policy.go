@@ -19,7 +19,9 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/aimx/aimx-mailboxd/authz"
 	"github.com/aimx/aimx-mailboxd/internal/rawio"
+	"github.com/aimx/aimx-mailboxd/mailbox"
 	"golang.org/x/sys/unix"
 )
 
@@ -69,8 +71,10 @@ func PathFor(configPath string) string {
 	return filepath.Join(filepath.Dir(configPath), FileName)
 }
 
-// Reserved reports whether name is one of the reserved names.
-func (p Policy) Reserved(name string) bool { return slices.Contains(p.ReservedNames, name) }
+// Rules are the settings the authorization rules read.
+func (p Policy) Rules() authz.Rules {
+	return authz.Rules{ReservedNames: p.ReservedNames, MaxPerUser: p.MaxMailboxesPerUser, Source: p.Path}
+}
 
 // Error is a policy file that cannot be used. Line and Key are zero when
 // the problem is not tied to one key (an unreadable file).
@@ -144,6 +148,9 @@ func Parse(path string, text []byte) (Policy, error) {
 				s, ok := e.(string)
 				if !ok {
 					return fail(key, "must be an array of mailbox names, but holds %s", typeName(e))
+				}
+				if err := mailbox.ValidateName(s); err != nil {
+					return fail(key, "%q is not a mailbox name, so it reserves nothing: %v", s, err)
 				}
 				p.ReservedNames = append(p.ReservedNames, s)
 			}

@@ -21,7 +21,7 @@ func TestMissingFileMeansDefaults(t *testing.T) {
 		t.Errorf("defaults: %+v", p)
 	}
 	for _, n := range []string{"postmaster", "abuse", "hostmaster", "admin", "webmaster", "security", "root", "mailer-daemon"} {
-		if !p.Reserved(n) {
+		if !slices.Contains(p.Rules().ReservedNames, n) {
 			t.Errorf("%s is not reserved by default", n)
 		}
 	}
@@ -35,9 +35,12 @@ func TestParse(t *testing.T) {
 	if !slices.Equal(p.ReservedNames, []string{"boss"}) || p.MaxMailboxesPerUser != 0 || p.LockTimeout != 3*time.Second {
 		t.Errorf("got %+v", p)
 	}
+	if r := p.Rules(); r.MaxPerUser != 0 || r.Source != "p.toml" || !slices.Equal(r.ReservedNames, []string{"boss"}) {
+		t.Errorf("rules: %+v", r)
+	}
 	// A key left out keeps its default.
 	p, err = Parse("p.toml", []byte("lock_timeout_seconds = 1\n"))
-	if err != nil || p.MaxMailboxesPerUser != 32 || !p.Reserved("postmaster") {
+	if err != nil || p.MaxMailboxesPerUser != 32 || !slices.Contains(p.Rules().ReservedNames, "postmaster") {
 		t.Errorf("got %+v, %v", p, err)
 	}
 }
@@ -51,6 +54,9 @@ func TestParseErrors(t *testing.T) {
 		{"lock_timeout_seconds = 2.5\n", "policy file /etc/aimx/mailboxd.toml, line 1, key lock_timeout_seconds: must be a whole number of seconds from 1 to 3600, not a float"},
 		{"reserved_names = \"postmaster\"\n", "policy file /etc/aimx/mailboxd.toml, line 1, key reserved_names: must be an array of mailbox names, not a string"},
 		{"reserved_names = [\"a\", 1]\n", "policy file /etc/aimx/mailboxd.toml, line 1, key reserved_names: must be an array of mailbox names, but holds an integer"},
+		{"reserved_names = [\"Billing\", \" payroll\"]\n", "policy file /etc/aimx/mailboxd.toml, line 1, key reserved_names: \"Billing\" is not a mailbox name, so it reserves nothing: invalid mailbox name 'Billing': only lower-case letters, digits, '.', '_' and '-' are allowed"},
+		{"reserved_names = [\"payroll\", \" payroll\"]\n", "policy file /etc/aimx/mailboxd.toml, line 1, key reserved_names: \" payroll\" is not a mailbox name, so it reserves nothing: invalid mailbox name ' payroll': only lower-case letters, digits, '.', '_' and '-' are allowed"},
+		{"reserved_names = [\"\"]\n", "policy file /etc/aimx/mailboxd.toml, line 1, key reserved_names: \"\" is not a mailbox name, so it reserves nothing: invalid mailbox name '': it must not be empty"},
 		{"[limits]\nx = 1\n", "policy file /etc/aimx/mailboxd.toml, line 1, key limits: unknown key; the keys are reserved_names, max_mailboxes_per_user and lock_timeout_seconds"},
 		{"a = 1\nlock_timeout_seconds = \n", "policy file /etc/aimx/mailboxd.toml, line 2, key lock_timeout_seconds: expected value but found '\\n' instead"},
 	} {

@@ -3,7 +3,9 @@
 package server
 
 import (
+	"bytes"
 	"encoding/binary"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,10 +70,15 @@ func TestJournalLogger(t *testing.T) {
 	j.Log(Record{Verb: "MAILBOX-CREATE", UID: 1000, PID: 42, User: "alice", Mailbox: "m", Decision: "accept", Outcome: Accepted})
 	got := entry(t, fd)
 	for _, want := range []string{"PRIORITY=6\n", "MESSAGE=MAILBOX-CREATE m by uid 1000 (alice): accepted\n", "MESSAGE_ID=" + MessageIDs[Accepted] + "\n",
-		"SYSLOG_IDENTIFIER=aimx-mailboxd\n", "OBJECT_PID=42\n", "AIMX_CALLER_USER=alice\n", "AIMX_OUTCOME=accepted\n"} {
+		"SYSLOG_IDENTIFIER=aimx-mailboxd\n", "AIMX_CALLER_PID=42\n", "AIMX_CALLER_USER=alice\n", "AIMX_OUTCOME=accepted\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("entry %q lacks %q", got, want)
 		}
+	}
+	// journald keeps OBJECT_PID only from root: the caller's pid travels
+	// as AIMX_CALLER_PID alone.
+	if strings.Contains(got, "OBJECT_PID=") {
+		t.Errorf("entry %q has OBJECT_PID", got)
 	}
 	// A value with a newline: name, length, value.
 	j.Log(Record{Verb: "X", Outcome: Failed, Reason: "two\nlines"})
@@ -102,5 +109,20 @@ func openJournalAt(t *testing.T, fd int) (journalLogger, int) {
 		t.Fatal("no journal")
 	}
 	t.Cleanup(func() { unix.Close(j.fd) })
-	return journalLogger{j}, fd
+	return journalLogger{j: j, fallback: LogfmtLogger{W: io.Discard}}, fd
+}
+
+// TestJournalRefusedFallsBack: a record journald refuses (its socket is
+// gone) goes to the fallback instead of being lost.
+func TestJournalRefusedFallsBack(t *testing.T) {
+	fd := fakeJournal(t)
+	j, _ := openJournalAt(t, fd)
+	var buf bytes.Buffer
+	j.fallback = LogfmtLogger{W: &buf}
+	unix.Close(fd) // journald stops: send fails with ECONNREFUSED
+	j.Log(Record{Verb: "MAILBOX-DELETE", UID: 1000, PID: 42, User: "alice", Mailbox: "m", Decision: "accept", Outcome: Accepted})
+	want := "verb=MAILBOX-DELETE caller_uid=1000 caller_pid=42 caller_user=alice mailbox=m decision=accept outcome=accepted priority=info\n"
+	if got := buf.String(); got != want {
+		t.Errorf("fallback got %q, want %q", got, want)
+	}
 }

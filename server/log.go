@@ -11,7 +11,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/aimx/aimx-mailboxd/activation"
 	"github.com/aimx/aimx-mailboxd/authz"
 	"github.com/aimx/aimx-mailboxd/wire"
 )
@@ -98,16 +97,10 @@ type Logger interface {
 	Log(Record)
 }
 
-func (s *Server) log(peer activation.Peer, req wire.Request, user string, d authz.Decision, o Outcome, reason string) {
-	if s.Log == nil {
-		return
-	}
-	s.Log.Log(record(peer, req, user, d, o, reason))
-}
-
-// record is the log record of a request, every field escaped.
-func record(peer activation.Peer, req wire.Request, user string, d authz.Decision, o Outcome, reason string) Record {
-	return Record{Verb: Escape(req.Verb), UID: peer.UID, PID: peer.PID, User: Escape(user),
+// record is the log record of a request, every field escaped; the
+// caller's user name is filled in after the answer.
+func record(caller authz.Caller, req wire.Request, d authz.Decision, o Outcome, reason string) Record {
+	return Record{Verb: Escape(req.Verb), UID: caller.UID, PID: caller.PID,
 		Mailbox: Escape(req.Name), Decision: d, Outcome: o, Reason: Escape(reason)}
 }
 
@@ -171,23 +164,29 @@ func (f *firstUse) Log(r Record) {
 // else logfmt on fallback.
 func connect(fallback io.Writer) Logger {
 	if j, ok := openJournal(); ok {
-		return journalLogger{j}
+		return journalLogger{j: j, fallback: LogfmtLogger{W: fallback}}
 	}
 	return LogfmtLogger{W: fallback}
 }
 
-type journalLogger struct{ j journal }
+// journalLogger sends records to journald, and a record journald refuses
+// to its fallback: no record is ever silently lost.
+type journalLogger struct {
+	j        journal
+	fallback Logger
+}
 
-// Log sends r at its outcome's priority with MESSAGE_ID, OBJECT_PID (the
-// caller: journald's field for the process a record is about),
-// SYSLOG_IDENTIFIER and the fields AIMX_VERB, AIMX_CALLER_UID,
-// AIMX_CALLER_PID, AIMX_CALLER_USER, AIMX_MAILBOX, AIMX_DECISION,
-// AIMX_OUTCOME and AIMX_REASON.
+// Log sends r at its outcome's priority with MESSAGE_ID,
+// SYSLOG_IDENTIFIER (aimx-mailboxd, whichever process logs: the helper or
+// root's direct mode, so that `journalctl -t aimx-mailboxd` shows every
+// request) and the fields AIMX_VERB, AIMX_CALLER_UID, AIMX_CALLER_PID,
+// AIMX_CALLER_USER, AIMX_MAILBOX, AIMX_DECISION, AIMX_OUTCOME and
+// AIMX_REASON. (Not OBJECT_PID: journald keeps it only from root.) When
+// journald refuses the record, it goes to the fallback.
 func (l journalLogger) Log(r Record) {
 	fields := map[string]string{
 		"SYSLOG_IDENTIFIER": "aimx-mailboxd",
 		"MESSAGE_ID":        MessageIDs[r.Outcome],
-		"OBJECT_PID":        strconv.FormatInt(int64(r.PID), 10),
 		"AIMX_OUTCOME":      string(r.Outcome),
 		"AIMX_VERB":         r.Verb,
 		"AIMX_CALLER_UID":   strconv.FormatUint(uint64(r.UID), 10),
@@ -199,11 +198,17 @@ func (l journalLogger) Log(r Record) {
 	if r.Reason != "" {
 		fields["AIMX_REASON"] = r.Reason
 	}
-	l.j.send(r.message(), r.Outcome.Priority(), fields)
+	if err := l.j.send(r.message(), r.Outcome.Priority(), fields); err != nil {
+		l.fallback.Log(r)
+	}
 }
 
 func (r Record) message() string {
-	msg := fmt.Sprintf("%s %s by uid %d (%s): %s", r.Verb, r.Mailbox, r.UID, r.User, r.Outcome)
+	what := r.Verb
+	if r.Mailbox != "" {
+		what += " " + r.Mailbox
+	}
+	msg := fmt.Sprintf("%s by uid %d (%s): %s", what, r.UID, r.User, r.Outcome)
 	if r.Reason != "" {
 		msg += ": " + r.Reason
 	}

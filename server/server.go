@@ -1,11 +1,32 @@
 // Package server answers AIMX/1 requests on the mailbox socket: one
-// request in, one response out, along the path activation → wire → authz
-// → mailbox → wire. The helper serves one connection with it and exits;
-// the CLI's direct mode for root calls Handle with the same code and the
-// same lock.
+// request in, one response out. The helper serves one connection with it
+// and exits; the CLI's direct mode for root calls Handle with the same
+// code and the same lock.
 //
 // It promises that every request gets exactly one response (unless the
 // client never finished sending one) and exactly one log record.
+//
+// The life of a request, in order:
+//
+//  1. activation.Accept: the connected socket from systemd and the
+//     caller's SO_PEERCRED (cmd/aimx-mailboxd), as an authz.Caller.
+//  2. Server.Serve: wire.ReadRequest parses one frame.
+//  3. request.answer: policy.Load, then the verb (create, delete, list,
+//     VERSION), which resolves users (passwd.Source) and asks authz.
+//  4. For CREATE and DELETE, the edit (below).
+//  5. wire.WriteResponse, then CloseWrite: the client has its answer.
+//  6. request.after: the log record (Logger), Tx.Release, EmptyTrash.
+//
+// The life of an edit, in order:
+//
+//  1. Store.Lock: take the config lock (bounded wait), read and check the
+//     config (and the checked index).
+//  2. Tx.Create or Tx.Delete: the folders and one bounded step on the
+//     owner's folder, then Tx.write: the new text to a temporary file,
+//     fsync, the unchanged-config check, rename.
+//  3. Tx.Close: release the lock, then fsync the folders; only then OK.
+//  4. After the answer: Tx.Release frees what the edit unlinked, and
+//     EmptyTrash empties what a forced DELETE set aside, within a budget.
 package server
 
 import (
@@ -14,7 +35,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/aimx/aimx-mailboxd/activation"
 	"github.com/aimx/aimx-mailboxd/authz"
 	"github.com/aimx/aimx-mailboxd/mailbox"
 	"github.com/aimx/aimx-mailboxd/passwd"
@@ -49,6 +69,16 @@ type Server struct {
 	// PolicyPath is the policy file; empty means mailboxd.toml beside the
 	// config.
 	PolicyPath string
+	// Users is the name service users are resolved in; nil means the
+	// host's (passwd.System).
+	Users *passwd.Source
+}
+
+func (s *Server) users() *passwd.Source {
+	if s.Users != nil {
+		return s.Users
+	}
+	return passwd.System
 }
 
 func (s *Server) policyPath() string {
@@ -73,28 +103,29 @@ type Conn interface {
 	SetWriteDeadline(time.Time) error
 }
 
-// Serve reads one request from conn, writes one response, and closes
-// conn. It returns nil when a response was written.
-func (s *Server) Serve(conn Conn, peer activation.Peer) error {
+// Serve reads one request from conn, sent by caller, writes one response,
+// and closes conn. It returns nil when a response was written.
+func (s *Server) Serve(conn Conn, caller authz.Caller) error {
 	defer conn.Close()
 	conn.SetReadDeadline(time.Now().Add(readTimeout))
 	r := wire.NewReader(conn)
 	req, err := wire.ReadRequest(r)
-	var resp wire.Response
 	var werr *wire.Error
 	var rq *request
 	switch {
 	case errors.As(err, &werr):
-		s.log(peer, req, "", authz.Reject, Malformed, werr.Reason)
-		resp.Err = werr
+		rq = s.newRequest(caller, req)
+		rq.resp = rq.failAs(Malformed, werr, "")
 		drain(conn, errorDrainWait)
 	case err != nil:
-		s.log(peer, req, "", authz.Reject, Abandoned, "no request: "+err.Error())
+		rq = s.newRequest(caller, req)
+		rq.note(authz.Reject, Abandoned, "no request: "+err.Error())
+		rq.after()
 		return fmt.Errorf("%w: read request: %v", ErrNoResponse, err)
 	default:
-		rq = s.handle(peer, req)
-		resp = rq.resp
+		rq = s.handle(caller, req)
 	}
+	resp := rq.resp
 	conn.SetWriteDeadline(time.Now().Add(WriteTimeout))
 	werr2 := wire.WriteResponse(conn, resp)
 	if werr2 == nil {
@@ -123,9 +154,10 @@ func drain(conn Conn, wait time.Duration) {
 // request is one request in flight: who asked, and what to log.
 type request struct {
 	s      *Server
-	caller activation.Peer
+	caller authz.Caller
 	req    wire.Request
-	policy policy.Policy
+	rules  authz.Rules
+	users  *passwd.Source
 	store  mailbox.Store // s.Store with the policy's lock timeout
 
 	// The caller's passwd entry (zero when userErr says why not), looked
@@ -142,23 +174,27 @@ type request struct {
 // Handle answers one parsed request from caller and logs its decision.
 // Work that may follow the answer (emptying folders a forced DELETE set
 // aside) is done before it returns.
-func (s *Server) Handle(caller activation.Peer, req wire.Request) wire.Response {
+func (s *Server) Handle(caller authz.Caller, req wire.Request) wire.Response {
 	rq := s.handle(caller, req)
 	rq.after()
 	return rq.resp
 }
 
-func (s *Server) handle(caller activation.Peer, req wire.Request) *request {
-	rq := &request{s: s, caller: caller, req: req, store: *s.Store}
+func (s *Server) handle(caller authz.Caller, req wire.Request) *request {
+	rq := s.newRequest(caller, req)
 	rq.resp = rq.answer()
 	return rq
+}
+
+func (s *Server) newRequest(caller authz.Caller, req wire.Request) *request {
+	return &request{s: s, caller: caller, req: req, store: *s.Store, users: s.users()}
 }
 
 // user is the caller's passwd entry, looked up once.
 func (rq *request) user() (passwd.User, error) {
 	if !rq.looked {
 		rq.looked = true
-		rq.me, rq.userErr = passwd.LookupUID(rq.caller.UID)
+		rq.me, rq.userErr = rq.users.LookupUID(rq.caller.UID)
 	}
 	return rq.me, rq.userErr
 }
@@ -168,12 +204,12 @@ func (rq *request) user() (passwd.User, error) {
 // freeing what the edit unlinked (Tx.Release), and emptying the trash
 // outside the lock.
 func (rq *request) after() {
-	if rq == nil {
-		return
-	}
 	if r := rq.record; r != nil && rq.s.Log != nil {
-		me, _ := rq.user()
+		me, err := rq.user()
 		r.User = Escape(me.Name)
+		if err != nil {
+			r.User = "?" // the record's reason, or the answer, says why
+		}
 		rq.s.Log.Log(*r)
 	}
 	if rq.tx != nil {
@@ -184,7 +220,7 @@ func (rq *request) after() {
 
 // note keeps the request's log record for after.
 func (rq *request) note(d authz.Decision, o Outcome, reason string) {
-	r := record(rq.caller, rq.req, "", d, o, reason)
+	r := record(rq.caller, rq.req, d, o, reason)
 	rq.record = &r
 }
 
@@ -195,7 +231,7 @@ func (rq *request) answer() wire.Response {
 		if err != nil {
 			return rq.fail(wire.Errorf(wire.IO, "%v", err), "")
 		}
-		rq.policy, rq.store.LockTimeout = pol, pol.LockTimeout
+		rq.rules, rq.store.LockTimeout = pol.Rules(), pol.LockTimeout
 	}
 	switch rq.req.Verb {
 	case wire.VerbCreate:
@@ -206,17 +242,9 @@ func (rq *request) answer() wire.Response {
 		return rq.list()
 	case wire.VerbVersion:
 		v := version.Get()
-		return rq.ok(wire.VersionOK(wire.Version{Tag: v.Tag, GitHash: v.GitHash, Target: v.Target, BuildDate: v.BuildDate}), rq.bypass())
+		return rq.ok(wire.VersionOK(wire.Version{Tag: v.Tag, GitHash: v.GitHash, Target: v.Target, BuildDate: v.BuildDate}), authz.Decided(rq.caller))
 	}
 	return rq.fail(wire.Errorf(wire.Protocol, "unknown verb '%s'", rq.req.Verb), "")
-}
-
-// bypass is the decision for a request anyone may make.
-func (rq *request) bypass() authz.Decision {
-	if rq.caller.UID == 0 {
-		return authz.RootBypass
-	}
-	return authz.Accept
 }
 
 func (rq *request) ok(resp wire.Response, d authz.Decision) wire.Response {
@@ -263,6 +291,9 @@ func (rq *request) failErr(err error) wire.Response {
 		code = wire.Validation
 	case errors.Is(err, mailbox.ErrExists):
 		return rq.fail(wire.Errorf(wire.Mailbox, "mailbox '%s' already exists", rq.req.Name), "")
+	case errors.As(err, &conflictErr) && !authz.ConflictDetail(rq.caller):
+		// Never another user's name or uid (the no-leak rule).
+		return rq.fail(wire.Errorf(wire.Conflict, "mailbox name '%s' is taken on disk by a folder that is not yours: ask the operator to move it", rq.req.Name), err.Error())
 	case errors.As(err, &conflictErr):
 		code = wire.Conflict
 	case errors.As(err, &nonEmptyErr):
@@ -271,29 +302,38 @@ func (rq *request) failErr(err error) wire.Response {
 	return rq.fail(&wire.Error{Code: code, Reason: err.Error()}, "")
 }
 
+// lookupFailed answers a name service that failed (not "no such user"):
+// IO naming the look-up, logged as a failure.
+func (rq *request) lookupFailed(err error) wire.Response {
+	return rq.fail(wire.Errorf(wire.IO, "user look-up failed: %v: check the name service (nsswitch.conf, sssd, LDAP), then try again", err), "")
+}
+
 func (rq *request) create() wire.Response {
-	name, caller := rq.req.Name, rq.caller.UID
+	name, caller := rq.req.Name, rq.caller
 	if err := mailbox.ValidateName(name); err != nil {
 		return rq.failErr(err)
 	}
 	var me passwd.User
-	if caller != 0 {
+	if !caller.Root() {
 		// Owner: is ignored: the owner is the caller, by its uid.
 		var err error
-		if me, err = rq.user(); err != nil {
+		switch me, err = rq.user(); {
+		case errors.Is(err, passwd.ErrNoEntry):
 			return rq.fail(wire.Errorf(wire.Validation, "%v", err), "")
+		case err != nil:
+			return rq.lookupFailed(err)
 		}
 	}
-	owner, decision, err := authz.CreateOwner(caller, me.Name, name, rq.req.Owner, rq.policy)
+	owner, decision, err := authz.CreateOwner(caller, me.Name, name, rq.req.Owner, rq.rules)
 	if err != nil {
 		return rq.deny(err)
 	}
 
 	u, err := me, error(nil) // a non-root caller's entry was looked up once, by uid
-	if caller == 0 {
+	if caller.Root() {
 		// Before the lock, which it does not need; its error is answered
-		// after the existence check, in behavior.md's order.
-		u, err = passwd.LookupName(owner)
+		// after the existence check, in docs/BEHAVIOR.md's order.
+		u, err = rq.users.LookupName(owner)
 	}
 	tx, lerr := rq.store.Lock()
 	if lerr != nil {
@@ -308,11 +348,14 @@ func (rq *request) create() wire.Response {
 		return rq.fail(wire.Errorf(wire.Validation, "unknown owner '%s'", owner), err.Error())
 	}
 	if err != nil {
-		return rq.failErr(err)
+		return rq.lookupFailed(err)
 	}
-	if caller != 0 && rq.policy.MaxMailboxesPerUser > 0 {
-		owned := ownedBy(tx.Config, u, rq.policy.MaxMailboxesPerUser)
-		if err := authz.CheckLimit(caller, name, owned, rq.policy); err != nil {
+	if authz.Limited(caller, rq.rules) {
+		owned, err := rq.owned(tx, u)
+		if err != nil {
+			return rq.failErr(err)
+		}
+		if err := authz.CheckLimit(caller, name, owned, rq.rules); err != nil {
 			return rq.deny(err)
 		}
 	}
@@ -330,35 +373,49 @@ func (rq *request) create() wire.Response {
 	return rq.ok(wire.Response{}, decision)
 }
 
-// ownedBy counts the stanzas of c whose owner resolves to u's uid,
-// stopping at limit. Stanzas that name u exactly are counted without a
-// look-up; the other owner names are looked up together, only when those
-// do not reach the limit already.
-func ownedBy(c *mailbox.Config, u passwd.User, limit int) int {
+// owned counts what caller u owns toward its limit: the stanzas whose
+// owner resolves to its uid (authz.Owns), then, while under the limit,
+// its folders on disk with no stanza (Tx.Leftovers). Stanzas that name u
+// exactly are counted without a look-up; the other owner names are
+// looked up together, only when those do not reach the limit already.
+func (rq *request) owned(tx *mailbox.Tx, u passwd.User) (int, error) {
+	limit := rq.rules.MaxPerUser
 	n := 0
 	others := map[string]int{} // owner name → its stanzas
-	for st := range c.All() {
+	for st := range tx.Config.All() {
 		if st.Owner == u.Name {
 			n++
 		} else {
 			others[st.Owner]++
 		}
 	}
-	if n >= limit || len(others) == 0 {
-		return n
-	}
-	names := make([]string, 0, len(others))
-	for name := range others {
-		names = append(names, name)
-	}
-	found, _ := passwd.LookupNames(names) // a name that does not resolve is nobody's
-	for name, o := range found {
-		if o.UID == u.UID {
-			n += others[name]
+	if n < limit && len(others) > 0 {
+		names := make([]string, 0, len(others))
+		for name := range others {
+			names = append(names, name)
+		}
+		found, err := rq.users.LookupNames(names)
+		if err != nil {
+			return 0, &lookupError{err}
+		}
+		for name, o := range found {
+			if authz.Owns(rq.caller, true, o.UID) {
+				n += others[name]
+			}
 		}
 	}
-	return n
+	if n >= limit {
+		return n, nil
+	}
+	left, err := tx.Leftovers(u.UID)
+	return n + left, err
 }
+
+// lookupError is a name service that failed during a rule's count.
+type lookupError struct{ err error }
+
+func (e *lookupError) Error() string { return e.err.Error() }
+func (e *lookupError) Unwrap() error { return e.err }
 
 func (rq *request) delete() wire.Response {
 	name := rq.req.Name
@@ -374,27 +431,33 @@ func (rq *request) delete() wire.Response {
 	var target *authz.Mailbox
 	if st, ok := tx.Config.Mailbox(name); ok {
 		target = &authz.Mailbox{Name: name, Owner: st.Owner}
-		if rq.caller.UID != 0 { // root may delete any mailbox: its owner decides nothing
-			u, err := passwd.LookupName(st.Owner)
+		if !rq.caller.Root() { // root may delete any mailbox: its owner decides nothing
+			u, err := rq.users.LookupName(st.Owner)
 			switch {
 			case err == nil:
 				target.OwnerUID, target.OwnerResolved = u.UID, true
 			case !errors.Is(err, passwd.ErrNoEntry):
-				return rq.failErr(err)
+				return rq.lookupFailed(err)
 			}
 		}
 	}
 	if target == nil {
 		// A DELETE killed after its config write left its empty folders:
 		// repeating it removes them (the answer stays "does not exist").
-		caller := rq.caller.UID
-		tx.RemoveLeftovers(name, func(folderUID uint32) bool { return authz.RemoveLeftover(caller, folderUID) })
+		tx.RemoveLeftovers(name, func(folderUID uint32) bool { return authz.RemoveLeftover(rq.caller, folderUID) })
 	}
-	decision, err := authz.MayDelete(rq.caller.UID, target)
+	decision, err := authz.MayDelete(rq.caller, target)
 	if err != nil {
 		return rq.deny(err)
 	}
 	if err := tx.Delete(name, rq.req.Force); err != nil {
+		var nonEmpty *mailbox.NonEmptyError
+		if errors.As(err, &nonEmpty) {
+			// The counts for the message, once the lock is released:
+			// what the owner stored never makes anyone else wait.
+			tx.Close()
+			nonEmpty.Count()
+		}
 		return rq.failErr(err)
 	}
 	if err := tx.Close(); err != nil { // OK only once the edit is durable
@@ -425,14 +488,16 @@ func (rq *request) list() wire.Response {
 	if err != nil {
 		return rq.failErr(err)
 	}
-	caller := rq.caller.UID
+	caller := rq.caller
 	var owners map[string]passwd.User // every owner name, looked up together
-	if caller != 0 {
+	if !caller.Root() {
 		names := make([]string, 0, cfg.Len())
 		for st := range cfg.All() {
 			names = append(names, st.Owner)
 		}
-		owners, _ = passwd.LookupNames(names) // a name that does not resolve is nobody's
+		if owners, err = rq.users.LookupNames(names); err != nil { // a name missing from owners is nobody's
+			return rq.lookupFailed(err)
+		}
 	}
 	keep := func(e mailbox.Entry) bool {
 		o, ok := owners[e.Owner]
@@ -446,12 +511,10 @@ func (rq *request) list() wire.Response {
 	for _, e := range entries {
 		w := wire.Entry{Name: e.Name, Address: e.Address, InboxPath: e.InboxPath, SentPath: e.SentPath,
 			Total: e.Total, Unread: e.Unread, SentCount: e.SentCount, Registered: e.Registered}
-		if caller == 0 {
-			// Only root's body names owners: anyone else's lists only
-			// their own, and stays as protocol.md shows it.
+		if authz.SeesOwners(caller) {
 			w.Owner = e.Owner
 		}
 		out = append(out, w)
 	}
-	return rq.ok(wire.ListOK(out), rq.bypass())
+	return rq.ok(wire.ListOK(out), authz.Decided(caller))
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/aimx/aimx-mailboxd/activation"
+	"github.com/aimx/aimx-mailboxd/authz"
 	"github.com/aimx/aimx-mailboxd/internal/aimxtest"
 	"github.com/aimx/aimx-mailboxd/mailbox"
 	"github.com/aimx/aimx-mailboxd/wire"
@@ -84,7 +85,7 @@ func (f *fixture) do(uid uint32, frame string) string {
 	} else if err != nil {
 		f.t.Fatalf("frame %q: %v", frame, err)
 	} else {
-		resp = f.srv.Handle(activation.Peer{UID: uid, PID: 4242}, req)
+		resp = f.srv.Handle(authz.Caller{UID: uid, PID: 4242}, req)
 	}
 	var b bytes.Buffer
 	if err := wire.WriteResponse(&b, resp); err != nil {
@@ -129,7 +130,7 @@ func TestCreate(t *testing.T) {
 		{"a user's Owner: is ignored", me.UID, aimxtest.Create("also-mine", "root"), aimxtest.OK, aimxtest.Stanza("also-mine", me.Name)},
 		{"exists", me.UID, aimxtest.Create("mine", ""), aimxtest.Err("MAILBOX", "mailbox 'mine' already exists"), ""},
 		{"root names the owner", 0, aimxtest.Create("given", me.Name), aimxtest.OK, aimxtest.Stanza("given", me.Name)},
-		{"root without Owner:", 0, aimxtest.Create("x", ""), aimxtest.Err("VALIDATION", "root must name the owner of mailbox 'x': send Owner: <user> (aimx-mailboxes create x --owner USER)"), ""},
+		{"root without Owner:", 0, aimxtest.Create("x", ""), aimxtest.Err("VALIDATION", "root must name the owner of mailbox 'x': aimx-mailboxes create x --owner USER"), ""},
 		{"root, unknown owner", 0, aimxtest.Create("x", "no-such-user-aimx"), aimxtest.Err("VALIDATION", "unknown owner 'no-such-user-aimx'"), ""},
 		{"root for root", 0, aimxtest.Create("x", "root"), reservedOwner("root"), ""},
 		{"root for aimx-catchall", 0, aimxtest.Create("x", "aimx-catchall"), reservedOwner("aimx-catchall"), ""},
@@ -169,12 +170,21 @@ func TestCreate(t *testing.T) {
 	}
 }
 
+// TestCreateConflicts: a folder in the way is ECONFLICT; root's answer
+// names the path, the owner and the fix, anyone else's never names
+// another user or uid (the no-leak rule).
 func TestCreateConflicts(t *testing.T) {
 	f := newFixture(t, base)
 	f.write(filepath.Join(f.data, "inbox", "file"), "not a folder")
-	want := aimxtest.Err("ECONFLICT", filepath.Join(f.data, "inbox", "file")+" exists and is not a folder: move it out of the way, then create the mailbox again")
-	if got := f.do(f.me.UID, aimxtest.Create("file", "")); got != want {
+	hidden := func(name string) string {
+		return aimxtest.Err("ECONFLICT", "mailbox name '"+name+"' is taken on disk by a folder that is not yours: ask the operator to move it")
+	}
+	if got, want := f.do(f.me.UID, aimxtest.Create("file", "")), hidden("file"); got != want {
 		t.Errorf("\n got %q\nwant %q", got, want)
+	}
+	want := aimxtest.Err("ECONFLICT", filepath.Join(f.data, "inbox", "file")+" exists and is not a folder: move it out of the way, then create the mailbox again")
+	if got := f.do(0, aimxtest.Create("file", f.me.Name)); got != want {
+		t.Errorf("root:\n got %q\nwant %q", got, want)
 	}
 	if f.config() != base {
 		t.Errorf("config changed: %s", f.config())
@@ -183,9 +193,18 @@ func TestCreateConflicts(t *testing.T) {
 		dir := filepath.Join(f.data, "sent", "taken")
 		os.Mkdir(dir, 0o700)
 		os.Chown(dir, 0, 0)
-		want := aimxtest.Err("ECONFLICT", fmt.Sprintf("%s exists and is owned by 0:0, not by the mailbox owner %d:%d: move it out of the way or run 'chown -R %d:%d %s', then create the mailbox again", dir, f.me.UID, f.me.GID, f.me.UID, f.me.GID, dir))
-		if got := f.do(f.me.UID, aimxtest.Create("taken", "")); got != want {
+		got := f.do(f.me.UID, aimxtest.Create("taken", ""))
+		if want := hidden("taken"); got != want {
 			t.Errorf("\n got %q\nwant %q", got, want)
+		}
+		for _, leak := range []string{"0:0", "uid", "root", "chown"} {
+			if strings.Contains(got, leak) {
+				t.Errorf("a user's ECONFLICT says %q: %q", leak, got)
+			}
+		}
+		want := aimxtest.Err("ECONFLICT", fmt.Sprintf("%s exists and is owned by 0:0, not by the mailbox owner %d:%d: move it out of the way or run 'chown -R %d:%d %s', then create the mailbox again", dir, f.me.UID, f.me.GID, f.me.UID, f.me.GID, dir))
+		if got := f.do(0, aimxtest.Create("taken", f.me.Name)); got != want {
+			t.Errorf("root:\n got %q\nwant %q", got, want)
 		}
 		if _, err := os.Stat(filepath.Join(f.data, "inbox", "taken")); !os.IsNotExist(err) {
 			t.Errorf("inbox/taken made although the create failed: %v", err)
@@ -406,7 +425,7 @@ func (f *fixture) serve(t *testing.T) (*net.UnixConn, chan error) {
 	}
 	peer.UID = f.me.UID
 	done := make(chan error, 1)
-	go func() { done <- f.srv.Serve(s, peer) }()
+	go func() { done <- f.srv.Serve(s, authz.Caller(peer)) }()
 	return c, done
 }
 

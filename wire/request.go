@@ -3,28 +3,13 @@ package wire
 import (
 	"bufio"
 	"errors"
+	"github.com/aimx/aimx-mailboxd/authz"
 	"io"
 	"strings"
 	"unicode/utf8"
 )
 
 const requestPrefix = "AIMX/1 "
-
-// isOwnerName reports whether s is a Linux user name as protocol.md
-// defines it for Owner: ([a-z_][a-z0-9_-]*, an optional trailing '$').
-// A loop, not a package-level regexp, which every helper process would
-// compile at start-up.
-func isOwnerName(s string) bool {
-	s = strings.TrimSuffix(s, "$")
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c == '_' || i > 0 && (c >= '0' && c <= '9' || c == '-') {
-			continue
-		}
-		return false
-	}
-	return s != ""
-}
 
 // NewReader returns a reader sized so that ReadRequest and ReadResponse
 // can hold one whole line of MaxLine bytes plus its line end.
@@ -125,8 +110,8 @@ func (req *Request) set(key, value string) error {
 		if req.Verb != VerbCreate {
 			return nil // accepted and ignored on DELETE
 		}
-		if len(value) > 32 || !isOwnerName(value) {
-			return malformed("Owner: %q is not a Linux user name ([a-z_][a-z0-9_-]*, optional trailing '$', at most 32 bytes)", value)
+		if !authz.OwnerName(value) {
+			return malformed("Owner: %q is not a Linux user name (%s)", value, authz.OwnerRule)
 		}
 		req.Owner = value
 	case "force":

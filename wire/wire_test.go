@@ -214,22 +214,3 @@ func FuzzReadResponse(f *testing.F) {
 		}
 	})
 }
-
-// TestOwnerName: isOwnerName accepts exactly protocol.md's pattern.
-func TestOwnerName(t *testing.T) {
-	pattern := regexp.MustCompile(`^[a-z_][a-z0-9_-]*\$?$`)
-	alphabet := []string{"a", "z", "_", "-", "0", "9", "$", "A", "é", " ", ".", "\x00"}
-	var check func(s string, depth int)
-	check = func(s string, depth int) {
-		if got, want := isOwnerName(s), pattern.MatchString(s); got != want {
-			t.Errorf("isOwnerName(%q) = %v, the pattern says %v", s, got, want)
-		}
-		if depth == 0 {
-			return
-		}
-		for _, c := range alphabet {
-			check(s+c, depth-1)
-		}
-	}
-	check("", 4)
-}

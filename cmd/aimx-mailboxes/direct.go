@@ -4,7 +4,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/aimx/aimx-mailboxd/activation"
+	"github.com/aimx/aimx-mailboxd/authz"
 	"github.com/aimx/aimx-mailboxd/mailbox"
 	"github.com/aimx/aimx-mailboxd/server"
 	"github.com/aimx/aimx-mailboxd/wire"
@@ -18,5 +18,5 @@ import (
 func (c *cli) direct(req wire.Request) wire.Response {
 	c.inProcess = true
 	srv := &server.Server{Store: mailbox.FromEnv(c.Config, c.DataDir), Log: server.NewLogger(io.Discard), PolicyPath: c.Policy}
-	return srv.Handle(activation.Peer{UID: 0, GID: 0, PID: int32(os.Getpid())}, req)
+	return srv.Handle(authz.Caller{UID: 0, GID: 0, PID: int32(os.Getpid())}, req)
 }

@@ -491,7 +491,7 @@ func TestMCPRootAgent(t *testing.T) {
 	ok(t, connect(t, h.sock, false), "mailbox_create", map[string]any{"name": "theirs"}, "theirs@example.test")
 	root := connect(t, h.sock, true)
 	fails(t, root, "mailbox_create", map[string]any{"name": "mine"},
-		"[VALIDATION] root must name the owner of mailbox 'mine': send Owner: <user> (aimx-mailboxes create mine --owner USER)")
+		"[VALIDATION] root must name the owner of mailbox 'mine': aimx-mailboxes create mine --owner USER")
 	got, isErr := call(t, root, "mailbox_list", nil)
 	if isErr || !strings.HasPrefix(got, `[{"name":"theirs","address":"theirs@example.test",`) {
 		t.Errorf("root's mailbox_list = %q (isError %v), want nobody's mailbox in it", got, isErr)

@@ -19,6 +19,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/aimx/aimx-mailboxd/activation"
+	"github.com/aimx/aimx-mailboxd/authz"
 	"github.com/aimx/aimx-mailboxd/mailbox"
 	"github.com/aimx/aimx-mailboxd/server"
 )
@@ -225,7 +226,7 @@ func (h *scriptHelper) handle(conn *net.UnixConn, fixed bool, answer []byte) {
 			conn.Close()
 			return
 		}
-		h.srv.Serve(conn, peer)
+		h.srv.Serve(conn, authz.Caller(peer))
 		return
 	}
 	defer conn.Close()

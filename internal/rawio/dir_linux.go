@@ -30,6 +30,14 @@ func IsEmptyDir(fd int) (bool, error) {
 	return empty && err == nil, err
 }
 
+// Batches reads the open folder fd from where its offset stands, one
+// getdents64 of at most 32 KiB at a time, and gives each batch of entries
+// (without "." and "..") to f until the end, an error, or f returning
+// false: memory stays bounded however many entries the folder holds.
+func Batches(fd int, f func([]Entry) bool) error {
+	return batches(fd, make([]byte, 32<<10), f)
+}
+
 // batches reads folder fd with getdents64 into buf and gives each batch
 // of entries to f until the end, an error, or f returning false.
 func batches(fd int, buf []byte, f func([]Entry) bool) error {

@@ -45,3 +45,13 @@ func IsEmptyDir(fd int) (bool, error) {
 	entries, err := ReadDir(fd)
 	return len(entries) == 0, err
 }
+
+// Batches gives the entries of the open folder fd to f, all in one batch
+// elsewhere than Linux, unless there are none.
+func Batches(fd int, f func([]Entry) bool) error {
+	entries, err := ReadDir(fd)
+	if err == nil && len(entries) > 0 {
+		f(entries)
+	}
+	return err
+}
