@@ -1,7 +1,7 @@
-# make bench: the Go load generator (bench/load) against the real helper
+# bench/bench.mk — make bench: the Go load generator (bench/load) against the real helper
 # under systemd-socket-activate --accept, with the floors measured in the
 # same run; results are spliced into docs/PERFORMANCE.md. About 2 minutes.
-.PHONY: bench
+.PHONY: bench bench-aimx bench-flood
 BENCH_BIN := $(CURDIR)/.cache/bench
 BENCH_PAIRS ?= 500
 BENCH_TIME ?= 10s
@@ -31,12 +31,10 @@ bench: deps-run deps-strace
 # machine). The aimx binary comes from the machine-wide cache that
 # vmtests/aimx.sh fills; when it is missing, cargo builds it there
 # (cargo install --locked, 5 to 15 minutes, once per machine).
-AIMX_VERSION ?= 0.2.0
 BENCH_AIMX_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/aimx-mailboxd/aimx-$(AIMX_VERSION)
 BENCH_AIMX ?= $(BENCH_AIMX_CACHE)/bin/aimx
 BENCH_AIMX_ROUNDS ?= 200
 BENCH_AIMX_TIME ?= 15s
-.PHONY: bench-aimx
 bench-aimx: deps-run
 	@if [ "$$(id -u)" != 0 ]; then echo "make bench-aimx needs root: it creates the user aimxbench and serves mailboxes owned by it (sudo make bench-aimx)"; exit 1; fi
 	@if ! $(BENCH_AIMX) --version >/dev/null 2>&1; then \
@@ -56,3 +54,24 @@ bench-aimx: deps-run
 	  -rounds $(BENCH_AIMX_ROUNDS) -throughput-time $(BENCH_AIMX_TIME) -out $(EVIDENCE)/bench-aimx.md
 	@cat $(EVIDENCE)/bench-aimx.md
 	@$(call splice,docs/PERFORMANCE.md,bench-aimx,$(EVIDENCE)/bench-aimx.md) && echo "docs/PERFORMANCE.md: AIMX comparison updated"
+
+# make bench-flood: the helper's peak memory against a flooded config (issue
+# #8, item 4): 20 000 stanzas with 64-byte names, each request in a memory
+# cgroup limited like the unit (MemoryMax=128M), with the unit's
+# Environment= and once more with GOMEMLIMIT=off (what the limit buys).
+# Results go to docs/PERFORMANCE.md ("20 000 stanzas"). Needs root; about
+# a minute. Not part of make test: it asserts nothing about time or RSS.
+FLOOD_N ?= 20000
+
+bench-flood: deps-run
+	@mkdir -p $(BENCH_BIN) $(EVIDENCE)
+	$(GOBUILD) -o $(BENCH_BIN)/aimx-mailboxd ./cmd/aimx-mailboxd
+	$(GO) build -o $(BENCH_BIN)/rsswrap ./bench/rsswrap
+	$(GO) build -o $(BENCH_BIN)/flood ./bench/flood
+	@out=$(EVIDENCE)/flood.md; \
+	printf 'Run: `make bench-flood`, %s, %s CPUs, %s.\n\n#### With the unit'"'"'s environment\n\n' "$$(date -u '+%Y-%m-%d %H:%M UTC')" "$$(nproc)" "$$(uname -sr)" > $$out; \
+	$(BENCH_BIN)/flood -helper $(BENCH_BIN)/aimx-mailboxd -wrap $(BENCH_BIN)/rsswrap -unit units/aimx-mailboxd@.service -n $(FLOOD_N) -out $$out.with && \
+	$(BENCH_BIN)/flood -helper $(BENCH_BIN)/aimx-mailboxd -wrap $(BENCH_BIN)/rsswrap -unit units/aimx-mailboxd@.service -env GOMEMLIMIT=off -n $(FLOOD_N) -out $$out.without && \
+	{ cat $$out.with; printf '\n#### Without the memory limit (GOMEMLIMIT=off), same build\n\n'; cat $$out.without; } >> $$out && \
+	rm -f $$out.with $$out.without && \
+	$(call splice,docs/PERFORMANCE.md,flood,$(EVIDENCE)/flood.md) && echo "docs/PERFORMANCE.md: 20 000 stanzas updated"

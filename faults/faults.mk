@@ -1,22 +1,12 @@
-# Evidence targets: crash and fault injection (faults/), fuzzing. Their
+# faults/faults.mk — evidence targets: crash and fault injection (faults/), fuzzing. Their
 # results are spliced into docs/RELIABILITY.md between marker lines.
-.PHONY: faults faults-quick fuzz deps-strace lint-evidence
+.PHONY: faults faults-quick fuzz
 
 TEST_TARGETS += faults-quick
 ROOT_ONLY += faults-quick
 ROOT_WHY_faults-quick := the helper chowns folders and the config
 STEP_TOOLS_faults-quick := strace:strace
-EVIDENCE := $(CURDIR)/.cache/evidence
 FUZZTIME ?= 2m
-
-# splice DOC TAG FILE: replace the lines between <!-- TAG:begin --> and
-# <!-- TAG:end --> in DOC with the contents of FILE.
-splice = awk -v frag='$(3)' -v tag='$(2)' \
-  '$$0 == "<!-- " tag ":begin -->" { print; while ((getline l < frag) > 0) print l; skip = 1; next } \
-   $$0 == "<!-- " tag ":end -->" { skip = 0 } !skip' $(1) > $(1).new && mv $(1).new $(1)
-
-deps-strace:
-	@$(call need-tool,strace,strace,fault injection)
 
 # Every kill point and every error injection, for CREATE, DELETE and
 # DELETE with force, on a first request (the lock file is made) and after
@@ -31,10 +21,6 @@ faults: deps-strace
 # few others per operation (faults/engine_test.go); part of make test.
 faults-quick: deps-strace $(GOTEST_REPORT)
 	@$(call gotest,-tags faults -count=1 -timeout 5m -run TestCrashSafety ./faults -args -quick)
-
-lint: lint-evidence
-lint-evidence:
-	$(GO) vet -tags faults ./faults
 
 # Each fuzz target for FUZZTIME (default 2m); total executions and time
 # go to docs/RELIABILITY.md. A crasher lands in <pkg>/testdata/fuzz/<Fn>/:

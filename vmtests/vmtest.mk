@@ -2,6 +2,8 @@
 # qemu, installs our .deb with dpkg and runs the scenarios in
 # vmtests/guest as real users through the activated socket. Separate from
 # `make test`; see README.md, "The VM lane: `make vmtest`".
+# This folder's other fragments: AIMX's daemon for the guests, make vmbench.
+include vmtests/aimx.mk vmtests/vmbench.mk
 
 VMTEST_SUITES ?= bookworm trixie
 # The two package versions the upgrade scenario installs, N then N+1.

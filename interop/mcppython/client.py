@@ -2,7 +2,7 @@
 `aimx-mailboxes mcp` over stdio against a real helper, lists the tools and
 calls each one, asserting the exact results.
 
-Usage: python_client.py DATA_DIR -- COMMAND [ARG...]
+Usage: client.py DATA_DIR -- COMMAND [ARG...]
 COMMAND starts the server (e.g. bin/aimx-mailboxes mcp --socket S); the
 config behind S has domain = "example.test" and DATA_DIR as its data dir.
 """

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# make mcp-python (mcp/mcp.mk): the MCP Python SDK in a venv under .cache/
-# runs mcp/python_client.py, which spawns aimx-mailboxes mcp against a
-# real helper on a temp socket. Needs bin/ built and systemd-socket-activate.
+# make mcp-python (interop/mcppython/mcppython.mk): the MCP Python SDK in a
+# venv under .cache/ runs interop/mcppython/client.py, which spawns
+# aimx-mailboxes mcp against a real helper on a temp socket. Needs bin/ built and systemd-socket-activate.
 #
 # Run as root, the agent runs as nobody: a root CREATE must name an owner,
 # and mailbox_create has no owner argument (by design, as in AIMX).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-version=${MCP_PY_VERSION:?set by mcp/mcp.mk}
+cd "$(dirname "$0")/../.."
+version=${MCP_PY_VERSION:?set by interop/mcppython/mcppython.mk}
 venv=.cache/mcp-python
 py=python3
 
@@ -26,7 +26,7 @@ if [ ! -f "$venv/.mcp-$version" ]; then
 	touch "$venv/.mcp-$version"
 fi
 
-dir=$(mktemp -d /tmp/aimx-mcp-python.XXXXXX)
+dir=$(mktemp -d "${TMPDIR:-/tmp}/aimx-mcp-python.XXXXXX")
 helper_pid=
 cleanup() {
 	[ -z "$helper_pid" ] || kill "$helper_pid" 2>/dev/null || true
@@ -35,7 +35,7 @@ cleanup() {
 trap cleanup EXIT
 chmod 0755 "$dir"
 mkdir -p "$dir/etc" "$dir/data/inbox" "$dir/data/sent"
-printf '# written by mcp/python-client.sh\ndomain = "example.test"\n' > "$dir/etc/config.toml"
+printf '# written by interop/mcppython/client.sh\ndomain = "example.test"\n' > "$dir/etc/config.toml"
 cp bin/aimx-mailboxes "$dir/aimx-mailboxes" # reachable by the agent's user
 systemd-socket-activate --accept -l "$dir/mailboxd.sock" \
 	"$PWD/bin/aimx-mailboxd" --config "$dir/etc/config.toml" --data-dir "$dir/data" 2> "$dir/helper.log" &
@@ -52,7 +52,7 @@ as=()
 if [ "$(id -u)" = 0 ]; then
 	as=(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups)
 fi
-if ! "$venv/bin/python" mcp/python_client.py "$dir/data" -- "${as[@]}" "$dir/aimx-mailboxes" mcp --socket "$dir/mailboxd.sock"; then
+if ! "$venv/bin/python" interop/mcppython/client.py "$dir/data" -- "${as[@]}" "$dir/aimx-mailboxes" mcp --socket "$dir/mailboxd.sock"; then
 	echo "--- the helper's log:"
 	cat "$dir/helper.log"
 	exit 1
