@@ -45,7 +45,7 @@ MAN_SRC := docs/man/aimx-mailboxes.1.md docs/man/aimx-mailboxd.8.md
 .PHONY: package pkg-binaries pkg-stage man package-lint package-smoke package-repro lintian rpmlint \
 	print-deb print-rpm print-pkg-version
 TEST_TARGETS += package-lint package-smoke package-repro
-# What the binaries, the packages and the checks need from apt (mk/tools.mk).
+# What the binaries, the packages and the checks need from apt (mk/common.mk).
 PKG_BIN_TOOLS := gcc:gcc+libc6-dev strip:binutils readelf:binutils
 PKG_TOOLS := $(PKG_BIN_TOOLS) dpkg-shlibdeps:dpkg-dev
 STEP_TOOLS_package-lint := $(PKG_TOOLS) lintian:lintian rpmlint:rpmlint

@@ -20,7 +20,7 @@ UNITS_EXPOSURE_MAX := 12
 
 .PHONY: units-root units-verify units-security units-tmpfiles units-check
 TEST_TARGETS += units-verify units-security units-tmpfiles
-# What each needs from apt (mk/tools.mk); the real helper comes from
+# What each needs from apt (mk/common.mk); the real helper comes from
 # pkg-binaries (packaging/package.mk).
 STEP_TOOLS_units-verify = $(PKG_BIN_TOOLS) systemd-analyze:systemd man:man-db
 STEP_TOOLS_units-security = $(PKG_BIN_TOOLS) systemd-analyze:systemd

@@ -31,7 +31,7 @@ $(addprefix vmtest-,$(VMTEST_SUITES)): vmtest-%: vmtest-deps vmtest-debs vmtest-
 		VMTEST_PAYLOAD=$(VMTEST_AIMX_PAYLOAD) \
 		sh vmtests/vmtest.sh $* $(VMTEST_OUT)/guest.test $(VMTEST_OUT)/debs $(VMTEST_OUT)
 
-# Installs the host tools when missing (mk/tools.mk), and fetches the
+# Installs the host tools when missing (mk/common.mk), and fetches the
 # package lists kernel.sh reads when a fresh machine has none.
 vmtest-deps:
 	@$(call need-tools,$(VMTEST_TOOLS),make vmtest)
