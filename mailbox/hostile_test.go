@@ -231,7 +231,7 @@ func TestReadMessageFIFO(t *testing.T) {
 	go func() {
 		var r [3][2]bool
 		for i, n := range []string{"a.md", "b.md", "c.md"} {
-			r[i][0], r[i][1] = readMessage(fd, n)
+			r[i][0], r[i][1] = readMessage(fd, n, make([]byte, maxFrontMatter))
 		}
 		done <- r
 	}()

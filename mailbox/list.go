@@ -1,14 +1,12 @@
 package mailbox
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"path/filepath"
 	"sort"
 	"strings"
 
-	"github.com/BurntSushi/toml"
 	"github.com/aimx/aimx-mailboxd/internal/rawio"
 	"golang.org/x/sys/unix"
 )
@@ -79,6 +77,7 @@ func (s *Store) List(c *Config, keep func(Entry) bool) ([]Entry, error) {
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
 
+	buf := make([]byte, maxFrontMatter) // one for every message read
 	out := entries[:0]
 	for _, e := range entries {
 		if !keep(e) {
@@ -86,8 +85,8 @@ func (s *Store) List(c *Config, keep func(Entry) bool) ([]Entry, error) {
 		}
 		e.InboxPath = filepath.Join(dataDir, Inbox, e.Name)
 		e.SentPath = filepath.Join(dataDir, Sent, e.Name)
-		e.Total, e.Unread = countMessages(kindFD[0], e.Name)
-		e.SentCount, _ = countMessages(kindFD[1], e.Name)
+		e.Total, e.Unread = countMessages(kindFD[0], e.Name, buf)
+		e.SentCount, _ = countMessages(kindFD[1], e.Name, nil)
 		out = append(out, e)
 	}
 	return out, nil
@@ -95,10 +94,11 @@ func (s *Store) List(c *Config, keep func(Entry) bool) ([]Entry, error) {
 
 // countMessages counts the messages in folder name of kind/ (descriptor
 // kfd; -1 when there is none): a *.md file, or a bundle folder <stem>/
-// holding <stem>.md, and how many are unread. A folder that cannot be
-// read counts as empty. Reads stay inside the folder and never follow a
+// holding <stem>.md, and how many are unread (buf, of maxFrontMatter
+// bytes, holds what is read of each; nil counts without reading). A
+// folder that cannot be read counts as empty. Reads stay inside the folder and never follow a
 // symlink: its owner may have planted them.
-func countMessages(kfd int, name string) (total, unread int) {
+func countMessages(kfd int, name string, buf []byte) (total, unread int) {
 	if kfd < 0 {
 		return 0, 0
 	}
@@ -122,9 +122,9 @@ func countMessages(kfd int, name string) (total, unread int) {
 		var regular, read bool
 		switch {
 		case typ == unix.DT_DIR:
-			regular, read = readBundle(mb, de.Name)
+			regular, read = readBundle(mb, de.Name, buf)
 		case strings.HasSuffix(de.Name, ".md"):
-			regular, read = readMessage(mb, de.Name)
+			regular, read = readMessage(mb, de.Name, buf)
 		default:
 			continue
 		}
@@ -141,20 +141,21 @@ func countMessages(kfd int, name string) (total, unread int) {
 
 // readBundle reads the message <stem>/<stem>.md of bundle folder stem in
 // mb, never through a symlink.
-func readBundle(mb int, stem string) (regular, read bool) {
+func readBundle(mb int, stem string, buf []byte) (regular, read bool) {
 	dir, err := rawio.OpenDir(mb, stem, true)
 	if err != nil {
 		return false, false
 	}
 	defer unix.Close(dir)
-	return readMessage(dir, stem+".md")
+	return readMessage(dir, stem+".md", buf)
 }
 
 // readMessage opens message name in folder dir without following a
 // symlink and without blocking (a FIFO planted in place of a message must
 // not stall the answer), and reports whether it is a regular file and,
-// if so, whether its front matter says read = true.
-func readMessage(dir int, name string) (regular, read bool) {
+// if so, whether its front matter says read = true (read into buf; a nil
+// buf reads nothing).
+func readMessage(dir int, name string, buf []byte) (regular, read bool) {
 	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return false, false
@@ -164,7 +165,7 @@ func readMessage(dir int, name string) (regular, read bool) {
 	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return false, false
 	}
-	return true, isRead(fdReader(fd))
+	return true, buf != nil && isRead(fdReader(fd), buf)
 }
 
 // fdReader reads a descriptor with plain read(2).
@@ -185,30 +186,63 @@ func (r fdReader) Read(p []byte) (int, error) {
 	}
 }
 
-// isRead reports whether a message's TOML front matter (between the first
-// two "+++" lines) says read = true.
-func isRead(f io.Reader) bool {
-	sc := bufio.NewScanner(io.LimitReader(f, maxFrontMatter))
-	var fm bytes.Buffer
-	inside := false
-	for sc.Scan() {
-		line := sc.Bytes()
-		if string(bytes.TrimSpace(line)) == "+++" {
-			if inside {
-				if !bytes.Contains(fm.Bytes(), []byte("read")) {
-					return false
-				}
-				var meta struct{ Read bool }
-				_, err := toml.Decode(fm.String(), &meta)
-				return err == nil && meta.Read
+// isRead reports whether a message's front matter (between its first two
+// "+++" lines) says read = true, by a line scan (docs/PROTOCOL.md,
+// MAILBOX-LIST): a line `read = true` (spaces, and a trailing # comment,
+// allowed) before any [table] line, which is what AIMX's own TOML decode
+// sees in the files AIMX writes. It reads at most maxFrontMatter bytes
+// of f, into buf (of that size), and decodes nothing: its time and memory
+// are linear in what it reads, whatever a user stored. A front matter
+// that does not close within the cap is unread.
+func isRead(f io.Reader, buf []byte) bool {
+	buf = buf[:maxFrontMatter]
+	n, start := 0, 0 // bytes read; where the next unscanned line starts
+	inside, read, tables := false, false, false
+	for n < len(buf) {
+		m, err := f.Read(buf[n:])
+		n += m
+		for {
+			i := bytes.IndexByte(buf[start:n], '\n')
+			if i < 0 {
+				break
 			}
-			inside = true
-			continue
+			line := bytes.TrimRight(buf[start:start+i], "\r")
+			start += i + 1
+			t := bytes.Trim(line, " \t")
+			switch {
+			case string(t) == "+++" && inside:
+				return read
+			case string(t) == "+++":
+				inside = true
+			case !inside || tables:
+			case len(t) > 0 && t[0] == '[':
+				tables = true
+			case readTrue(t):
+				read = true
+			}
 		}
-		if inside {
-			fm.Write(line)
-			fm.WriteByte('\n')
+		if err != nil || m == 0 {
+			break
 		}
 	}
 	return false
+}
+
+// readTrue reports whether the trimmed front-matter line t is the key
+// read set to true, with an optional # comment after it.
+func readTrue(t []byte) bool {
+	rest, ok := bytes.CutPrefix(t, []byte("read"))
+	if !ok {
+		return false
+	}
+	rest = bytes.TrimLeft(rest, " \t")
+	if rest, ok = bytes.CutPrefix(rest, []byte("=")); !ok {
+		return false
+	}
+	rest = bytes.TrimLeft(rest, " \t")
+	if rest, ok = bytes.CutPrefix(rest, []byte("true")); !ok {
+		return false
+	}
+	rest = bytes.TrimLeft(rest, " \t")
+	return len(rest) == 0 || rest[0] == '#'
 }
