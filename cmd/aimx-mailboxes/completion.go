@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/aimx/aimx-mailboxd/mailbox"
+	"github.com/aimx/aimx-mailboxd/wire"
+	"github.com/aimx/aimx-mailboxd/wire/client"
 )
 
 // completionCmd prints a completion script made from the command model
@@ -24,6 +30,36 @@ func (cmd *completionCmd) Run(c *cli, kctx *kong.Context) error {
 		m.zsh(c.stdout)
 	case "fish":
 		m.fish(c.stdout)
+	}
+	return nil
+}
+
+// namesCmd prints, one a line, the registered mailboxes that a LIST
+// through the socket shows the caller: those they may delete (root: all).
+// The completion scripts run it for delete's name. It is quiet: when the
+// socket does not answer within a second, or answers anything else, it
+// prints nothing and exits 0, and it never runs in-process.
+type namesCmd struct{}
+
+// namesTimeout bounds how long a TAB waits for the socket.
+const namesTimeout = time.Second
+
+func (cmd *namesCmd) Run(c *cli) error {
+	ctx, cancel := context.WithTimeout(context.Background(), namesTimeout)
+	defer cancel()
+	resp, err := client.Call(ctx, c.Socket, wire.Request{Verb: wire.VerbList})
+	if err != nil || resp.Err != nil {
+		return nil
+	}
+	entries, err := wire.DecodeList(resp.Body)
+	if err != nil {
+		return nil
+	}
+	for _, e := range entries {
+		// A name the rules refuse could be a shell word of anything.
+		if e.Registered && mailbox.ValidateName(e.Name) == nil {
+			fmt.Fprintln(c.stdout, e.Name)
+		}
 	}
 	return nil
 }
@@ -54,6 +90,7 @@ type compFlag struct {
 type compArg struct {
 	name, help string
 	enum       []string
+	mailbox    bool // one of the caller's mailbox names (namesCmd)
 }
 
 // modelOf walks the kong model: visible commands and flags, and what each
@@ -66,7 +103,7 @@ func modelOf(app *kong.Application) compModel {
 		}
 		cmd := compCmd{name: n.Name, help: n.Help, flags: flagsOf(n)}
 		for _, p := range n.Positional {
-			a := compArg{name: p.Name, help: p.Help}
+			a := compArg{name: p.Name, help: p.Help, mailbox: p.Tag.Get("completion") == "mailbox"}
 			if p.Enum != "" {
 				a.enum = p.EnumSlice()
 			}
@@ -106,6 +143,11 @@ func flagsOf(n *kong.Node) []compFlag {
 		out = append(out, cf)
 	}
 	return out
+}
+
+// names is the command line that prints the caller's mailbox names.
+func (m compModel) names() string {
+	return m.prog + " complete-names 2>/dev/null"
 }
 
 // valueFlags are the flags, global and of every command, that take a value.
@@ -240,8 +282,11 @@ func (m compModel) bash(w io.Writer) {
 	fmt.Fprintf(w, "        '') COMPREPLY=($(compgen -W %s -- \"$cur\")) ;;\n", shQuote(strings.Join(names, " ")))
 	for _, c := range m.cmds {
 		for i, a := range c.args {
-			if a.enum != nil {
+			switch {
+			case a.enum != nil:
 				fmt.Fprintf(w, "        %s) ((npos == %d)) && COMPREPLY=($(compgen -W %s -- \"$cur\")) ;;\n", c.name, i, shQuote(strings.Join(a.enum, " ")))
+			case a.mailbox:
+				fmt.Fprintf(w, "        %s) ((npos == %d)) && COMPREPLY=($(compgen -W \"$(%s)\" -- \"$cur\")) ;;\n", c.name, i, m.names())
 			}
 		}
 	}
@@ -268,6 +313,8 @@ func (m compModel) zsh(w io.Writer) {
 	fn := "_" + m.prog
 	fmt.Fprintf(w, "#compdef %s\n", m.prog)
 	fmt.Fprintf(w, "# zsh completion for %s, made by \"%s completion zsh\" from the program's own command model.\n\n", m.prog, m.prog)
+	namesFn := "_" + strings.TrimPrefix(m.funcName(), "_") + "_names"
+	fmt.Fprintf(w, "%s() {\n  local -a names expl\n  names=(${(f)\"$(%s)\"})\n  _wanted mailboxes expl mailbox compadd -a names\n}\n\n", namesFn, m.names())
 	fmt.Fprintf(w, "%s() {\n", fn)
 	fmt.Fprint(w, "  local curcontext=$curcontext state line ret=1\n  typeset -A opt_args\n")
 	fmt.Fprint(w, "  local -a commands=(\n")
@@ -290,8 +337,11 @@ func (m compModel) zsh(w io.Writer) {
 		}
 		for _, a := range c.args {
 			action := " "
-			if a.enum != nil {
+			switch {
+			case a.enum != nil:
 				action = "(" + strings.Join(a.enum, " ") + ")"
+			case a.mailbox:
+				action = namesFn
 			}
 			fmt.Fprintf(w, "            %s \\\n", shQuote(":"+zshEscape(a.name+": "+a.help, ":")+":"+action))
 		}
@@ -370,8 +420,12 @@ func (m compModel) fish(w io.Writer) {
 			fmt.Fprintf(w, "complete -c %s -n '%s_using %s'%s\n", p, fn, c.name, fishFlag(f))
 		}
 		for _, a := range c.args {
-			if a.enum != nil {
+			switch {
+			case a.enum != nil:
 				fmt.Fprintf(w, "complete -c %s -n '%s_using %s' -a %s\n", p, fn, c.name, shQuote(strings.Join(a.enum, " ")))
+			case a.mailbox:
+				// fish itself complains of a command it cannot find.
+				fmt.Fprintf(w, "complete -c %s -n '%s_using %s' -a %s\n", p, fn, c.name, shQuote("(command -q "+p+"; and "+m.names()+")"))
 			}
 		}
 	}

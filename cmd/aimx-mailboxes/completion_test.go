@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aimx/aimx-mailboxd/wire"
+	"github.com/aimx/aimx-mailboxd/wire/client"
 )
 
 // script runs "aimx-mailboxes completion shell" in-process and returns
@@ -183,6 +187,33 @@ done
 zpty -d z
 `
 
+// zshComplete returns what zsh's completion system offers for each line,
+// with the script at path and env added to the environment.
+func zshComplete(t *testing.T, path string, env []string, lines ...string) map[string][]string {
+	t.Helper()
+	args := []string{"-f", "-c", zshCapture, "zsh"}
+	args = append(args, lines...)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "zsh", args...)
+	cmd.Env = append(append(os.Environ(), "COMPDIR="+filepath.Dir(path)), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("zsh: %v\n%s", err, out)
+	}
+	got := map[string][]string{}
+	var line string
+	for _, l := range strings.Split(string(out), "\n") {
+		if rest, ok := strings.CutPrefix(l, "=== "); ok {
+			line = rest
+			got[line] = []string{}
+		} else if l != "" {
+			got[line] = append(got[line], l)
+		}
+	}
+	return got
+}
+
 // TestCompletionZsh asks zsh's own completion system, the first TAB of a
 // fresh shell included (the autoloaded function must complete at once,
 // not only define itself).
@@ -200,31 +231,148 @@ func TestCompletionZsh(t *testing.T) {
 		{"aimx-mailboxes completion ", "bash zsh fish"},
 		{"aimx-mailboxes create x --owner roo", "root"},
 	}
-	args := []string{"-f", "-c", zshCapture, "zsh"}
+	var lines []string
 	for _, tc := range cases {
-		args = append(args, tc.line)
+		lines = append(lines, tc.line)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "zsh", args...)
-	cmd.Env = append(os.Environ(), "COMPDIR="+filepath.Dir(path))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("zsh: %v\n%s", err, out)
-	}
-	got := map[string][]string{}
-	var line string
-	for _, l := range strings.Split(string(out), "\n") {
-		if rest, ok := strings.CutPrefix(l, "=== "); ok {
-			line = rest
-			got[line] = []string{}
-		} else if l != "" {
-			got[line] = append(got[line], l)
-		}
-	}
+	got := zshComplete(t, path, nil, lines...)
 	for _, tc := range cases {
 		if g := strings.Join(got[tc.line], " "); g != tc.want {
 			t.Errorf("%q completes to %q, want %q", tc.line, g, tc.want)
 		}
 	}
+}
+
+// namesFixture is a helper serving mailboxes alpha and beta (the caller's;
+// run as root, nobody's, and root sees all), an unregistered folder
+// loose, and a folder bin holding aimx-mailboxes, the CLI, for the
+// completion scripts to run.
+func namesFixture(t *testing.T) (h *helper, bin string) {
+	t.Helper()
+	h = startHelper(t, baseConfig)
+	for _, name := range []string{"beta", "alpha"} {
+		resp, err := client.Call(context.Background(), h.sock, wire.Request{Verb: wire.VerbCreate, Name: name, Owner: theAgent(t).Name})
+		if err != nil || resp.Err != nil {
+			t.Fatalf("create %s: %v %v", name, err, resp.Err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(h.data, "inbox", "loose"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	bin = t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "aimx-mailboxes"), []byte("#!/bin/sh\n"+mainEnv+"=1 exec "+shQuote(agentBin)+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return h, bin
+}
+
+// TestCompleteNames: complete-names prints the registered mailboxes a LIST
+// shows the caller, one a line; whatever goes wrong, it prints nothing and
+// exits 0, within its second.
+func TestCompleteNames(t *testing.T) {
+	h, _ := namesFixture(t)
+	if code, stdout, stderr := run("--socket", h.sock, "complete-names"); code != exitOK || stdout != "alpha\nbeta\n" || stderr != "" {
+		t.Errorf("complete-names: exit %d, stdout %q, stderr %q; want 0 and \"alpha\\nbeta\\n\"", code, stdout, stderr)
+	}
+
+	dir := t.TempDir()
+	silent := filepath.Join(dir, "silent.sock")
+	ln, err := net.Listen("unix", silent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // never answers
+		}
+	}()
+	broken := startHelper(t, "domain = \n") // every LIST is answered IO
+	for _, sock := range []string{filepath.Join(dir, "missing.sock"), silent, broken.sock} {
+		start := time.Now()
+		code, stdout, stderr := run("--socket", sock, "complete-names")
+		if code != exitOK || stdout != "" || stderr != "" {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want 0 and nothing", sock, code, stdout, stderr)
+		}
+		if d := time.Since(start); d > 10*namesTimeout {
+			t.Errorf("%s: took %v, want at most about %v", sock, d, namesTimeout)
+		}
+	}
+}
+
+// TestCompletionDeleteNames: in bash, zsh and fish, delete's name
+// completes to the caller's mailboxes, from a LIST through the socket;
+// with the socket down or no aimx-mailboxes on PATH, to nothing, quietly.
+func TestCompletionDeleteNames(t *testing.T) {
+	h, bin := namesFixture(t)
+	up := []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "AIMX_MAILBOXD_SOCKET=" + h.sock}
+	down := []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "AIMX_MAILBOXD_SOCKET=" + filepath.Join(t.TempDir(), "missing.sock")}
+	gone := []string{"PATH=/usr/bin:/bin", "AIMX_MAILBOXD_SOCKET=" + h.sock} // no aimx-mailboxes to run
+	cases := []struct {
+		env        []string
+		line, want string
+	}{
+		{up, "aimx-mailboxes delete ", "alpha beta"},
+		{up, "aimx-mailboxes delete a", "alpha"},
+		{up, "aimx-mailboxes delete --force ", "alpha beta"},
+		{up, "aimx-mailboxes create ", ""},
+		{down, "aimx-mailboxes delete ", ""},
+		{gone, "aimx-mailboxes delete ", ""},
+	}
+	t.Run("bash", func(t *testing.T) {
+		if _, err := exec.LookPath("bash"); err != nil {
+			t.Skip("bash is not installed: sudo apt-get install bash")
+		}
+		_, path := completionScript(t, "bash")
+		for _, tc := range cases {
+			var quoted []string
+			for _, w := range strings.Split(tc.line, " ") {
+				quoted = append(quoted, shQuote(w))
+			}
+			script := "source " + shQuote(path) + "\nCOMP_WORDS=(" + strings.Join(quoted, " ") + ")\n" +
+				"COMP_CWORD=$((${#COMP_WORDS[@]} - 1))\n_aimx_mailboxes\necho \"${COMPREPLY[*]}\"\n"
+			cmd := exec.Command("bash", "--norc", "--noprofile", "-c", script)
+			cmd.Env = append(os.Environ(), tc.env...)
+			out, err := cmd.CombinedOutput()
+			if got := strings.TrimSuffix(string(out), "\n"); err != nil || got != tc.want {
+				t.Errorf("%q (%s) completes to %q (%v), want %q", tc.line, tc.env[1], got, err, tc.want)
+			}
+		}
+	})
+	t.Run("zsh", func(t *testing.T) {
+		if _, err := exec.LookPath("zsh"); err != nil {
+			t.Skip("zsh is not installed: sudo apt-get install zsh")
+		}
+		_, path := completionScript(t, "zsh")
+		for _, tc := range cases {
+			got := zshComplete(t, path, tc.env, tc.line)
+			if g := strings.Join(got[tc.line], " "); g != tc.want {
+				t.Errorf("%q (%s) completes to %q, want %q", tc.line, tc.env[1], g, tc.want)
+			}
+		}
+	})
+	t.Run("fish", func(t *testing.T) {
+		if _, err := exec.LookPath("fish"); err != nil {
+			t.Skip("fish is not installed: sudo apt-get install fish")
+		}
+		_, path := completionScript(t, "fish")
+		for _, tc := range cases {
+			cmd := exec.Command("fish", "--no-config", "-c", "source "+shQuote(path)+"; complete -C "+shQuote(tc.line))
+			cmd.Env = append(os.Environ(), tc.env...)
+			out, err := cmd.CombinedOutput()
+			var got []string
+			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				if w, _, _ := strings.Cut(l, "\t"); w != "" {
+					got = append(got, w)
+				}
+			}
+			if err != nil || strings.Join(got, " ") != tc.want {
+				t.Errorf("%q (%s) completes to %q (%v), want %q", tc.line, tc.env[1], got, err, tc.want)
+			}
+		}
+	})
 }

@@ -48,6 +48,7 @@ type cli struct {
 	MCP        mcpCmd        `cmd:"" name:"mcp" help:"Serve your mailboxes to an AI agent over MCP (stdio): tools mailbox_list, mailbox_create, mailbox_delete."`
 	Completion completionCmd `cmd:"" help:"Print the completion script for a shell (bash, zsh or fish)."`
 	Help       helpCmd       `cmd:"" help:"Print the help of a command, as --help does; sends nothing."`
+	Names      namesCmd      `cmd:"" name:"complete-names" hidden:"" help:"Print the names of the mailboxes you may delete, one a line, for the completion scripts."`
 
 	stdin  io.Reader
 	stdout io.Writer
@@ -63,7 +64,7 @@ type createCmd struct {
 }
 
 type deleteCmd struct {
-	Name  string `arg:"" help:"Mailbox name."`
+	Name  string `arg:"" help:"Mailbox name." completion:"mailbox"`
 	Force bool   `help:"Also delete every message in the mailbox."`
 	Yes   bool   `short:"y" help:"Do not ask for confirmation."`
 }
