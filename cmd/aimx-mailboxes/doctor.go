@@ -415,10 +415,65 @@ func (d *doctor) checkDataDir() []Check {
 	if top.Status == statusFail {
 		return []Check{top}
 	}
-	return []Check{top,
+	checks := []Check{top,
 		d.folder(Check{Name: "inbox"}, filepath.Join(dir, mailbox.Inbox), 0o711, os.Lstat),
 		d.folder(Check{Name: "sent"}, filepath.Join(dir, mailbox.Sent), 0o711, os.Lstat),
 	}
+	if c, ok := d.checkTrash(dir); ok {
+		checks = append(checks, c)
+	}
+	return checks
+}
+
+// trashNamed is how many set-aside folders the trash line names; the rest
+// it counts.
+const trashNamed = 5
+
+// checkTrash looks for folders that forced DELETEs set aside in
+// inbox/.trash and sent/.trash and that are still there: emptied after
+// each answer, one too big to finish within a request's budget stays for
+// a while, and one a killed helper left stays until a later request. ok
+// is false when there are none, or when this user may not look (the
+// trash is root's, 0700): then there is no line.
+func (d *doctor) checkTrash(dir string) (Check, bool) {
+	c := Check{Name: "trash"}
+	var paths []string
+	for _, kind := range []string{mailbox.Inbox, mailbox.Sent} {
+		trash := filepath.Join(dir, kind, mailbox.Trash)
+		entries, err := os.ReadDir(trash)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission):
+			continue
+		case err != nil:
+			return c.warn(fmt.Sprintf("cannot look in %s: %v", trash, unwrapSyscall(err)), ""), true
+		}
+		for _, e := range entries {
+			paths = append(paths, filepath.Join(trash, e.Name()))
+		}
+	}
+	if len(paths) == 0 {
+		return c, false
+	}
+	named := paths[:min(len(paths), trashNamed)]
+	what := strings.Join(named, ", ")
+	if more := len(paths) - len(named); more > 0 {
+		what += fmt.Sprintf(" and %d more", more)
+	}
+	words := make([]string, len(named))
+	for i, p := range named {
+		words[i] = shellWord(p)
+	}
+	return c.warn(fmt.Sprintf("%s that forced deletes set aside, not emptied yet: %s", plural(len(paths), "folder"), what),
+		d.cmd("sudo rm -rf --one-file-system -- "+strings.Join(words, " "))), true
+}
+
+// shellWord is s as one word of a shell command line: as it is when it
+// holds nothing the shell reads specially, else single-quoted.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+,:@=") == "" {
+		return s
+	}
+	return shQuote(s)
 }
 
 // folder checks that path is a directory owned by d's owner with mode

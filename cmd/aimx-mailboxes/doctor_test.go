@@ -347,6 +347,74 @@ func TestDoctorUserFixes(t *testing.T) {
 	}
 }
 
+// TestDoctorTrash: folders left in inbox/.trash and sent/.trash are one
+// warning line that names at most five of them, and the command that
+// removes those; nothing left, no line.
+func TestDoctorTrash(t *testing.T) {
+	f := newDoctorFixture(t)
+	mk := func(path string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(f.data, path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("inbox/.trash")
+	mk("sent/.trash")
+	if _, ok := find(f.d.run(), "trash"); ok {
+		t.Errorf("a trash line with both trashes empty")
+	}
+
+	mk("inbox/.trash/a.0000000000000001/cur")
+	r := f.d.run()
+	want := Check{Name: "trash", Status: statusWarn,
+		Message: f.expand("1 folder that forced deletes set aside, not emptied yet: DATA/inbox/.trash/a.0000000000000001"),
+		Fix:     f.expand("sudo rm -rf --one-file-system -- DATA/inbox/.trash/a.0000000000000001")}
+	if got, _ := find(r, "trash"); got != want || !r.OK {
+		t.Errorf("trash:\n got %+v\nwant %+v (report ok %v, want true)", got, want, r.OK)
+	}
+	if got := r.Checks[len(r.Checks)-3]; got.Name != "trash" {
+		t.Errorf("the trash line comes after sent, before aimx: %v", r.Checks)
+	}
+
+	for _, p := range []string{"inbox/.trash/b.0000000000000002", "inbox/.trash/c.0000000000000003", "sent/.trash/a.0000000000000001",
+		"sent/.trash/b.0000000000000002", "sent/.trash/c.0000000000000003", "sent/.trash/d.0000000000000004"} {
+		mk(p)
+	}
+	named := "DATA/inbox/.trash/a.0000000000000001 DATA/inbox/.trash/b.0000000000000002 DATA/inbox/.trash/c.0000000000000003 " +
+		"DATA/sent/.trash/a.0000000000000001 DATA/sent/.trash/b.0000000000000002"
+	want = Check{Name: "trash", Status: statusWarn,
+		Message: f.expand("7 folders that forced deletes set aside, not emptied yet: " + strings.ReplaceAll(named, " ", ", ") + " and 2 more"),
+		Fix:     f.expand("sudo rm -rf --one-file-system -- " + named)}
+	if got, _ := find(f.d.run(), "trash"); got != want {
+		t.Errorf("trash:\n got %+v\nwant %+v", got, want)
+	}
+	// Anyone else who can look is told whom to ask.
+	f.d.euid = 65534
+	want.Fix = f.expand("ask your administrator to run: rm -rf --one-file-system -- " + named)
+	if got, _ := find(f.d.run(), "trash"); got != want {
+		t.Errorf("trash, not root:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestDoctorTrashUnreadable: a user who may not look in the trash (it is
+// root's, 0700) gets no trash line.
+func TestDoctorTrashUnreadable(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads every folder: needs an ordinary user")
+	}
+	f := newDoctorFixture(t)
+	f.d.euid = os.Geteuid()
+	trash := filepath.Join(f.data, "inbox", ".trash")
+	if err := os.MkdirAll(filepath.Join(trash, "a.0000000000000001"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(trash, 0)
+	t.Cleanup(func() { os.Chmod(trash, 0o700) })
+	if c, ok := find(f.d.run(), "trash"); ok {
+		t.Errorf("trash line %+v for a user who cannot look", c)
+	}
+}
+
 // answer replaces the server behind the socket with one that answers
 // every request with text.
 func (f *doctorFixture) answer(t *testing.T, text string) {
