@@ -327,11 +327,6 @@ func removeIfEmpty(dir int, name string) bool {
 	return err == nil || err == unix.ENOENT
 }
 
-// Trash is the folder inside inbox/ and sent/ where a forced DELETE sets
-// a mailbox's folders aside, under the lock, to be emptied after the
-// answer. Its name starts with '.', so it is never a mailbox.
-const Trash = ".trash"
-
 // setAside renames kind/name (kfd is kind/) into kind/.trash/ under a
 // fresh name, and returns the trash's descriptor and that name. The
 // trash is made 0700 with the owner of kind/ when missing, and is never
@@ -357,74 +352,6 @@ func (t *Tx) setAside(kfd int, kind, name string) (int, string, error) {
 		return trash, "", fsError("rename", t.path(filepath.Join(kind, name))+" to "+filepath.Join(trashPath, to), err)
 	}
 	return trash, to, nil
-}
-
-// EmptyTrash removes everything in inbox/.trash and sent/.trash of
-// dataDir: the folders that forced DELETEs set aside, including
-// any left by a helper killed before it emptied them. It runs outside the
-// lock. A mailbox owner may have planted symlinks, hard links, FIFOs or
-// deep trees there: removal goes through a handle on the trash, never
-// follows a symlink out of it and touches nothing outside it. Failures
-// are left for a later call.
-//
-// The usual cases cost a few system calls: an empty trash is one read of
-// it, and an empty folder set aside (a mailbox with no mail) one rmdir.
-// Anything else goes through an os.Root on the trash.
-func EmptyTrash(dataDir string) {
-	data, err := rawio.OpenDir(unix.AT_FDCWD, dataDir, false)
-	if err != nil {
-		return
-	}
-	defer unix.Close(data)
-	for _, kind := range []string{Inbox, Sent} {
-		if rest := emptyFolders(data, kind); len(rest) > 0 {
-			removeInTrash(dataDir, kind, rest)
-		}
-	}
-}
-
-// emptyFolders removes the empty folders in kind/.trash under the data
-// dir data and returns the names it could not remove that way.
-func emptyFolders(data int, kind string) []string {
-	kfd, err := rawio.OpenDir(data, kind, true)
-	if err != nil {
-		return nil
-	}
-	defer unix.Close(kfd)
-	trash, err := rawio.OpenDir(kfd, Trash, true)
-	if err != nil {
-		return nil
-	}
-	defer unix.Close(trash)
-	entries, err := rawio.ReadDir(trash)
-	if err != nil {
-		return nil
-	}
-	var rest []string
-	for _, e := range entries {
-		if !removeIfEmpty(trash, e.Name) {
-			rest = append(rest, e.Name)
-		}
-	}
-	return rest
-}
-
-// removeInTrash removes names, at any depth, from kind/.trash under
-// dataDir through a handle on the trash.
-func removeInTrash(dataDir, kind string, names []string) {
-	root, err := os.OpenRoot(dataDir)
-	if err != nil {
-		return
-	}
-	trash, err := root.OpenRoot(filepath.Join(kind, Trash))
-	root.Close()
-	if err != nil {
-		return
-	}
-	defer trash.Close()
-	for _, n := range names {
-		trash.RemoveAll(n)
-	}
 }
 
 // RemoveLeftovers removes inbox/<name> and sent/<name> of a mailbox that

@@ -30,6 +30,18 @@ func IsEmptyDir(fd int) (bool, error) {
 	return empty && err == nil, err
 }
 
+// ReadBatch reads the next batch of entries of the open folder fd from
+// where its offset stands (one getdents64 into buf, again while a batch
+// holds only "." and ".."): none at the end.
+func ReadBatch(fd int, buf []byte) ([]Entry, error) {
+	var out []Entry
+	err := batches(fd, buf, func(batch []Entry) bool {
+		out = batch
+		return len(batch) == 0
+	})
+	return out, err
+}
+
 // Batches reads the open folder fd from where its offset stands, one
 // getdents64 of at most 32 KiB at a time, and gives each batch of entries
 // (without "." and "..") to f until the end, an error, or f returning

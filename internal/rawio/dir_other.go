@@ -55,3 +55,15 @@ func Batches(fd int, f func([]Entry) bool) error {
 	}
 	return err
 }
+
+// ReadBatch returns every entry of the open folder fd elsewhere than
+// Linux, then none: the offset is the os package's.
+func ReadBatch(fd int, buf []byte) ([]Entry, error) {
+	off, _ := unix.Seek(fd, 0, 1)
+	if off != 0 {
+		return nil, nil
+	}
+	entries, err := ReadDir(fd)
+	unix.Seek(fd, 1, 0)
+	return entries, err
+}
