@@ -7,19 +7,20 @@
 # module and build caches are root's. So the tracked files are copied to
 # a fresh folder under /tmp, the modules go.mod needs are copied there
 # from root's module cache (GOPROXY=file://..., then the usual proxy for
-# any it lacks), and USER gets a GOCACHE, HOME and TMPDIR of its own in it.
-# The folder is removed at the end (the tests' own run is a child, not an
-# exec, so that the trap runs); a test that leaves something in TMPDIR
-# fails the run.
+# any it lacks), and USER gets a GOCACHE and HOME of its own in it. The
+# folder is removed at the end (the tests run as a child, not by exec, so
+# that the trap runs). The tests use /tmp as a user's would (a longer
+# TMPDIR would lengthen their socket paths); whatever USER owns in /tmp
+# after the run that it did not own before fails the run.
 set -euo pipefail
 user=$1 go=$2
 shift 3
 [ "$(id -u)" = 0 ] || { echo "mk/cover.sh: needs root (runs go test as $user)" >&2; exit 1; }
 command -v setpriv >/dev/null || { echo "mk/cover.sh: needs setpriv (util-linux)" >&2; exit 1; }
-top=$(mktemp -d "${TMPDIR:-/tmp}/aimx-cover-XXXXXX")
+top=$(mktemp -d /tmp/aimx-cover-XXXXXX)
 trap 'rm -rf "$top"' EXIT
 chmod 0755 "$top"
-mkdir "$top/src" "$top/home" "$top/gocache" "$top/tmp"
+mkdir "$top/src" "$top/home" "$top/gocache"
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -C "$top/src" -xf -
 else
@@ -37,19 +38,21 @@ if ! setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups test -x "
 	goroot=$top/goroot
 fi
 go=$goroot/bin/go
-chown -R "$user:" "$top/src" "$top/home" "$top/gocache" "$top/tmp"
+chown -R "$user:" "$top/src" "$top/home" "$top/gocache"
 chmod -R a+rX "$top/mod"
 uid=$(id -u "$user") gid=$(id -g "$user")
 cd "$top/src"
+owned() { find /tmp -mindepth 1 -maxdepth 1 -user "$user" | sort; }
+before=$(owned)
 rc=0
 setpriv --reuid="$uid" --regid="$gid" --clear-groups \
-	env -i PATH="$goroot/bin:/usr/bin:/bin" HOME="$top/home" USER="$user" LOGNAME="$user" TMPDIR="$top/tmp" \
+	env -i PATH="$goroot/bin:/usr/bin:/bin" HOME="$top/home" USER="$user" LOGNAME="$user" \
 	GOCACHE="$top/gocache" GOMODCACHE="$top/mod" GOPROXY=off GOFLAGS=-mod=readonly GOTOOLCHAIN=local \
 	"$go" test "$@" || rc=$?
-left=$(cd "$top/tmp" && find . -mindepth 1 -maxdepth 2 | sort)
+left=$(comm -13 <(printf '%s\n' "$before") <(owned) | sed '/^$/d')
 if [ -n "$left" ]; then
-	echo "mk/cover.sh: the tests as $user left in TMPDIR:" >&2
-	printf '  %s\n' $left >&2
+	echo "FAIL mk/cover.sh: the tests as $user left in /tmp:" >&2
+	printf '%s\n' "$left" | sed 's/^/  /' >&2
 	[ "$rc" != 0 ] || rc=1
 fi
 exit "$rc"

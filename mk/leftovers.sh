@@ -10,7 +10,7 @@ before_tmp=$(ls -A /tmp | grep '^aimx-' | sort)
 before_run=$(ls -A /run | sort)
 before_git=$(untracked)
 
-tmp=$(mktemp -d /tmp/aimx-test.XXXXXX) || exit 1
+tmp=$(mktemp -d /tmp/aimx-XXXXXX) || exit 1 # short: sockets live under it
 chmod 1777 "$tmp" # as /tmp: the tests' users make their own folders in it
 TMPDIR=$tmp "$@"
 rc=$?
