@@ -448,7 +448,11 @@ func (d *doctor) checkTrash(dir string) (Check, bool) {
 			return c.warn(fmt.Sprintf("cannot look in %s: %v", trash, unwrapSyscall(err)), ""), true
 		}
 		for _, e := range entries {
-			paths = append(paths, filepath.Join(trash, e.Name()))
+			// A dot name is the emptier's own (its .retry file); what
+			// it sets aside is "<name>.<hex>" or "deep.<hex>".
+			if !strings.HasPrefix(e.Name(), ".") {
+				paths = append(paths, filepath.Join(trash, e.Name()))
+			}
 		}
 	}
 	if len(paths) == 0 {

@@ -360,6 +360,10 @@ func TestDoctorTrash(t *testing.T) {
 	}
 	mk("inbox/.trash")
 	mk("sent/.trash")
+	// The emptier's back-off file, in a trash it could not finish.
+	if err := os.WriteFile(filepath.Join(f.data, "sent/.trash/.retry"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, ok := find(f.d.run(), "trash"); ok {
 		t.Errorf("a trash line with both trashes empty")
 	}
