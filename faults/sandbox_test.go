@@ -74,7 +74,7 @@ func both(preps ...func(t *testing.T, sb *sandbox)) func(t *testing.T, sb *sandb
 	}
 }
 
-// lockName is the lock file beside the config (behavior.md, Locking).
+// lockName is the lock file beside the config (docs/BEHAVIOR.md, Locking).
 const lockName = ".config.toml.lock"
 
 // prepLock puts an empty lock file with mode and group gid (owner root)

@@ -126,7 +126,7 @@ var phaseOrder = []string{phaseLock, phaseAside, phaseAfter, phaseRest}
 
 // phases gives each event after the helper's execve its step (mailbox
 // name is the request's), and lists every flock on a descriptor that is
-// not the lock file's: behavior.md allows no other.
+// not the lock file's: docs/BEHAVIOR.md allows no other.
 func (tr *trace) phases(name string) (map[int]string, []string) {
 	setAside := regexp.MustCompile(`"(` + regexp.QuoteMeta(trashName) + `|` + regexp.QuoteMeta(name) + `\.[0-9a-f]{16})"`)
 	out := map[int]string{}

@@ -15,7 +15,7 @@ import (
 	"github.com/aimx/aimx-mailboxd/wire/wiretest"
 )
 
-// TestRejectedFrames sends every kind of frame protocol.md rejects through
+// TestRejectedFrames sends every kind of frame docs/PROTOCOL.md rejects through
 // the real socket and checks the exact bytes that come back.
 func TestRejectedFrames(t *testing.T) {
 	e := newEnv(t, baseConfig)

@@ -3,8 +3,8 @@
 package integration
 
 // Issue #8: what a hostile local user could do to the first version, each
-// stated as the promise that holds now (behavior.md: Locking, the policy
-// file, Names, Who may do what, DELETE, Logs, Files; protocol.md: LIST).
+// stated as the promise that holds now (docs/BEHAVIOR.md: Locking, the policy
+// file, Names, Who may do what, DELETE, Logs, Files; docs/PROTOCOL.md: LIST).
 
 import (
 	"bufio"

@@ -13,7 +13,7 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// DefaultConfigPath and DefaultDataDir are behavior.md's defaults.
+// DefaultConfigPath and DefaultDataDir are docs/BEHAVIOR.md's defaults.
 const (
 	DefaultConfigPath = "/etc/aimx/config.toml"
 	DefaultDataDir    = "/var/lib/aimx"

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// NameError says which rule of behavior.md's "Names" a mailbox name broke.
+// NameError says which rule of docs/BEHAVIOR.md's "Names" a mailbox name broke.
 type NameError struct {
 	Name string
 	Rule string
@@ -19,7 +19,7 @@ func (e *NameError) Error() string {
 // address (RFC 5321).
 const MaxNameLen = 64
 
-// ValidateName checks a mailbox name against behavior.md ("Names"). It
+// ValidateName checks a mailbox name against docs/BEHAVIOR.md ("Names"). It
 // returns a *NameError naming the rule that broke. No name reaches the
 // filesystem or the config before it has passed this check.
 func ValidateName(name string) error {

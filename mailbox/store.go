@@ -2,7 +2,7 @@
 // byte-preserving edits, the cross-process lock, the durable write, and
 // the inbox and sent folders on disk.
 //
-// It promises behavior.md's "Files", "Locking", "CREATE, in order" (steps
+// It promises docs/BEHAVIOR.md's "Files", "Locking", "CREATE, in order" (steps
 // 4 and 6 to 9), "DELETE, in order" (steps 4 to 7) and "Crash safety":
 // the config on disk is always the old file or the new one, whole, with
 // its mode and owner; folders under the data dir are reached only through
@@ -265,10 +265,9 @@ func (s *Store) Lock() (*Tx, error) {
 // out.
 //
 // The fsyncs come after the lock is released, so the next writer does
-// not wait on them (behavior.md asks for them under the lock; README,
-// "Where this differs from the spec", says why this is as safe): the
-// config on disk is still always a whole file, old or new, and no OK is
-// sent before its edit is durable.
+// not wait on them (docs/BEHAVIOR.md, Locking): the config on disk is
+// still always a whole file, old or new, and no OK is sent before its
+// edit is durable.
 func (t *Tx) Close() error {
 	if t.rebuilt != nil && t.lock >= 0 {
 		t.writeIndex(t.rebuilt.file())
@@ -557,7 +556,7 @@ func (t *Tx) writeIndex(f indexFile) {
 }
 
 // FromEnv returns the Store for the --config and --data-dir flags in
-// behavior.md's order: a flag wins over the environment (AIMX_CONFIG_DIR,
+// docs/BEHAVIOR.md's order: a flag wins over the environment (AIMX_CONFIG_DIR,
 // the folder of config.toml; AIMX_DATA_DIR), the environment over the
 // config file.
 func FromEnv(config, dataDir string) *Store {

@@ -1,5 +1,5 @@
 // Package policy reads the operator's policy file, mailboxd.toml beside
-// the config (behavior.md, "The policy file"): the names only root may
+// the config (docs/BEHAVIOR.md, "The policy file"): the names only root may
 // create, how many mailboxes one user may own, and how long a request
 // waits for the config lock.
 //

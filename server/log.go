@@ -108,7 +108,7 @@ func record(caller authz.Caller, req wire.Request, d authz.Decision, o Outcome, 
 // U+2029), every byte that is not UTF-8, and the backslash written as an
 // escape (\x1b, \u2028, \\), so that text a user sent cannot move an
 // operator's cursor, colour a terminal or forge a log line. Every field
-// of a log record goes through it (behavior.md, "Logs").
+// of a log record goes through it (docs/BEHAVIOR.md, "Logs").
 func Escape(s string) string {
 	clean := true
 	for _, r := range s {

@@ -275,7 +275,7 @@ func (rq *request) failAs(o Outcome, e *wire.Error, internal string) wire.Respon
 	return wire.Response{Err: e}
 }
 
-// failErr answers err with the code behavior.md gives its kind.
+// failErr answers err with the code docs/BEHAVIOR.md gives its kind.
 func (rq *request) failErr(err error) wire.Response {
 	var (
 		nameErr     *mailbox.NameError

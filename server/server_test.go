@@ -109,7 +109,7 @@ func assertDir(t *testing.T, path string, uid, gid uint32, mode os.FileMode) {
 	}
 }
 
-// TestCreate: behavior.md "Who may do what", CREATE rows, and every
+// TestCreate: docs/BEHAVIOR.md "Who may do what", CREATE rows, and every
 // VALIDATION, MAILBOX and ECONFLICT reason of CREATE, with the config
 // text after each.
 func TestCreate(t *testing.T) {
@@ -304,7 +304,7 @@ func TestDelete(t *testing.T) {
 }
 
 // TestList: root sees every mailbox, a user hers (registered, and
-// unregistered folders she owns); counts follow protocol.md.
+// unregistered folders she owns); counts follow docs/PROTOCOL.md.
 func TestList(t *testing.T) {
 	f := newFixture(t, base+aimxtest.Stanza("theirs", "root"))
 	me := f.me
@@ -455,7 +455,7 @@ func TestServe(t *testing.T) {
 			}
 		})
 	}
-	// A client that hangs up mid-headers is told so (protocol.md: EOF in
+	// A client that hangs up mid-headers is told so (docs/PROTOCOL.md: EOF in
 	// the middle of the headers is malformed).
 	c, done := f.serve(t)
 	io.WriteString(c, "AIMX/1 MAILBOX-CREATE\nName: half")
@@ -480,7 +480,7 @@ func TestServe(t *testing.T) {
 }
 
 // TestServeClientSendsNothing: a client that sends nothing gets no
-// response, only its EOF, at the read deadline (protocol.md: 30 seconds,
+// response, only its EOF, at the read deadline (docs/PROTOCOL.md: 30 seconds,
 // shortened here); the request is logged as abandoned.
 func TestServeClientSendsNothing(t *testing.T) {
 	f := newFixture(t, base)

@@ -15,7 +15,7 @@ var (
 	BuildDate = ""
 )
 
-// Info is the VERSION body of protocol.md.
+// Info is the VERSION body of docs/PROTOCOL.md.
 type Info struct {
 	Tag       string `json:"tag"`
 	GitHash   string `json:"git_hash"`

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Entry is one element of the MAILBOX-LIST body (protocol.md). Owner is
+// Entry is one element of the MAILBOX-LIST body (docs/PROTOCOL.md). Owner is
 // in root's body only (an additive field: the server leaves it empty for
 // anyone else, whose every entry is their own).
 type Entry struct {
@@ -20,7 +20,7 @@ type Entry struct {
 	Owner      string  `json:"owner,omitempty"`
 }
 
-// Version is the VERSION body (protocol.md): the build of the server
+// Version is the VERSION body (docs/PROTOCOL.md): the build of the server
 // that answered.
 type Version struct {
 	Tag       string `json:"tag"`
@@ -46,7 +46,7 @@ func VersionOK(v Version) Response {
 }
 
 // DecodeList reads a MAILBOX-LIST body. The error says the body is not
-// the JSON array protocol.md promises.
+// the JSON array docs/PROTOCOL.md promises.
 func DecodeList(body []byte) ([]Entry, error) {
 	var entries []Entry
 	if err := json.Unmarshal(body, &entries); err != nil {
@@ -56,7 +56,7 @@ func DecodeList(body []byte) ([]Entry, error) {
 }
 
 // DecodeVersion reads a VERSION body. The error says the body is not the
-// JSON object protocol.md promises.
+// JSON object docs/PROTOCOL.md promises.
 func DecodeVersion(body []byte) (Version, error) {
 	var v Version
 	if err := json.Unmarshal(body, &v); err != nil {

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// TestListOK: the MAILBOX-LIST body is protocol.md's JSON array, field
+// TestListOK: the MAILBOX-LIST body is docs/PROTOCOL.md's JSON array, field
 // names and null address included; none is [] (never null); owner is
 // there only when set (root's body).
 func TestListOK(t *testing.T) {
@@ -42,7 +42,7 @@ func TestListOK(t *testing.T) {
 	}
 }
 
-// TestVersionOK: the VERSION body is protocol.md's object, and reads back.
+// TestVersionOK: the VERSION body is docs/PROTOCOL.md's object, and reads back.
 func TestVersionOK(t *testing.T) {
 	v := Version{Tag: "v1.2.3", GitHash: "abc1234", Target: "linux/amd64", BuildDate: "2026-01-02"}
 	body := `{"tag":"v1.2.3","git_hash":"abc1234","target":"linux/amd64","build_date":"2026-01-02"}`
@@ -54,7 +54,7 @@ func TestVersionOK(t *testing.T) {
 	}
 }
 
-// TestDecodeNotJSON: a body that is not what protocol.md promises is an
+// TestDecodeNotJSON: a body that is not what docs/PROTOCOL.md promises is an
 // error that says which body.
 func TestDecodeNotJSON(t *testing.T) {
 	if _, err := DecodeList([]byte("nope")); err == nil || !strings.HasPrefix(err.Error(), "the list is not JSON: ") {

@@ -20,7 +20,7 @@ func NewReader(r io.Reader) *bufio.Reader {
 // ReadRequest reads one request frame from r (made by NewReader).
 //
 // It returns an *Error with code Malformed for a frame that breaks
-// protocol.md's framing rules, and with code Protocol for a verb this
+// docs/PROTOCOL.md's framing rules, and with code Protocol for a verb this
 // socket does not serve; any other error is the reader's own (a read
 // deadline, a reset), after which no response can be written usefully.
 // It reads nothing past the blank line that ends the request. On an error

@@ -30,7 +30,7 @@ func WriteResponse(w io.Writer, resp Response) error {
 
 // ReadResponse reads one response frame from r (made by NewReader). An
 // AIMX/1 error comes back as Response.Err, not as the returned error,
-// which is kept for a frame that breaks protocol.md or a failed read.
+// which is kept for a frame that breaks docs/PROTOCOL.md or a failed read.
 func ReadResponse(r *bufio.Reader) (Response, error) {
 	line, err := readResponseLine(r)
 	if err != nil {

@@ -1,5 +1,5 @@
 // Package wire is the AIMX/1 codec of the mailbox socket
-// (shared/spec/protocol.md), in both directions: the server reads
+// (docs/PROTOCOL.md), in both directions: the server reads
 // requests and writes responses, the client writes requests and reads
 // responses.
 //
@@ -28,7 +28,7 @@ var daemonVerbs = map[string]bool{
 	"HOOK-CREATE": true, "HOOK-DELETE": true, "HOOK-LIST": true,
 }
 
-// Limits of protocol.md.
+// Limits of docs/PROTOCOL.md.
 const (
 	MaxLine    = 8 << 10  // bytes in one request or header line, without its line end
 	MaxHeaders = 64       // header lines in one request

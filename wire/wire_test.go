@@ -38,7 +38,7 @@ func TestRejected(t *testing.T) {
 	}
 }
 
-// validFrames are frames protocol.md accepts, with what they mean.
+// validFrames are frames docs/PROTOCOL.md accepts, with what they mean.
 var validFrames = []struct {
 	frame string
 	want  Request

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// TestFrames: the builders write protocol.md's frames byte for byte.
+// TestFrames: the builders write docs/PROTOCOL.md's frames byte for byte.
 func TestFrames(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
 		{Create("a", ""), "AIMX/1 MAILBOX-CREATE\nName: a\n\n"},

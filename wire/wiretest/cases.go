@@ -1,4 +1,4 @@
-// Package wiretest holds the AIMX/1 frames that protocol.md rejects, with
+// Package wiretest holds the AIMX/1 frames that docs/PROTOCOL.md rejects, with
 // the exact response each must get, so that the codec's unit tests, the
 // fuzz seed corpus and the integration suite check one list.
 package wiretest
@@ -23,7 +23,7 @@ func protocol(reason string) string {
 	return fmt.Sprintf("AIMX/1 ERR PROTOCOL %s\nCode: PROTOCOL\n\n", reason)
 }
 
-// Rejected returns every kind of frame that protocol.md rejects before any
+// Rejected returns every kind of frame that docs/PROTOCOL.md rejects before any
 // mailbox is looked at.
 func Rejected() []Case {
 	long := strings.Repeat("x", 8193)
