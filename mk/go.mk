@@ -46,7 +46,7 @@ deps-race:
 # enforces (issue #9): root-only tests add to it, so it is measured
 # without them. Anyone but root gets it from the unit run itself; root
 # runs the unit layer once more as nobody (cover-nobody).
-COVER_MIN := server=85 cmd/aimx-mailboxes=80 authz=90 wire=90
+COVER_MIN := server=85 cmd/aimx-mailboxes=80 authz=90 wire=90 mailbox=85
 cover-report = $(GOTEST_REPORT) -cover-min '$(COVER_MIN)' -cover-as $(1)
 
 unit: deps-race $(GOTEST_REPORT)
