@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"os"
 
 	"github.com/aimx/aimx-mailboxd/authz"
@@ -17,6 +16,6 @@ import (
 // the CLI reaches server-side code; everything else goes through wire.
 func (c *cli) direct(req wire.Request) wire.Response {
 	c.inProcess = true
-	srv := &server.Server{Store: mailbox.FromEnv(c.Config, c.DataDir), Log: server.NewLogger(io.Discard), PolicyPath: c.Policy}
+	srv := &server.Server{Store: mailbox.FromEnv(c.Config, c.DataDir), Log: server.NewLogger(os.Stderr), PolicyPath: c.Policy}
 	return srv.Handle(authz.Caller{UID: 0, GID: 0, PID: int32(os.Getpid())}, req)
 }

@@ -189,13 +189,13 @@ func TestDoctorBroken(t *testing.T) {
 				Fix: "sudo systemctl restart aimx-mailboxd.socket"}, false},
 		{"helper hangs up", func(t *testing.T, f *doctorFixture) { f.answer(t, "") },
 			"helper", Check{Status: statusFail, Message: "VERSION through SOCK got no usable answer: the connection closed before a whole answer",
-				Fix: "journalctl -u 'aimx-mailboxd@*' -n 20 says why"}, false},
+				Fix: "journalctl -t aimx-mailboxd -n 20 says why"}, false},
 		{"helper refuses", func(t *testing.T, f *doctorFixture) { f.answer(t, "AIMX/1 ERR IO disk on fire\nCode: IO\n\n") },
 			"helper", Check{Status: statusFail, Message: "VERSION through SOCK was refused: [IO] disk on fire",
-				Fix: "journalctl -u 'aimx-mailboxd@*' -n 20 says why"}, false},
+				Fix: "journalctl -t aimx-mailboxd -n 20 says why"}, false},
 		{"helper speaks no JSON", func(t *testing.T, f *doctorFixture) { f.answer(t, "AIMX/1 OK\n") },
 			"helper", Check{Status: statusFail, Message: "VERSION through SOCK answered something that is not JSON: unexpected end of JSON input",
-				Fix: "journalctl -u 'aimx-mailboxd@*' -n 20 says why"}, false},
+				Fix: "journalctl -t aimx-mailboxd -n 20 says why"}, false},
 		{"helper of another version", func(t *testing.T, f *doctorFixture) {
 			body := `{"tag":"v9.9.9","git_hash":"abc1234","target":"linux/amd64","build_date":"2030-01-01"}`
 			f.answer(t, fmt.Sprintf("AIMX/1 OK\nContent-Length: %d\n\n%s", len(body), body))
@@ -322,7 +322,7 @@ func TestDoctorUserFixes(t *testing.T) {
 		{"socket unit not installed", func(t *testing.T, f *doctorFixture) { delete(f.fake.units, socketUnit) },
 			"socket-unit", "ask your administrator to install the aimx-mailboxd package"},
 		{"helper hangs up", func(t *testing.T, f *doctorFixture) { f.answer(t, "") },
-			"helper", "ask your administrator to look at journalctl -u 'aimx-mailboxd@*' -n 20, which says why"},
+			"helper", "ask your administrator to look at journalctl -t aimx-mailboxd -n 20, which says why"},
 		{"config missing", func(t *testing.T, f *doctorFixture) { os.Remove(f.config) },
 			"config", `ask your administrator to run aimx setup (AIMX writes it), or to create it with at least a line domain = "<your mail domain>"`},
 		{"inbox mode", func(t *testing.T, f *doctorFixture) { os.Chmod(filepath.Join(f.data, "inbox"), 0o755) },

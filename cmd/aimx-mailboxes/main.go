@@ -353,9 +353,9 @@ func rootOnly(euid int, command string) string {
 // as the caller running as euid can use it.
 func logsHint(euid int) string {
 	if euid == 0 {
-		return "journalctl -u 'aimx-mailboxd@*' -n 20 says why"
+		return "journalctl -t aimx-mailboxd -n 20 says why"
 	}
-	return askAdmin + "look at journalctl -u 'aimx-mailboxd@*' -n 20, which says why"
+	return askAdmin + "look at journalctl -t aimx-mailboxd -n 20, which says why"
 }
 
 // plural is n and noun, in the plural unless n is 1.
