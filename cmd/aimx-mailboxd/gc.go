@@ -11,7 +11,7 @@ import (
 // below the limit in force the helper never collects, since it exits
 // after one request anyway. A request that finds the config unindexed
 // decodes it in full, and that one peaks highest; docs/PERFORMANCE.md
-// ("Memory") has the figures behind this value.
+// ("Decisions that stand") has the figures behind this value.
 const memoryLimit = 24 << 20
 
 // tuneGC sets the collector for a process that answers one request and
