@@ -83,7 +83,7 @@ func TestHelpSendsNoRequest(t *testing.T) {
 		{"help", "Usage: aimx-mailboxes <command> [flags]"},
 		{"help delete", "Usage: aimx-mailboxes delete <name> [flags]"},
 		{"help delete hb --yes", "Usage: aimx-mailboxes delete <name> [flags]"},
-		{"help delete hb --force -y --help", "Usage: aimx-mailboxes delete <name> [flags]"},
+		{"help delete x -y --help", "Usage: aimx-mailboxes delete <name> [flags]"},
 		{"help create demo --owner bob", "Usage: aimx-mailboxes create <name> [flags]"},
 		{"help help", "Usage: aimx-mailboxes help [<command> ...] [flags]"},
 		{"help --help", "Usage: aimx-mailboxes help [<command> ...] [flags]"},
