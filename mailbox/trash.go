@@ -24,9 +24,12 @@ const (
 	// its own, so neither open files nor memory grow with depth.
 	trashDepth = 16
 	// retryFile, in the trash, says when the next try may start (its
-	// mtime) and how many tries in a row removed nothing (its size): the
-	// next try waits retryMin after a try that made progress, and twice
-	// as long after each that made none, up to retryMax.
+	// mtime) and how many tries in a row ran out of time having removed
+	// nothing (its size). A try that runs out of time makes the next wait
+	// retryMin when it made progress, twice as long as the last wait when
+	// it made none, up to retryMax. A try stopped by an error (an entry
+	// that will not go) sets no wait: the next request tries again, and
+	// gets as far as that entry at the cost of the path to it.
 	retryFile = ".retry"
 	retryMin  = 10 * time.Second
 	retryMax  = time.Hour
@@ -41,11 +44,11 @@ const (
 // only, never follows a symlink, never climbs through "..", and touches
 // nothing outside the trash. It keeps at most trashDepth folders open and
 // one read buffer, whatever the tree's shape, and stops at trashBudget:
-// what it removed stays removed, and a trash it could not finish is left
-// alone for a back-off that doubles with each unfinished try (the retry
-// file), so that a tree too big for one request is not re-walked by
-// every request. One emptier at a time (a lock on the trash folder).
-// Failures are left for a later call.
+// what it removed stays removed, and a trash it could not finish in time
+// is left alone for a while (the retry file), so that a tree too big for
+// one request is not walked by every request. Two requests emptying the
+// same trash at once each take what is left (an entry the other removed
+// is gone, not an error). Failures are left for a later call.
 func EmptyTrash(dataDir string) {
 	data, err := rawio.OpenDir(unix.AT_FDCWD, dataDir, false)
 	if err != nil {
@@ -74,9 +77,6 @@ func emptyTrash(data int, kind string, deadline time.Time, buf []byte) {
 	if empty, err := onlyRetry(trash, buf); err != nil || empty {
 		return
 	}
-	if unix.Flock(trash, unix.LOCK_EX|unix.LOCK_NB) != nil {
-		return // another request is emptying it
-	}
 	tries, waitUntil := retryState(trash)
 	if time.Now().Before(waitUntil) {
 		return
@@ -85,6 +85,7 @@ func emptyTrash(data int, kind string, deadline time.Time, buf []byte) {
 	switch {
 	case e.run():
 		unix.Unlinkat(trash, retryFile, 0)
+	case !e.timedOut: // an entry would not go: no wait
 	case e.removed > 0:
 		setRetry(trash, 1)
 	default:
@@ -113,8 +114,8 @@ func retryState(trash int) (int, time.Time) {
 	return int(st.Size), time.Unix(st.Mtim.Unix())
 }
 
-// setRetry records tries (1 after a try that made progress, more after
-// each that made none) and the wait before the next.
+// setRetry records tries (1 after a try that ran out of time having made
+// progress, more after each that made none) and the wait before the next.
 func setRetry(trash int, tries int) {
 	wait := retryMax
 	if tries < 20 {
@@ -136,21 +137,27 @@ type emptier struct {
 	buf      []byte
 	deadline time.Time
 	ops      int
-	removed  int // entries removed (or moved up) so far
+	removed  int  // entries removed (or moved up) so far
+	timedOut bool // the deadline stopped it
 }
 
-// gone counts one entry removed when err is nil.
+// gone counts one entry removed when err is nil, and reports whether the
+// entry is gone: removed now, or already (ENOENT: another request took
+// it).
 func (e *emptier) gone(err error) bool {
 	if err == nil {
 		e.removed++
 	}
-	return err == nil
+	return err == nil || err == unix.ENOENT
 }
 
 // late reports, every few hundred calls, whether the deadline passed.
 func (e *emptier) late() bool {
 	e.ops++
-	return e.ops%256 == 0 && time.Now().After(e.deadline)
+	if e.ops%256 == 0 && time.Now().After(e.deadline) {
+		e.timedOut = true
+	}
+	return e.timedOut
 }
 
 // run removes every entry of the trash but the retry file; it reports
@@ -186,7 +193,7 @@ func (e *emptier) remove(dir int, name string, typ uint8) bool {
 		return e.gone(unix.Unlinkat(dir, name, 0))
 	}
 	if err := unix.Unlinkat(dir, name, unix.AT_REMOVEDIR); err == nil || err == unix.ENOENT {
-		return e.gone(nil)
+		return e.gone(err)
 	} else if err == unix.ENOTDIR {
 		return e.gone(unix.Unlinkat(dir, name, 0))
 	}
@@ -197,7 +204,7 @@ func (e *emptier) remove(dir int, name string, typ uint8) bool {
 	}
 	fd, err := rawio.OpenDir(dir, name, true)
 	if err != nil {
-		return false
+		return err == unix.ENOENT
 	}
 	stack := []frame{{fd: fd, parent: dir, name: name}}
 	defer func() {
@@ -218,10 +225,9 @@ func (e *emptier) remove(dir int, name string, typ uint8) bool {
 		if len(batch) == 0 { // emptied: close it and remove it from its parent
 			unix.Close(top.fd)
 			stack = stack[:len(stack)-1]
-			if err := unix.Unlinkat(top.parent, top.name, unix.AT_REMOVEDIR); err != nil && err != unix.ENOENT {
+			if !e.gone(unix.Unlinkat(top.parent, top.name, unix.AT_REMOVEDIR)) {
 				return false
 			}
-			e.gone(nil)
 			continue
 		}
 		for _, ent := range batch {
@@ -237,7 +243,7 @@ func (e *emptier) remove(dir int, name string, typ uint8) bool {
 			err := unix.Unlinkat(top.fd, ent.Name, unix.AT_REMOVEDIR)
 			switch {
 			case err == nil || err == unix.ENOENT:
-				e.gone(nil)
+				e.gone(err)
 				continue
 			case err == unix.ENOTDIR:
 				if !e.gone(unix.Unlinkat(top.fd, ent.Name, 0)) {
@@ -254,6 +260,9 @@ func (e *emptier) remove(dir int, name string, typ uint8) bool {
 				continue
 			}
 			child, err := rawio.OpenDir(top.fd, ent.Name, true)
+			if err == unix.ENOENT {
+				continue
+			}
 			if err != nil {
 				return false
 			}

@@ -167,28 +167,32 @@ func TestEmptyTrashBackoff(t *testing.T) {
 	}
 }
 
-// TestEmptyTrashUnfinished: a try that cannot finish (an entry that will
-// not go) records a retry instead of failing every later request.
+// TestEmptyTrashUnfinished: a try stopped by an entry that will not go
+// sets no wait (that is not a tree too big for the budget): the next
+// request tries again and, once the entry can go, empties the trash.
 func TestEmptyTrashUnfinished(t *testing.T) {
 	if os.Geteuid() == 0 {
 		t.Skip("needs an ordinary user: root may remove from a folder without write permission")
 	}
+	var locked string
 	s, trash := setAside(t, func(root string) {
-		locked := filepath.Join(root, "locked")
+		locked = filepath.Join(root, "locked")
 		os.Mkdir(locked, 0o700)
 		os.WriteFile(filepath.Join(locked, "a.md"), nil, 0o600)
 		os.Chmod(locked, 0o500)
 		t.Cleanup(func() { os.Chmod(locked, 0o700) })
 	})
-	EmptyTrash(s.DataDir) // removes nothing: a.md cannot go
-	tries, next := retryState(mustOpen(t, trash))
-	if tries != 1 || !next.After(time.Now()) {
-		t.Errorf("after a try that removed nothing: %d tries, next %s", tries, next)
-	}
-	unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(trash, retryFile), []unix.Timespec{{}, {}}, 0)
 	EmptyTrash(s.DataDir)
-	if tries, next := retryState(mustOpen(t, trash)); tries != 2 || time.Until(next) < 2*retryMin-time.Second {
-		t.Errorf("after two: %d tries, next in %s", tries, time.Until(next))
+	if tries, next := retryState(mustOpen(t, trash)); tries != 0 || next.After(time.Now()) {
+		t.Errorf("after a try stopped by an error: %d tries, next %s: want no wait", tries, next)
+	}
+	if left := trashEntries(t, trash); len(left) != 1 {
+		t.Errorf("trash holds %v, want the set-aside folder", left)
+	}
+	os.Chmod(locked, 0o700)
+	EmptyTrash(s.DataDir)
+	if left := trashEntries(t, trash); len(left) != 0 {
+		t.Errorf("the next request left %v", left)
 	}
 }
 
