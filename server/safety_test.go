@@ -86,7 +86,7 @@ func TestNameServiceFails(t *testing.T) {
 		f.logs.Reset()
 		got := f.do(tc.uid, tc.frame)
 		prefix := "AIMX/1 ERR IO user look-up failed: " + tc.lookup + ": "
-		if !strings.HasPrefix(got, prefix) || !strings.Contains(got, "sss_nss: connection refused: check the name service (nsswitch.conf, sssd, LDAP), then try again\nCode: IO\n\n") {
+		if !strings.HasPrefix(got, prefix) || !strings.Contains(got, "sss_nss: connection refused: the name service (nsswitch.conf: files, sssd, LDAP) is failing; try again, and if it persists the operator must repair it\nCode: IO\n\n") {
 			t.Errorf("%s:\n got %q\nwant %s...", tc.name, got, prefix)
 		}
 		if log := f.logs.String(); !strings.Contains(log, "outcome=failed priority=err") {

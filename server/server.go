@@ -305,7 +305,7 @@ func (rq *request) failErr(err error) wire.Response {
 // lookupFailed answers a name service that failed (not "no such user"):
 // IO naming the look-up, logged as a failure.
 func (rq *request) lookupFailed(err error) wire.Response {
-	return rq.fail(wire.Errorf(wire.IO, "user look-up failed: %v: check the name service (nsswitch.conf, sssd, LDAP), then try again", err), "")
+	return rq.fail(wire.Errorf(wire.IO, "user look-up failed: %v: the name service (nsswitch.conf: files, sssd, LDAP) is failing; try again, and if it persists the operator must repair it", err), "")
 }
 
 func (rq *request) create() wire.Response {
