@@ -234,6 +234,11 @@ func Owns(caller Caller, resolved bool, ownerUID uint32) bool {
 	return resolved && ownerUID == caller.UID
 }
 
+// OwnsFolder reports whether a folder on disk with no stanza, owned by
+// folderUID, is the caller's: it counts toward the caller's limit, so
+// that nobody keeps names from everyone past it.
+func OwnsFolder(caller Caller, folderUID uint32) bool { return folderUID == caller.UID }
+
 // CheckLimit applies the per-user limit to a CREATE by caller, who owns
 // owned mailboxes already (its stanzas, and its folders on disk with no
 // stanza). It returns nil or a *Denial.
@@ -262,7 +267,7 @@ func ConflictDetail(caller Caller) bool { return caller.Root() }
 // between its config write and its rmdir leaves): root any, a user only
 // her own.
 func RemoveLeftover(caller Caller, folderUID uint32) bool {
-	return caller.Root() || caller.UID == folderUID
+	return caller.Root() || OwnsFolder(caller, folderUID)
 }
 
 // MayDelete decides whether caller may delete mb; mb is nil when no such
@@ -296,7 +301,7 @@ func Listed(caller Caller, registered, ownerResolved bool, ownerUID, dirUID uint
 	case caller.Root():
 		return true
 	case !registered:
-		return dirUID == caller.UID
+		return OwnsFolder(caller, dirUID)
 	}
 	return Owns(caller, ownerResolved, ownerUID)
 }

@@ -287,6 +287,9 @@ func TestCallerRules(t *testing.T) {
 	if Limited(root, pol) || !Limited(aliceC, pol) || Limited(aliceC, Rules{}) {
 		t.Error("the limit binds a user when it is set, never root")
 	}
+	if !OwnsFolder(aliceC, alice) || OwnsFolder(aliceC, bob) || OwnsFolder(root, alice) {
+		t.Error("a folder with no stanza is its filesystem owner's")
+	}
 	if !Owns(aliceC, true, alice) || Owns(aliceC, false, alice) || Owns(aliceC, true, bob) {
 		t.Error("a user owns a stanza whose owner resolves to her uid, and only that")
 	}

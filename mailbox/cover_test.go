@@ -67,10 +67,10 @@ func TestLeftovers(t *testing.T) {
 
 	tx := lockT(t, s)
 	uid, _ := me()
-	if n, err := tx.Leftovers(uid); n != 2 || err != nil {
+	if n, err := tx.Leftovers(uidIs(uid)); n != 2 || err != nil {
 		t.Errorf("Leftovers(me) = %d, %v; want 2 (both, sentonly), nil", n, err)
 	}
-	if n, err := tx.Leftovers(uid + 1); n != 0 || err != nil {
+	if n, err := tx.Leftovers(uidIs(uid + 1)); n != 0 || err != nil {
 		t.Errorf("Leftovers(another uid) = %d, %v; want 0, nil", n, err)
 	}
 }
@@ -81,17 +81,17 @@ func TestLeftoversWithoutFolders(t *testing.T) {
 	s := newStore(t, "domain = \"example.com\"\n")
 	tx := lockT(t, s)
 	uid, _ := me()
-	if n, err := tx.Leftovers(uid); n != 0 || err != nil {
+	if n, err := tx.Leftovers(uidIs(uid)); n != 0 || err != nil {
 		t.Errorf("empty data dir: Leftovers = %d, %v; want 0, nil", n, err)
 	}
 	tx.DataDir = filepath.Join(s.DataDir, "missing")
-	if n, err := tx.Leftovers(uid); n != 0 || err != nil {
+	if n, err := tx.Leftovers(uidIs(uid)); n != 0 || err != nil {
 		t.Errorf("no data dir: Leftovers = %d, %v; want 0, nil", n, err)
 	}
 	writeFiles(t, map[string]string{filepath.Join(s.DataDir, "file"): "x"})
 	tx.DataDir = filepath.Join(s.DataDir, "file")
 	var se *StepError
-	if _, err := tx.Leftovers(uid); !errors.As(err, &se) || !errors.Is(err, unix.ENOTDIR) ||
+	if _, err := tx.Leftovers(uidIs(uid)); !errors.As(err, &se) || !errors.Is(err, unix.ENOTDIR) ||
 		err.Error() != "open data dir "+tx.DataDir+": not a directory" {
 		t.Errorf("a file as data dir: Leftovers error = %v; want a *StepError, open data dir %s: not a directory", err, tx.DataDir)
 	}
@@ -470,3 +470,7 @@ func TestNamesSorted(t *testing.T) {
 		t.Errorf("Len = %d, %d; want 3", c.Len(), d.Len())
 	}
 }
+
+// uidIs is the rule "the folder's owner is uid", as authz.OwnsFolder
+// says it for a caller with that uid.
+func uidIs(uid uint32) func(uint32) bool { return func(u uint32) bool { return u == uid } }

@@ -383,12 +383,12 @@ func (t *Tx) RemoveLeftovers(name string, may func(folderUID uint32) bool) {
 	}
 }
 
-// Leftovers counts the names that have a folder owned by uid under
-// inbox/ or sent/ but no stanza in the config: what a DELETE leaves when
-// mail reached a folder before its rmdir. They count toward the owner's
-// limit, so that nobody keeps names from everyone past it. Only folders
-// with a valid mailbox name count; a name with both folders counts once.
-func (t *Tx) Leftovers(uid uint32) (int, error) {
+// Leftovers counts the names that have a folder under inbox/ or sent/
+// but no stanza in the config, and whose owner's uid owns (the rule,
+// authz.OwnsFolder) says yes to: what a DELETE leaves when mail reached
+// a folder before its rmdir. Only folders with a valid mailbox name
+// count; a name with both folders counts once.
+func (t *Tx) Leftovers(owns func(folderUID uint32) bool) (int, error) {
 	data, err := rawio.OpenDir(unix.AT_FDCWD, t.DataDir, false)
 	if err == unix.ENOENT {
 		return 0, nil
@@ -415,7 +415,7 @@ func (t *Tx) Leftovers(uid uint32) (int, error) {
 					continue
 				}
 				var fi unix.Stat_t
-				if unix.Fstatat(kfd, e.Name, &fi, unix.AT_SYMLINK_NOFOLLOW) == nil && fi.Mode&unix.S_IFMT == unix.S_IFDIR && fi.Uid == uid {
+				if unix.Fstatat(kfd, e.Name, &fi, unix.AT_SYMLINK_NOFOLLOW) == nil && fi.Mode&unix.S_IFMT == unix.S_IFDIR && owns(fi.Uid) {
 					seen[e.Name] = true
 				}
 			}

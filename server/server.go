@@ -407,7 +407,7 @@ func (rq *request) owned(tx *mailbox.Tx, u passwd.User) (int, error) {
 	if n >= limit {
 		return n, nil
 	}
-	left, err := tx.Leftovers(u.UID)
+	left, err := tx.Leftovers(func(folderUID uint32) bool { return authz.OwnsFolder(rq.caller, folderUID) })
 	return n + left, err
 }
 
