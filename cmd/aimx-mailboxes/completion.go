@@ -145,9 +145,11 @@ func flagsOf(n *kong.Node) []compFlag {
 	return out
 }
 
-// names is the command line that prints the caller's mailbox names.
-func (m compModel) names() string {
-	return m.prog + " complete-names 2>/dev/null"
+// names is the command line that prints the caller's mailbox names,
+// with sock (the shell's words for the --socket the line names) before
+// the command.
+func (m compModel) names(sock string) string {
+	return m.prog + " " + sock + " complete-names 2>/dev/null"
 }
 
 // valueFlags are the flags, global and of every command, that take a value.
@@ -219,6 +221,15 @@ func (m compModel) bash(w io.Writer) {
         esac
     done
 
+    # The socket the line names, which delete's names are asked of.
+    local sock=()
+    for ((i = 1; i < cword; i++)); do
+        case ${words[i]} in
+            --socket) if [[ ${words[i+1]} == = ]]; then sock=(--socket "${words[i+2]}"); else sock=(--socket "${words[i+1]}"); fi ;;
+            --socket=*) sock=(--socket "${words[i]#--socket=}") ;;
+        esac
+    done
+
     # The value of a flag: --flag VALUE or --flag=VALUE (one word with
     # bash-completion, three without it).
     local flag=$prev value=$cur
@@ -286,7 +297,7 @@ func (m compModel) bash(w io.Writer) {
 			case a.enum != nil:
 				fmt.Fprintf(w, "        %s) ((npos == %d)) && COMPREPLY=($(compgen -W %s -- \"$cur\")) ;;\n", c.name, i, shQuote(strings.Join(a.enum, " ")))
 			case a.mailbox:
-				fmt.Fprintf(w, "        %s) ((npos == %d)) && COMPREPLY=($(compgen -W \"$(%s)\" -- \"$cur\")) ;;\n", c.name, i, m.names())
+				fmt.Fprintf(w, "        %s) ((npos == %d)) && COMPREPLY=($(compgen -W \"$(%s)\" -- \"$cur\")) ;;\n", c.name, i, m.names(`"${sock[@]}"`))
 			}
 		}
 	}
@@ -314,7 +325,10 @@ func (m compModel) zsh(w io.Writer) {
 	fmt.Fprintf(w, "#compdef %s\n", m.prog)
 	fmt.Fprintf(w, "# zsh completion for %s, made by \"%s completion zsh\" from the program's own command model.\n\n", m.prog, m.prog)
 	namesFn := "_" + strings.TrimPrefix(m.funcName(), "_") + "_names"
-	fmt.Fprintf(w, "%s() {\n  local -a names expl\n  names=(${(f)\"$(%s)\"})\n  _wanted mailboxes expl mailbox compadd -a names\n}\n\n", namesFn, m.names())
+	// The socket: --socket after the command (this _arguments' opt_args),
+	// else before it (sock, kept from the first _arguments).
+	fmt.Fprintf(w, "%s() {\n  local -a names expl s=($sock)\n  (( $+opt_args[--socket] )) && s=(--socket ${(Q)opt_args[--socket]})\n"+
+		"  names=(${(f)\"$(%s)\"})\n  _wanted mailboxes expl mailbox compadd -a names\n}\n\n", namesFn, m.names(`"${s[@]}"`))
 	fmt.Fprintf(w, "%s() {\n", fn)
 	fmt.Fprint(w, "  local curcontext=$curcontext state line ret=1\n  typeset -A opt_args\n")
 	fmt.Fprint(w, "  local -a commands=(\n")
@@ -322,11 +336,14 @@ func (m compModel) zsh(w io.Writer) {
 		fmt.Fprintf(w, "    %s\n", shQuote(zshEscape(c.name, ":")+":"+c.help))
 	}
 	fmt.Fprint(w, "  )\n")
-	fmt.Fprint(w, "  _arguments -C -S \\\n")
+	// -A '-*': no option of the program's after the command word, so that
+	// the command's own _arguments parses all that follows it.
+	fmt.Fprint(w, "  _arguments -C -S -A '-*' \\\n")
 	for _, f := range m.flags {
 		fmt.Fprintf(w, "    %s \\\n", zshFlag(f))
 	}
 	fmt.Fprint(w, "    '1: :->command' \\\n    '*:: :->args' && ret=0\n")
+	fmt.Fprint(w, "  local -a sock\n  (( $+opt_args[--socket] )) && sock=(--socket ${(Q)opt_args[--socket]})\n")
 	fmt.Fprint(w, "  case $state in\n")
 	fmt.Fprint(w, "    command) _describe -t commands 'command' commands && ret=0 ;;\n")
 	fmt.Fprint(w, "    args)\n      curcontext=${curcontext%:*:*}:"+m.prog+"-$words[1]:\n      case $words[1] in\n")
@@ -407,6 +424,10 @@ func (m compModel) fish(w io.Writer) {
 		fmt.Fprintf(w, "            case %s\n                set skip 1\n", strings.Join(valueWords, " "))
 	}
 	fmt.Fprint(w, "            case '-*'\n            case '*'\n                echo $t\n                return 0\n        end\n    end\n    return 1\nend\n\n")
+	fmt.Fprintf(w, "# The socket the line names, as the words --socket PATH.\nfunction %s_socket\n", fn)
+	fmt.Fprint(w, "    set -l words (commandline -opc)\n    for i in (seq 2 (count $words))\n        switch $words[$i]\n")
+	fmt.Fprint(w, "            case --socket\n                if test $i -lt (count $words)\n                    echo --socket\n                    echo $words[(math $i + 1)]\n                end\n")
+	fmt.Fprint(w, "            case '--socket=*'\n                echo --socket\n                string replace -- --socket= '' $words[$i]\n        end\n    end\nend\n\n")
 	fmt.Fprintf(w, "function %s_using\n    set -l cmd (%s_command)\n    and test \"$cmd\" = $argv[1]\nend\n\n", fn, fn)
 	fmt.Fprintf(w, "complete -c %s -f\n", p)
 	for _, f := range m.flags {
@@ -425,7 +446,7 @@ func (m compModel) fish(w io.Writer) {
 				fmt.Fprintf(w, "complete -c %s -n '%s_using %s' -a %s\n", p, fn, c.name, shQuote(strings.Join(a.enum, " ")))
 			case a.mailbox:
 				// fish itself complains of a command it cannot find.
-				fmt.Fprintf(w, "complete -c %s -n '%s_using %s' -a %s\n", p, fn, c.name, shQuote("(command -q "+p+"; and "+m.names()+")"))
+				fmt.Fprintf(w, "complete -c %s -n '%s_using %s' -a %s\n", p, fn, c.name, shQuote("(command -q "+p+"; and "+m.names("("+fn+"_socket)")+")"))
 			}
 		}
 	}

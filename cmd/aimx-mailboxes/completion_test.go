@@ -100,6 +100,7 @@ func TestCompletionBash(t *testing.T) {
 		{"aimx-mailboxes delete hb --f", "--force"},
 		{"aimx-mailboxes delete hb -", "--help -h --socket --config --data-dir --policy --version --force --yes -y"},
 		{"aimx-mailboxes list --j", "--json"},
+		{"aimx-mailboxes list --socket /x --j", "--json"},
 		{"aimx-mailboxes create x --owner roo", "root"},
 		{"aimx-mailboxes completion ", "bash zsh fish"},
 		{"aimx-mailboxes completion z", "zsh"},
@@ -144,6 +145,7 @@ func TestCompletionFish(t *testing.T) {
 		{"aimx-mailboxes --socket /x d", "delete doctor"},
 		{"aimx-mailboxes delete hb --f", "--force"},
 		{"aimx-mailboxes list --", "--config --data-dir --help --json --policy --socket --version"},
+		{"aimx-mailboxes list --socket /x --j", "--json"},
 		{"aimx-mailboxes completion ", "bash fish zsh"},
 		{"aimx-mailboxes create x --owner roo", "root"},
 	} {
@@ -228,6 +230,8 @@ func TestCompletionZsh(t *testing.T) {
 		{"aimx-mailboxes help d", "delete doctor"},
 		{"aimx-mailboxes --socket /x li", "list"},
 		{"aimx-mailboxes delete hb --f", "--force"},
+		{"aimx-mailboxes list --socket /x --j", "--json"},
+		{"aimx-mailboxes list --socket=/x --j", "--json"},
 		{"aimx-mailboxes completion ", "bash zsh fish"},
 		{"aimx-mailboxes create x --owner roo", "root"},
 	}
@@ -307,6 +311,7 @@ func TestCompleteNames(t *testing.T) {
 // TestCompletionDeleteNames: in bash, zsh and fish, delete's name
 // completes to the caller's mailboxes, from a LIST through the socket;
 // with the socket down or no aimx-mailboxes on PATH, to nothing, quietly.
+// A --socket on the line is the socket asked.
 func TestCompletionDeleteNames(t *testing.T) {
 	h, bin := namesFixture(t)
 	up := []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "AIMX_MAILBOXD_SOCKET=" + h.sock}
@@ -322,6 +327,10 @@ func TestCompletionDeleteNames(t *testing.T) {
 		{up, "aimx-mailboxes create ", ""},
 		{down, "aimx-mailboxes delete ", ""},
 		{gone, "aimx-mailboxes delete ", ""},
+		// The socket the line names beats the environment's.
+		{down, "aimx-mailboxes --socket " + h.sock + " delete ", "alpha beta"},
+		{down, "aimx-mailboxes delete --socket " + h.sock + " b", "beta"},
+		{down, "aimx-mailboxes --socket=" + h.sock + " delete a", "alpha"},
 	}
 	t.Run("bash", func(t *testing.T) {
 		if _, err := exec.LookPath("bash"); err != nil {
