@@ -111,10 +111,15 @@ man:
 pkg-stage: pkg-binaries
 	@$(call need-tool,dpkg-shlibdeps,dpkg-dev)
 	@mkdir -p $(PKG_STAGE)/scripts/deb $(PKG_STAGE)/scripts/rpm
-	@# Splice the shared config-seeding function into the install scripts.
-	@for s in deb/postinst rpm/post; do \
-		awk 'FNR==NR { fn = fn $$0 "\n"; next } /^#AIMX_SEED_CONFIG#$$/ { printf "%s", fn; next } { print }' \
-			packaging/scripts/config-seed.sh packaging/scripts/$$s > $(PKG_STAGE)/scripts/$$s || exit 1; \
+	@# Splice the shared pieces into the maintainer scripts, each at its
+	@# marker line: the sysusers.d entry (preinst, %pre), the config-seeding
+	@# function (postinst, %post), the clean-up functions (postrm, %postun).
+	@for s in deb/preinst deb/postinst deb/postrm rpm/pre rpm/post rpm/postun; do \
+		awk 'function put(f,  l) { while ((getline l < f) > 0) print l; close(f) } \
+			/^#AIMX_SYSUSERS#$$/ { put("packaging/sysusers.conf"); next } \
+			/^#AIMX_SEED_CONFIG#$$/ { put("packaging/scripts/config-seed.sh"); next } \
+			/^#AIMX_CLEANUP#$$/ { put("packaging/scripts/cleanup.sh"); next } { print }' \
+			packaging/scripts/$$s > $(PKG_STAGE)/scripts/$$s || exit 1; \
 	done
 	@# The policy conffile, as shipped (package-smoke swaps in a changed copy).
 	@cp $(PKG_POLICY) $(PKG_STAGE)/mailboxd.toml
@@ -127,6 +132,14 @@ pkg-stage: pkg-binaries
 		$(PKG_STAGE)/licenses.yaml packaging/nfpm.yaml > $(PKG_STAGE)/nfpm.yaml
 	@# The changelog (changelog.Debian.gz, %changelog), for this exact version.
 	@packaging/changelog.sh $(PKG_VERSION) $(GIT_HASH) < packaging/changelog.yml > $(PKG_STAGE)/changelog.yml
+	@# NEWS.Debian.gz, gzip -9n like changelog.Debian.gz. Its top entry is
+	@# labelled as the changelog labels the same release: a build before that
+	@# release (X.Y.Z~gitN.HASH) carries it under its own version.
+	@top=$$(sed -n 's/^- semver: *//p' packaging/changelog.yml | head -n 1); \
+	news=$$(sed -n '1s/^$(PKG_NAME) (\([^)]*\)-[0-9]*).*/\1/p' packaging/NEWS.Debian); \
+	label=$$news; \
+	if [ "$$news" = "$$top" ] && dpkg --compare-versions '$(PKG_VERSION)' lt "$$top"; then label='$(PKG_VERSION)'; fi; \
+	sed "1s/^$(PKG_NAME) ([^)]*)/$(PKG_NAME) ($$label-$(PKG_RELEASE))/" packaging/NEWS.Debian | gzip -9n > $(PKG_STAGE)/NEWS.Debian.gz
 	@# The libc dependency, computed from the CLI (the helper is static) as
 	@# dh_shlibdeps does; the rpm's glibc >= X.Y is the same minimum.
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; mkdir -p "$$tmp/debian"; \

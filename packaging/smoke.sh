@@ -112,7 +112,9 @@ check "dpkg -P aimx-mailboxd" dpkg -P aimx-mailboxd
 rm -f "$preset"
 
 echo "--- deb: first install without a known domain"
-check "dpkg -i $deb" dpkg -i "$deb"
+check "dpkg -i $deb" sh -c "dpkg -i '$deb' >/tmp/dpkg-i.out 2>&1"
+check "dpkg -i says in one line which file to write and how to check it" \
+	sh -c "[ \"\$(grep -c '^aimx-mailboxd: ' /tmp/dpkg-i.out)\" = 1 ] && grep -qx 'aimx-mailboxd: /etc/aimx/config.toml not written: no mail domain is known (AIMX_DOMAIN is empty and /etc/mailname is missing); every request fails until you write it (domain = \"example.org\"), then check with: aimx-mailboxes doctor' /tmp/dpkg-i.out"
 for f in /usr/libexec/aimx-mailboxd /usr/bin/aimx-mailboxes \
 	/usr/lib/systemd/system/aimx-mailboxd.socket /usr/lib/systemd/system/aimx-mailboxd@.service \
 	/usr/lib/tmpfiles.d/aimx-mailboxd.conf /usr/share/doc/aimx-mailboxd/copyright \
@@ -239,8 +241,13 @@ sed -i 's/^max_mailboxes_per_user = 32$/max_mailboxes_per_user = 5/' /etc/aimx/m
 chmod 0755 /var/lib/aimx/inbox /var/lib/aimx/sent
 
 echo "--- deb: upgrade"
-check "dpkg -i $deb_next (upgrade; --force-confold as unattended upgrades run it)" \
-	dpkg --force-confdef --force-confold -i "$deb_next" </dev/null
+# As from 0.1.0, which had no account: the preinst must make it before dpkg
+# unpacks the unit that names it (the socket keeps accepting meanwhile).
+userdel aimx-mailboxd && { groupdel aimx-mailboxd 2>/dev/null || true; }
+check "dpkg --unpack $deb_next (upgrade; --force-confold as unattended upgrades run it)" \
+	dpkg --force-confdef --force-confold --unpack "$deb_next" </dev/null
+check "the account aimx-mailboxd exists once unpacked, before the postinst (preinst)" getent passwd aimx-mailboxd
+check "dpkg --configure aimx-mailboxd" dpkg --force-confdef --force-confold --configure aimx-mailboxd </dev/null
 check "socket still enabled after upgrade" test -L "$wants"
 check "aimx-mailboxes --version prints $tag+smoke after the upgrade" version_is "$tag+smoke"
 check "config untouched by upgrade" sh -c "[ \"\$(sha256sum /etc/aimx/config.toml)\" = '$sum_before' ]"
@@ -253,7 +260,10 @@ for d in /var/lib/aimx/inbox /var/lib/aimx/sent; do
 done
 
 echo "--- deb: remove, then purge"
+check "the helper made its lock and index beside the config" test -f /etc/aimx/.config.toml.lock -a -f /etc/aimx/.config.toml.index
+check "a socket file is left behind by the stopped listener" test -S /run/aimx/mailboxd.sock
 check "dpkg -r aimx-mailboxd" dpkg -r aimx-mailboxd
+check "dpkg -r deletes the stale socket file and the emptied /run/aimx" test ! -e /run/aimx
 check "helper removed" test ! -e /usr/libexec/aimx-mailboxd
 check "dpkg -r masks nothing (no $mask)" not_masked
 check "config kept on remove" sh -c "[ \"\$(sha256sum /etc/aimx/config.toml)\" = '$sum_before' ]"
@@ -261,6 +271,8 @@ check "dpkg -P aimx-mailboxd" dpkg -P aimx-mailboxd
 check "enablement link gone after purge" test ! -e "$wants" -a ! -L "$wants"
 check "no mask left after purge" test ! -L /etc/systemd/system/aimx-mailboxd.socket
 check "config kept on purge" sh -c "[ \"\$(sha256sum /etc/aimx/config.toml)\" = '$sum_before' ]"
+check "purge leaves only the config in /etc/aimx (no lock, index, policy or backup)" \
+	sh -c '[ "$(ls -A /etc/aimx)" = config.toml ]'
 check "policy conffile removed on purge" test ! -e /etc/aimx/mailboxd.toml
 check "system account kept on purge (its uid is never reused)" getent passwd aimx-mailboxd
 check "mail kept on purge" test -f /var/lib/aimx/inbox/keep/1.md
