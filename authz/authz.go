@@ -141,8 +141,12 @@ func (d *Denial) Public(name string) string {
 	case d.Kind == BadOwner:
 		return fmt.Sprintf("your account name '%s' cannot own an AIMX mailbox (AIMX accepts %s): the operator can create one for another account", d.Mailbox.Owner, OwnerRule)
 	case d.Kind == LimitReached:
-		return fmt.Sprintf("you already own %d mailboxes, the most one user may have (max_mailboxes_per_user = %d in %s): delete one first, or ask the operator to raise the limit",
-			d.Owned, d.Rules.MaxPerUser, d.Rules.Source)
+		mailboxes := "mailboxes"
+		if d.Owned == 1 {
+			mailboxes = "mailbox"
+		}
+		return fmt.Sprintf("you already own %d %s, the most one user may have (max_mailboxes_per_user = %d in %s): delete one first, or ask the operator to raise the limit",
+			d.Owned, mailboxes, d.Rules.MaxPerUser, d.Rules.Source)
 	}
 	return NotAuthorizedReason(d.Action, name)
 }

@@ -137,6 +137,8 @@ func TestCheckLimit(t *testing.T) {
 		{"under", aliceC, 2, limited, "", ""},
 		{"at the limit", aliceC, 3, limited, LimitReached,
 			"you already own 3 mailboxes, the most one user may have (max_mailboxes_per_user = 3 in /etc/aimx/mailboxd.toml): delete one first, or ask the operator to raise the limit"},
+		{"at a limit of one", aliceC, 1, Rules{MaxPerUser: 1, Source: "/p.toml"}, LimitReached,
+			"you already own 1 mailbox, the most one user may have (max_mailboxes_per_user = 1 in /p.toml): delete one first, or ask the operator to raise the limit"},
 		{"root is exempt", root, 50, limited, "", ""},
 		{"0 means no limit", aliceC, 5000, unlimited, "", ""},
 	} {
