@@ -5,19 +5,20 @@
 #
 # The checkout may sit where USER cannot read it (under /root), and root's
 # module and build caches are root's. So the tracked files are copied to
-# a fresh folder under /tmp, the modules go.mod needs are copied there
-# from root's module cache (GOPROXY=file://..., then the usual proxy for
-# any it lacks), and USER gets a GOCACHE and HOME of its own in it. The
-# folder is removed at the end (the tests run as a child, not by exec, so
-# that the trap runs). The tests use /tmp as a user's would (a longer
-# TMPDIR would lengthen their socket paths); whatever USER owns in /tmp
-# after the run that it did not own before fails the run.
+# a fresh folder under $TMPDIR (make test's own; else /tmp), the modules
+# go.mod needs are copied there from root's module cache
+# (GOPROXY=file://..., then the usual proxy for any it lacks), and USER
+# gets a GOCACHE and HOME of its own in it. The folder is removed at the
+# end (the tests run as a child, not by exec, so that the trap runs). The
+# tests themselves get no TMPDIR and use /tmp as a user's would (a longer
+# one would lengthen their socket paths); whatever USER owns in /tmp after
+# the run that it did not own before fails the run.
 set -euo pipefail
 user=$1 go=$2
 shift 3
 [ "$(id -u)" = 0 ] || { echo "mk/cover.sh: needs root (runs go test as $user)" >&2; exit 1; }
 command -v setpriv >/dev/null || { echo "mk/cover.sh: needs setpriv (util-linux)" >&2; exit 1; }
-top=$(mktemp -d /tmp/aimx-cover-XXXXXX)
+top=$(mktemp -d "${TMPDIR:-/tmp}/aimx-cover-XXXXXX")
 trap 'rm -rf "$top"' EXIT
 chmod 0755 "$top"
 mkdir "$top/src" "$top/home" "$top/gocache"
