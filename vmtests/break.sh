@@ -6,6 +6,8 @@
 #   socket-mode  the socket with SocketMode=0600         (promise 1)
 #   sandbox-off  the instance unit without its hardening (promise 5)
 #   no-stop      prerm that leaves the socket running    (promise 7)
+#   no-preinst   no preinst: the account comes only with the postinst, after
+#                the unit naming it is unpacked             (promise 7)
 set -eu
 
 kind=$1
@@ -28,8 +30,10 @@ sandbox-off)
 	mv "$tree/svc" "$units/aimx-mailboxd@.service" ;;
 no-stop)
 	printf '#!/bin/sh\nexit 0\n' >"$tree/DEBIAN/prerm" ;;
+no-preinst)
+	rm "$tree/DEBIAN/preinst" ;;
 *)
-	echo "break.sh: unknown breakage '$kind' (accept-no, socket-mode, sandbox-off, no-stop)" >&2
+	echo "break.sh: unknown breakage '$kind' (accept-no, socket-mode, sandbox-off, no-stop, no-preinst)" >&2
 	exit 2 ;;
 esac
 dpkg-deb -b "$tree" "$deb" >/dev/null
