@@ -17,10 +17,10 @@ build:
 	CGO_ENABLED=0 $(GOBUILD) -o bin/aimx-mailboxd ./cmd/aimx-mailboxd
 	$(GOBUILD) -o bin/aimx-mailboxes ./cmd/aimx-mailboxes
 
-# Every step, then mk/leftovers.sh fails the run if one left anything in
-# its TMPDIR, in /tmp, in /run, or untracked in the checkout. As root,
-# deps-test first installs what every step needs, in one apt-get run.
-# Anyone else: each step that needs root or a missing tool is skipped with
+# Every step, with a /tmp of its own; then mk/leftovers.sh fails the
+# run if one left anything in /tmp, in /run, or untracked in the checkout.
+# As root, deps-test first installs what every step needs, in one apt-get
+# run. Anyone else: each step that needs root or a missing tool is skipped with
 # one line (mk/common.mk); the unit tests cannot be, so a missing gcc
 # stops make test at once with the sudo line.
 test:

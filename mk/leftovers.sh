@@ -1,18 +1,32 @@
 #!/usr/bin/env bash
-# mk/leftovers.sh COMMAND... — run COMMAND (make test's steps) with TMPDIR a
-# fresh folder of its own, then fail when it left anything behind: in that
-# folder, in /tmp under our prefix (aimx-*), in /run, or as an untracked
-# file in the checkout (ignored files, .cache/ and the like, are fine).
-# Whatever was there before COMMAND started is not counted.
+# mk/leftovers.sh COMMAND... — run COMMAND (make test's steps) with a fresh
+# /tmp of its own, then fail when it left anything behind: in that /tmp,
+# in /run, or as an untracked file in the checkout (ignored files, .cache/
+# and the like, are fine). Whatever was there before COMMAND started is
+# not counted.
+#
+# As root, COMMAND runs in a private mount namespace where a fresh folder
+# is bind-mounted on /tmp: paths stay as short as the real /tmp's (socket
+# paths have a 108-byte limit), everything that writes to /tmp is seen,
+# and other runs on the machine are not. Anyone else (or a root that may
+# not unshare) gets TMPDIR set to that folder instead, and /tmp itself is
+# checked for new entries under our prefix (aimx-*).
 set -uo pipefail
 untracked() { git status --porcelain --untracked-files=all 2>/dev/null | sed -n 's/^?? //p' | sort; }
-before_tmp=$(ls -A /tmp | grep '^aimx-' | sort)
+ours() { ls -A /tmp | grep '^aimx-' | sort; }
+before_tmp=$(ours)
 before_run=$(ls -A /run | sort)
 before_git=$(untracked)
 
-tmp=$(mktemp -d /tmp/aimx-XXXXXX) || exit 1 # short: sockets live under it
+tmp=$(mktemp -d /tmp/aimx-XXXXXX) || exit 1
 chmod 1777 "$tmp" # as /tmp: the tests' users make their own folders in it
-TMPDIR=$tmp "$@"
+private=
+if [ "$(id -u)" = 0 ] && unshare --mount --propagation private true 2>/dev/null; then
+	private=y
+	unshare --mount --propagation private -- bash -c 'mount --bind "$1" /tmp && shift && exec "$@"' bash "$tmp" "$@"
+else
+	TMPDIR=$tmp "$@"
+fi
 rc=$?
 
 left=$(cd "$tmp" && find . -mindepth 1 -maxdepth 2 | sed 's|^\./||' | sort)
@@ -25,10 +39,14 @@ report() { # WHERE LIST
 	printf '%s\n' "$2" | sed 's/^/  /' >&2
 	fail=1
 }
-report "its TMPDIR" "$left"
-report /tmp "$(new "$before_tmp" "$(ls -A /tmp | grep '^aimx-' | grep -vx "${tmp#/tmp/}" | sort)")"
+if [ -n "$private" ]; then
+	report "/tmp (its own)" "$left"
+else
+	report "its TMPDIR" "$left"
+	report /tmp "$(new "$before_tmp" "$(ours | grep -vx "${tmp#/tmp/}")")"
+fi
 report /run "$(new "$before_run" "$(ls -A /run | sort)")"
 report "the checkout (untracked)" "$(new "$before_git" "$(untracked)")"
 [ "$fail" = 0 ] || { [ "$rc" != 0 ] || rc=1; }
-[ "$rc" != 0 ] || echo "ok   nothing left behind (TMPDIR, /tmp/aimx-*, /run, untracked files)"
+[ "$rc" != 0 ] || echo "ok   nothing left behind (/tmp, /run, untracked files)"
 exit "$rc"
