@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"io"
 	"path/filepath"
-	"sort"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/aimx/aimx-mailboxd/internal/rawio"
 	"golang.org/x/sys/unix"
@@ -33,10 +36,47 @@ type Entry struct {
 // maxFrontMatter bounds what is read of a message to find its front matter.
 const maxFrontMatter = 64 << 10
 
+// Filter is whom a LIST is for, as the rules decide it (authz.Listed):
+// storage asks it and never decides. Both functions must answer the same
+// for the same argument within one List.
+type Filter struct {
+	// Owner reports whether a registered mailbox whose stanza names owner
+	// is listed. ListFor asks it once per distinct owner name.
+	Owner func(owner string) bool
+	// Folder reports whether an unregistered folder under inbox/ that
+	// uid owns is listed.
+	Folder func(uid uint32) bool
+}
+
 // List returns the mailboxes of config c, registered or only on disk
 // under inbox/, sorted by name, with their message counts. keep is asked
 // about each before its folders are read, and drops the ones it refuses.
 func (s *Store) List(c *Config, keep func(Entry) bool) ([]Entry, error) {
+	return s.list(c, nil, keep)
+}
+
+// ListFor is List for the mailboxes f keeps. A registered mailbox whose
+// owner f refuses costs a look at its owner in the config and nothing
+// more: no decode of its stanza, no folder opened (docs/PERFORMANCE.md,
+// "LIST at 10 000 mailboxes").
+func (s *Store) ListFor(c *Config, f Filter) ([]Entry, error) {
+	asked := map[string]bool{} // f.Owner's answers, by owner name
+	owner := func(o string) bool {
+		ok, seen := asked[o]
+		if !seen {
+			ok = f.Owner(o)
+			asked[o] = ok
+		}
+		return ok
+	}
+	keep := func(e Entry) bool { return e.Registered && owner(e.Owner) || !e.Registered && f.Folder(e.DirUID) }
+	return s.list(c, owner, keep)
+}
+
+// list is List and ListFor: owner, when not nil, drops registered
+// mailboxes by their owner before their stanza is decoded; keep decides
+// on what is left.
+func (s *Store) list(c *Config, owner func(string) bool, keep func(Entry) bool) ([]Entry, error) {
 	dataDir := s.DataDirFor(c)
 	data, err := rawio.OpenDir(unix.AT_FDCWD, dataDir, false)
 	if err != nil && err != unix.ENOENT {
@@ -57,48 +97,190 @@ func (s *Store) List(c *Config, keep func(Entry) bool) ([]Entry, error) {
 		}
 	}()
 
-	var entries []Entry
-	for st := range c.All() {
-		e := Entry{Name: st.Name, Address: &st.Address, Registered: true, Owner: st.Owner}
-		entries = append(entries, e)
-	}
+	entries := c.listed(owner, keep)
 	if inbox := kindFD[0]; inbox >= 0 {
-		des, _ := rawio.ReadDir(inbox)
-		for _, de := range des {
-			if _, ok := c.Mailbox(de.Name); ok || ValidateName(de.Name) != nil {
-				continue
+		registered := c.nameSet()
+		n := len(entries)
+		rawio.Batches(inbox, func(des []rawio.Entry) bool {
+			for _, de := range des {
+				if _, ok := registered[de.Name]; ok || ValidateName(de.Name) != nil {
+					continue
+				}
+				var fi unix.Stat_t
+				if unix.Fstatat(inbox, de.Name, &fi, unix.AT_SYMLINK_NOFOLLOW) != nil || fi.Mode&unix.S_IFMT != unix.S_IFDIR {
+					continue
+				}
+				if e := (Entry{Name: de.Name, DirUID: fi.Uid}); keep(e) {
+					entries = append(entries, e)
+				}
 			}
-			var fi unix.Stat_t
-			if unix.Fstatat(inbox, de.Name, &fi, unix.AT_SYMLINK_NOFOLLOW) != nil || fi.Mode&unix.S_IFMT != unix.S_IFDIR {
-				continue
-			}
-			entries = append(entries, Entry{Name: de.Name, DirUID: fi.Uid})
+			return true
+		})
+		if len(entries) > n { // folders with no stanza: merge them in
+			slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
 		}
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
 
-	buf := make([]byte, maxFrontMatter) // one for every message read
-	out := entries[:0]
-	for _, e := range entries {
-		if !keep(e) {
-			continue
-		}
-		e.InboxPath = filepath.Join(dataDir, Inbox, e.Name)
-		e.SentPath = filepath.Join(dataDir, Sent, e.Name)
-		e.Total, e.Unread = countMessages(kindFD[0], e.Name, buf)
-		e.SentCount, _ = countMessages(kindFD[1], e.Name, nil)
-		out = append(out, e)
+	inboxes, sents := pathPrefix(dataDir, Inbox), pathPrefix(dataDir, Sent)
+	for i := range entries {
+		e := &entries[i]
+		e.InboxPath, e.SentPath = inboxes(e.Name), sents(e.Name)
 	}
-	return out, nil
+	countAll(entries, kindFD)
+	return entries, nil
 }
 
-// countMessages counts the messages in folder name of kind/ (descriptor
-// kfd; -1 when there is none): a *.md file, or a bundle folder <stem>/
-// holding <stem>.md, and how many are unread (buf, of maxFrontMatter
-// bytes, holds what is read of each; nil counts without reading). A
-// folder that cannot be read counts as empty. Reads stay inside the folder and never follow a
+// listed is c's registered mailboxes that owner (nil: all) and then keep
+// accept, sorted by name.
+func (c *Config) listed(owner func(string) bool, keep func(Entry) bool) []Entry {
+	var entries []Entry
+	add := func(st Stanza) {
+		e := Entry{Name: st.Name, Address: &st.Address, Registered: true, Owner: st.Owner}
+		if keep(e) {
+			entries = append(entries, e)
+		}
+	}
+	x := c.index
+	if c.mailboxes != nil || x == nil {
+		for st := range c.All() {
+			if owner == nil || owner(st.Owner) {
+				add(st)
+			}
+		}
+		return entries
+	}
+	for i := range x.Len() {
+		if owner != nil {
+			o := x.field(i, 3)
+			if bytes.IndexByte(o, '\\') >= 0 {
+				if !owner(x.at(i).Owner) {
+					continue
+				}
+			} else if !owner(string(o)) { // no copy: the memo's lookup
+				continue
+			}
+		}
+		add(x.at(i).Stanza)
+	}
+	return entries
+}
+
+// Owners returns the distinct owner names of c's mailboxes, in no order.
+func (c *Config) Owners() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(o string) {
+		if !seen[o] {
+			seen[o] = true
+			out = append(out, o)
+		}
+	}
+	x := c.index
+	if c.mailboxes != nil || x == nil {
+		for _, st := range c.mailboxes {
+			add(st.Owner)
+		}
+		return out
+	}
+	for i := range x.Len() {
+		o := x.field(i, 3)
+		switch {
+		case bytes.IndexByte(o, '\\') >= 0:
+			add(x.at(i).Owner)
+		case !seen[string(o)]:
+			add(string(o))
+		}
+	}
+	return out
+}
+
+// nameSet is the set of c's mailbox names.
+func (c *Config) nameSet() map[string]struct{} {
+	set := make(map[string]struct{}, c.Len())
+	x := c.index
+	if c.mailboxes != nil || x == nil {
+		for n := range c.mailboxes {
+			set[n] = struct{}{}
+		}
+		return set
+	}
+	for i := range x.Len() {
+		set[x.nameAt(i)] = struct{}{}
+	}
+	return set
+}
+
+// pathPrefix returns what filepath.Join(dataDir, kind, name) returns,
+// without cleaning the same prefix again for every name that needs no
+// cleaning (every valid name does not).
+func pathPrefix(dataDir, kind string) func(name string) string {
+	prefix := filepath.Join(dataDir, kind) + string(filepath.Separator)
+	return func(name string) string {
+		if name == "" || name == "." || name == ".." || strings.ContainsRune(name, filepath.Separator) {
+			return filepath.Join(dataDir, kind, name)
+		}
+		return prefix + name
+	}
+}
+
+// countWorkers bounds the goroutines that count folders at once; each
+// holds at most three descriptors and its own buffers.
+const countWorkers = 4
+
+// countChunk is how many mailboxes a counting goroutine takes at a time.
+const countChunk = 64
+
+// countAll fills in the message counts of entries from inbox/ and sent/
+// (kindFD). As many goroutines as the runtime runs at once (GOMAXPROCS,
+// at most countWorkers) share the work: counting is one system call
+// after another, and they run side by side only on CPUs of their own.
+func countAll(entries []Entry, kindFD [2]int) {
+	workers := min(runtime.GOMAXPROCS(0), countWorkers, (len(entries)+countChunk-1)/countChunk)
+	var next atomic.Int64
+	work := func() {
+		b := newCounter()
+		for {
+			end := int(next.Add(countChunk))
+			start := end - countChunk
+			if start >= len(entries) {
+				return
+			}
+			for i := start; i < min(end, len(entries)); i++ {
+				e := &entries[i]
+				e.Total, e.Unread = b.count(kindFD[0], e.Name, true)
+				e.SentCount, _ = b.count(kindFD[1], e.Name, false)
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for range workers - 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work()
+		}()
+	}
+	work()
+	wg.Wait()
+}
+
+// counter holds one counting goroutine's buffers: one for the folder
+// entries it reads, one for what it reads of a message.
+type counter struct {
+	dents, front []byte
+}
+
+func newCounter() *counter {
+	return &counter{dents: make([]byte, 32<<10), front: make([]byte, maxFrontMatter)}
+}
+
+// count counts the messages in folder name of kind/ (descriptor kfd; -1
+// when there is none): a *.md file, or a bundle folder <stem>/ holding
+// <stem>.md, and, when unread is set, how many are unread (each message
+// read into b.front; otherwise none is read). A folder that cannot be
+// read counts as empty. Reads stay inside the folder and never follow a
 // symlink: its owner may have planted them.
-func countMessages(kfd int, name string, buf []byte) (total, unread int) {
+func (b *counter) count(kfd int, name string, unread bool) (total, unreadN int) {
 	if kfd < 0 {
 		return 0, 0
 	}
@@ -107,36 +289,49 @@ func countMessages(kfd int, name string, buf []byte) (total, unread int) {
 		return 0, 0
 	}
 	defer unix.Close(mb)
-	des, _ := rawio.ReadDir(mb)
-	for _, de := range des {
-		typ := de.Type
-		if typ == unix.DT_UNKNOWN {
-			var fi unix.Stat_t
-			if unix.Fstatat(mb, de.Name, &fi, unix.AT_SYMLINK_NOFOLLOW) != nil {
+	buf := b.front
+	if !unread {
+		buf = nil
+	}
+	for {
+		des, err := rawio.ReadBatch(mb, b.dents)
+		if err != nil || len(des) == 0 {
+			return total, unreadN
+		}
+		for _, de := range des {
+			regular, read := countEntry(mb, de, buf)
+			if !regular {
 				continue
 			}
-			if fi.Mode&unix.S_IFMT == unix.S_IFDIR {
-				typ = unix.DT_DIR
+			total++
+			if !read {
+				unreadN++
 			}
 		}
-		var regular, read bool
-		switch {
-		case typ == unix.DT_DIR:
-			regular, read = readBundle(mb, de.Name, buf)
-		case strings.HasSuffix(de.Name, ".md"):
-			regular, read = readMessage(mb, de.Name, buf)
-		default:
-			continue
+	}
+}
+
+// countEntry reports whether folder entry de of mb is a message (a
+// regular *.md file, or a bundle folder holding one) and, reading it
+// into buf (nil: not read), whether it is read.
+func countEntry(mb int, de rawio.Entry, buf []byte) (regular, read bool) {
+	typ := de.Type
+	if typ == unix.DT_UNKNOWN {
+		var fi unix.Stat_t
+		if unix.Fstatat(mb, de.Name, &fi, unix.AT_SYMLINK_NOFOLLOW) != nil {
+			return false, false
 		}
-		if !regular {
-			continue
-		}
-		total++
-		if !read {
-			unread++
+		if fi.Mode&unix.S_IFMT == unix.S_IFDIR {
+			typ = unix.DT_DIR
 		}
 	}
-	return total, unread
+	switch {
+	case typ == unix.DT_DIR:
+		return readBundle(mb, de.Name, buf)
+	case strings.HasSuffix(de.Name, ".md"):
+		return readMessage(mb, de.Name, buf)
+	}
+	return false, false
 }
 
 // readBundle reads the message <stem>/<stem>.md of bundle folder stem in
