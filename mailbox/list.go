@@ -223,19 +223,19 @@ func pathPrefix(dataDir, kind string) func(name string) string {
 	}
 }
 
-// countWorkers bounds the goroutines that count folders at once; each
+// CountWorkers bounds the goroutines that count folders at once; each
 // holds at most three descriptors and its own buffers.
-const countWorkers = 4
+const CountWorkers = 4
 
 // countChunk is how many mailboxes a counting goroutine takes at a time.
 const countChunk = 64
 
 // countAll fills in the message counts of entries from inbox/ and sent/
 // (kindFD). As many goroutines as the runtime runs at once (GOMAXPROCS,
-// at most countWorkers) share the work: counting is one system call
+// at most CountWorkers) share the work: counting is one system call
 // after another, and they run side by side only on CPUs of their own.
 func countAll(entries []Entry, kindFD [2]int) {
-	workers := min(runtime.GOMAXPROCS(0), countWorkers, (len(entries)+countChunk-1)/countChunk)
+	workers := min(runtime.GOMAXPROCS(0), CountWorkers, (len(entries)+countChunk-1)/countChunk)
 	var next atomic.Int64
 	work := func() {
 		b := newCounter()

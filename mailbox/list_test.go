@@ -107,7 +107,7 @@ owner = "alice"
 // or several count the folders, and a folder larger than one read of its
 // entries (1 200 messages) is counted whole.
 func TestListCountsOnEveryCPU(t *testing.T) {
-	const n = 300 // more than countWorkers chunks
+	const n = 300 // more than CountWorkers chunks
 	text := "domain = \"example.com\"\n"
 	files := map[string]string{}
 	want := map[string][3]int{}
