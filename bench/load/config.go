@@ -37,6 +37,7 @@ type config struct {
 	// make bench-aimx.
 	aimx, floorAB                    string // floorAB: the floor (a+b) binary
 	rounds, scaleCreates, memCreates int
+	listRoot, listUser               int // LIST rounds at 10 000 mailboxes: root's, the user's
 }
 
 // parseFlags reads the command line and checks that each mode has what
@@ -58,6 +59,8 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.floorAB, "floorab", "", "compare: the floor (a+b) binary (bench/floor built with -tags floorab), a fourth target of the throughput runs")
 	fs.IntVar(&c.rounds, "rounds", 200, "compare: sequential requests of each kind per target")
 	fs.IntVar(&c.scaleCreates, "scale-creates", 40, "compare: CREATEs per target at each config size")
+	fs.IntVar(&c.listRoot, "list-root", 21, "compare: root's LISTs per target at 10 000 mailboxes")
+	fs.IntVar(&c.listUser, "list-user", 51, "compare: the bench user's LISTs per target at 10 000 mailboxes")
 	fs.IntVar(&c.memCreates, "mem-creates", 5, "compare: CREATEs through rsswrap at 10 000 mailboxes, for the helper's peak RSS")
 	if err := fs.Parse(args); err != nil {
 		return c, err

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -219,6 +220,28 @@ func (b *bench) profile() error {
 		time.Sleep(10 * time.Millisecond)
 		table, _ = os.ReadFile(log)
 	}
-	b.rep.f("\n### Syscall profile of one CREATE (`strace -c -f`, helper and its shell; answer %q)\n\n```\n%s```\n", strings.TrimSpace(resp), table)
+	b.rep.f("\n### Syscall profile of one CREATE (`strace -c -f`, helper and its shell; answer %q)\n\n```\n%s```\n", strings.TrimSpace(resp), timedOnly(string(table)))
 	return nil
+}
+
+// timedOnly keeps the rows of an strace -c table that took measurable
+// time, and folds the others into one line.
+func timedOnly(table string) string {
+	var b strings.Builder
+	var calls, n int
+	for _, l := range strings.SplitAfter(table, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 5 && f[1] == "0.000000" && f[len(f)-1] != "total" {
+			c, _ := strconv.Atoi(f[3])
+			calls += c
+			n++
+			continue
+		}
+		if n > 0 && strings.HasPrefix(l, "------") {
+			fmt.Fprintf(&b, "  (%d more syscalls, %d calls, none with measurable time)\n", n, calls)
+			n = 0
+		}
+		b.WriteString(l)
+	}
+	return b.String()
 }

@@ -49,7 +49,7 @@ type bench struct {
 }
 
 func main() {
-	if code, ok := aimxtest.Child(map[string]aimxtest.Step{clientStep: client}); ok {
+	if code, ok := aimxtest.Child(map[string]aimxtest.Step{clientStep: client, listStep: lists}); ok {
 		os.Exit(code)
 	}
 	cfg, err := parseFlags(os.Args[1:])
