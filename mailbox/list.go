@@ -46,13 +46,17 @@ type Filter struct {
 	// Folder reports whether an unregistered folder under inbox/ that
 	// uid owns is listed.
 	Folder func(uid uint32) bool
+	// Counting, when not nil, is told how many mailboxes are listed just
+	// before their folders are counted (by as many goroutines as
+	// GOMAXPROCS, at most CountWorkers).
+	Counting func(n int)
 }
 
 // List returns the mailboxes of config c, registered or only on disk
 // under inbox/, sorted by name, with their message counts. keep is asked
 // about each before its folders are read, and drops the ones it refuses.
 func (s *Store) List(c *Config, keep func(Entry) bool) ([]Entry, error) {
-	return s.list(c, nil, keep)
+	return s.list(c, nil, keep, nil)
 }
 
 // ListFor is List for the mailboxes f keeps. A registered mailbox whose
@@ -70,13 +74,13 @@ func (s *Store) ListFor(c *Config, f Filter) ([]Entry, error) {
 		return ok
 	}
 	keep := func(e Entry) bool { return e.Registered && owner(e.Owner) || !e.Registered && f.Folder(e.DirUID) }
-	return s.list(c, owner, keep)
+	return s.list(c, owner, keep, f.Counting)
 }
 
 // list is List and ListFor: owner, when not nil, drops registered
 // mailboxes by their owner before their stanza is decoded; keep decides
-// on what is left.
-func (s *Store) list(c *Config, owner func(string) bool, keep func(Entry) bool) ([]Entry, error) {
+// on what is left; counting (nil: none) is Filter.Counting.
+func (s *Store) list(c *Config, owner func(string) bool, keep func(Entry) bool, counting func(int)) ([]Entry, error) {
 	dataDir := s.DataDirFor(c)
 	data, err := rawio.OpenDir(unix.AT_FDCWD, dataDir, false)
 	if err != nil && err != unix.ENOENT {
@@ -125,6 +129,9 @@ func (s *Store) list(c *Config, owner func(string) bool, keep func(Entry) bool) 
 	for i := range entries {
 		e := &entries[i]
 		e.InboxPath, e.SentPath = inboxes(e.Name), sents(e.Name)
+	}
+	if counting != nil {
+		counting(len(entries))
 	}
 	countAll(entries, kindFD)
 	return entries, nil

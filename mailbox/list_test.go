@@ -27,9 +27,10 @@ func indexed(t *testing.T, s *Store) *Config {
 }
 
 // TestListFor: the filter's Owner is asked once per distinct owner name
-// (an escaped one too), Folder about each unregistered folder, and the
-// list holds exactly what they accept, sorted, with its counts; alike
-// through the checked index and through a full decode.
+// (an escaped one too), Folder about each unregistered folder, Counting
+// told how many are listed, and the list holds exactly what they
+// accept, sorted, with its counts; alike through the checked index and
+// through a full decode.
 func TestListFor(t *testing.T) {
 	s := newStore(t, `domain = "example.com"
 
@@ -69,6 +70,7 @@ owner = "alice"
 	}{{"decoded", decoded}, {"indexed", indexed(t, s)}} {
 		asked := map[string]int{}
 		var folders []uint32
+		counting := -1
 		es, err := s.ListFor(c.cfg, Filter{
 			Owner: func(o string) bool {
 				asked[o]++
@@ -78,12 +80,16 @@ owner = "alice"
 				folders = append(folders, u)
 				return u == uid
 			},
+			Counting: func(n int) { counting = n },
 		})
 		if err != nil {
 			t.Fatalf("%s: ListFor: %v", c.how, err)
 		}
 		if want := map[string]int{"alice": 1, "bob": 1, `we\ird`: 1}; fmt.Sprint(asked) != fmt.Sprint(want) {
 			t.Errorf("%s: Owner asked %v; want %v", c.how, asked, want)
+		}
+		if counting != 4 {
+			t.Errorf("%s: Counting told %d; want the 4 mailboxes listed", c.how, counting)
 		}
 		if !slices.Equal(folders, []uint32{uid}) {
 			t.Errorf("%s: Folder asked about %v; want only mine's owner %d", c.how, folders, uid)

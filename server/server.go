@@ -484,8 +484,8 @@ func (rq *request) deny(err error) wire.Response {
 	return rq.fail(&wire.Error{Code: code, Reason: d.Public(rq.req.Name)}, d.Error())
 }
 
-// parallelList is the config size from which a LIST counts folders on
-// up to mailbox.CountWorkers CPUs (list).
+// parallelList is how many mailboxes a LIST must show to count their
+// folders on up to mailbox.CountWorkers CPUs (list).
 const parallelList = 500
 
 // list answers MAILBOX-LIST: the mailboxes authz.Listed shows the caller,
@@ -502,20 +502,22 @@ func (rq *request) list() wire.Response {
 			return rq.lookupFailed(err)
 		}
 	}
-	if cfg.Len() >= parallelList {
-		// Counting folders is one system call after another: on as
-		// many CPUs as count at once, a long list answers sooner
-		// (docs/PERFORMANCE.md, "LIST at 10 000 mailboxes"). Raised only
-		// here, the unit's GOMAXPROCS=1 still saves its CPU on every
-		// other request.
-		runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), min(runtime.NumCPU(), mailbox.CountWorkers)))
-	}
 	entries, err := rq.store.ListFor(cfg, mailbox.Filter{
 		Owner: func(owner string) bool {
 			o, ok := owners[owner]
 			return authz.Listed(caller, true, ok, o.UID, 0)
 		},
 		Folder: func(uid uint32) bool { return authz.Listed(caller, false, false, 0, uid) },
+		Counting: func(n int) {
+			if n >= parallelList {
+				// Counting folders is one system call after another: on
+				// as many CPUs as count at once, a long list answers
+				// sooner (docs/PERFORMANCE.md, "LIST at 10 000
+				// mailboxes"). Raised only here, the unit's GOMAXPROCS=1
+				// still saves its CPU on every other request.
+				runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), min(runtime.NumCPU(), mailbox.CountWorkers)))
+			}
+		},
 	})
 	if err != nil {
 		return rq.failErr(err)
