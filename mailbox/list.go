@@ -103,11 +103,11 @@ func (s *Store) list(c *Config, owner func(string) bool, keep func(Entry) bool, 
 
 	entries := c.listed(owner, keep)
 	if inbox := kindFD[0]; inbox >= 0 {
-		registered := c.nameSet()
+		registered := c.names()
 		n := len(entries)
 		rawio.Batches(inbox, func(des []rawio.Entry) bool {
 			for _, de := range des {
-				if _, ok := registered[de.Name]; ok || ValidateName(de.Name) != nil {
+				if registered.has(de.Name) || ValidateName(de.Name) != nil {
 					continue
 				}
 				var fi unix.Stat_t
@@ -156,14 +156,18 @@ func (c *Config) listed(owner func(string) bool, keep func(Entry) bool) []Entry 
 		}
 		return entries
 	}
+	var last []byte // the owner field of the row before, and owner's answer
+	lastOK := false
 	for i := range x.Len() {
 		if owner != nil {
-			o := x.field(i, 3)
-			if bytes.IndexByte(o, '\\') >= 0 {
-				if !owner(x.at(i).Owner) {
-					continue
-				}
-			} else if !owner(string(o)) { // no copy: the memo's lookup
+			switch o := x.field(i, 3); {
+			case last != nil && bytes.Equal(o, last):
+			case bytes.IndexByte(o, '\\') >= 0:
+				last, lastOK = o, owner(x.at(i).Owner)
+			default:
+				last, lastOK = o, owner(string(o)) // no copy: the memo's lookup
+			}
+			if !lastOK {
 				continue
 			}
 		}
@@ -201,20 +205,62 @@ func (c *Config) Owners() []string {
 	return out
 }
 
-// nameSet is the set of c's mailbox names.
-func (c *Config) nameSet() map[string]struct{} {
-	set := make(map[string]struct{}, c.Len())
+// names answers whether a name is one of c's mailboxes. An indexed
+// config's names are found by their hash, so that the set costs no copy
+// of every name.
+type names struct {
+	c      *Config
+	byHash map[uint64]int32 // the row of each name's hash; -1: more than one row
+	name   [][]byte         // each row's name, unescaped
+}
+
+func (c *Config) names() names {
 	x := c.index
 	if c.mailboxes != nil || x == nil {
-		for n := range c.mailboxes {
-			set[n] = struct{}{}
-		}
-		return set
+		return names{c: c}
 	}
+	n := names{c: c, byHash: make(map[uint64]int32, x.Len()), name: make([][]byte, x.Len())}
 	for i := range x.Len() {
-		set[x.nameAt(i)] = struct{}{}
+		f := x.field(i, 1)
+		if bytes.IndexByte(f, '\\') >= 0 {
+			f = []byte(x.nameAt(i))
+		}
+		n.name[i] = f
+		h := fnv1a(f)
+		if _, dup := n.byHash[h]; dup {
+			n.byHash[h] = -1
+		} else {
+			n.byHash[h] = int32(i)
+		}
 	}
-	return set
+	return n
+}
+
+// has reports whether name is one of the config's mailboxes.
+func (n names) has(name string) bool {
+	if n.byHash == nil {
+		_, ok := n.c.mailboxes[name]
+		return ok
+	}
+	i, ok := n.byHash[fnv1a(name)]
+	switch {
+	case !ok:
+		return false
+	case i < 0: // a hash shared by two names
+		_, found := n.c.index.search(name)
+		return found
+	}
+	return string(n.name[i]) == name
+}
+
+// fnv1a is the 64-bit FNV-1a hash of s.
+func fnv1a[T string | []byte](s T) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 // pathPrefix returns what filepath.Join(dataDir, kind, name) returns,

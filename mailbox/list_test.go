@@ -158,3 +158,37 @@ func TestListCountsOnEveryCPU(t *testing.T) {
 		}
 	}
 }
+
+// TestListNames: the set LIST checks folders under inbox/ against holds
+// exactly the config's names, an escaped one too, and a hash that two
+// names share falls back to the index's search.
+func TestListNames(t *testing.T) {
+	s := newStore(t, `domain = "example.com"
+
+[mailboxes.a1]
+address = "a1@example.com"
+owner = "o"
+
+[mailboxes."we\\ird"]
+address = "w@example.com"
+owner = "o"
+`)
+	decoded, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Config{decoded, indexed(t, s)} {
+		n := c.names()
+		for name, want := range map[string]bool{"a1": true, `we\ird`: true, `we\\ird`: false, "a": false, "a10": false, "": false} {
+			if got := n.has(name); got != want {
+				t.Errorf("indexed %v: has(%q) = %v; want %v", c.index != nil, name, got, want)
+			}
+		}
+		if n.byHash != nil {
+			n.byHash[fnv1a("a1")] = -1 // as if another name had a1's hash
+			if !n.has("a1") || n.has("a2") {
+				t.Errorf("a shared hash: has(a1) = %v, has(a2) = %v; want true, false", n.has("a1"), n.has("a2"))
+			}
+		}
+	}
+}
