@@ -206,11 +206,8 @@ func (rq *request) user() (passwd.User, error) {
 // outside the lock.
 func (rq *request) after() {
 	if r := rq.record; r != nil && rq.s.Log != nil {
-		me, err := rq.user()
+		me, _ := rq.user() // empty for a uid with no entry: the record's reason says so
 		r.User = Escape(me.Name)
-		if err != nil {
-			r.User = "?" // the record's reason, or the answer, says why
-		}
 		rq.s.Log.Log(*r)
 	}
 	if rq.tx != nil {

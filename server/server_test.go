@@ -448,6 +448,10 @@ func TestServe(t *testing.T) {
 				if !strings.HasPrefix(string(got), "AIMX/1 ERR MALFORMED malformed request: ") {
 					t.Errorf("got %q", got)
 				}
+				// Its record names the caller, as every record does.
+				if want := "caller_user=" + f.me.Name + " mailbox=\"\" decision=reject"; !strings.Contains(f.logs.String(), want) {
+					t.Errorf("no %q in the log:\n%s", want, f.logs.String())
+				}
 				return
 			}
 			if string(got) != tc.want {
