@@ -180,9 +180,6 @@ func (c *Config) Names() []string {
 	return names
 }
 
-// Text returns the exact bytes the config was parsed from.
-func (c *Config) Text() []byte { return c.text }
-
 func decode(text []byte) (map[string]any, error) {
 	m := map[string]any{}
 	if _, err := toml.Decode(string(text), &m); err != nil {

@@ -21,10 +21,10 @@ func (e *EditError) Error() string {
 	return fmt.Sprintf("edit %s: %s; the file was not changed, edit it by hand", e.Path, e.Msg)
 }
 
-// WithStanza returns the config text with one [mailboxes.<name>] stanza
-// appended and every other byte kept. It checks that the new text decodes
-// to exactly the old meaning plus that mailbox, else it returns an
-// *EditError.
+// stanzaAdded is the edit of a CREATE: the config text with one
+// [mailboxes.<name>] stanza appended and every other byte kept. It checks
+// that the new text decodes to exactly the old meaning plus that mailbox,
+// else it returns an *EditError.
 //
 // A config loaded through a trusted index (index.go) that the index marks
 // appendable is checked by decoding only the appended fragment: the index
@@ -32,18 +32,10 @@ func (e *EditError) Error() string {
 // appended, that appending a fresh table means old plus that table. Any
 // other config, or a fragment that does not mean exactly the stanza, is
 // checked by decoding the whole new text.
-func (c *Config) WithStanza(st Stanza) ([]byte, error) {
-	added, err := c.stanzaAdded(st)
-	if err != nil {
-		return nil, err
-	}
-	return append(c.text[:len(c.text):len(c.text)], added...), nil
-}
-
-// stanzaAdded is WithStanza's edit as the bytes it appends to the text,
-// so that a CREATE writes the text it read and them without joining the
-// two (at 10 000 mailboxes the copy cost more than the fragment's
-// decode).
+//
+// It returns only the bytes it appends, so that a CREATE writes the text
+// it read and them without joining the two (at 10 000
+// mailboxes the copy cost more than the fragment's decode).
 func (c *Config) stanzaAdded(st Stanza) ([]byte, error) {
 	added := stanzaText(c.text, st)
 	if c.index != nil && c.index.Appendable && !c.slow {

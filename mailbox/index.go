@@ -329,12 +329,6 @@ const indexMagic = "aimx-mailboxd config index 2"
 // one after the other without joining them.
 type indexFile [][]byte
 
-// bytes is the file form in one piece.
-func (f indexFile) bytes() []byte { return bytes.Join(f, nil) }
-
-// MarshalIndex is the file form of x.
-func MarshalIndex(x *Index) []byte { return x.file().bytes() }
-
 // file is the file form of x in pieces: its header, its rows as they
 // are, and the last line.
 func (x *Index) file() indexFile { return withEnd(x.appendHeader(nil, x.Len()), x.rows) }

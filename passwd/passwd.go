@@ -46,8 +46,7 @@ type User struct {
 var ErrNoEntry = errors.New("no passwd entry")
 
 // Source is a name service to resolve users in: the files it reads and
-// the getent(1) it may run. System is the host's; the package-level
-// functions ask it.
+// the getent(1) it may run. System is the host's; LookupUID asks it.
 type Source struct {
 	NSSwitch string   // nsswitch.conf(5)
 	Passwd   string   // the passwd file
@@ -63,12 +62,6 @@ var System = &Source{NSSwitch: "/etc/nsswitch.conf", Passwd: "/etc/passwd", Gete
 
 // LookupUID resolves uid in System.
 func LookupUID(uid uint32) (User, error) { return System.LookupUID(uid) }
-
-// LookupName resolves a user name in System.
-func LookupName(name string) (User, error) { return System.LookupName(name) }
-
-// LookupNames resolves several user names in System.
-func LookupNames(names []string) (map[string]User, error) { return System.LookupNames(names) }
 
 // GetentTimeout bounds one getent run (a name service that hangs).
 const GetentTimeout = 10 * time.Second
