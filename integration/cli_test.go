@@ -7,6 +7,7 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -66,14 +67,17 @@ func TestCLIWithoutSocket(t *testing.T) {
 	missing := filepath.Join(e.Dir, "no-such.sock")
 	got := runCLI(t, &alice, "", "--socket", missing, "create", "x")
 	if got.Code != 3 || got.Stdout != "" || got.Stderr != fmt.Sprintf(
-		"aimx-mailboxes: cannot reach aimx-mailboxd at %s: no such file or directory\nhint: is the socket enabled? sudo systemctl enable --now aimx-mailboxd.socket\n", missing) {
+		"aimx-mailboxes: cannot reach aimx-mailboxd at %s: no such file or directory\nhint: is the socket enabled? ask your administrator to run: systemctl enable --now aimx-mailboxd.socket\n", missing) {
 		t.Errorf("non-root without a socket: %+v", got)
 	}
 	// Root falls back to doing the request in-process, with the same code
-	// and lock, on the config and data dir it is told.
+	// and lock, on the config and data dir it is told. Its record goes to
+	// the journal, as the helper's do; with none here, to stderr.
 	got = runCLI(t, nil, "", "--socket", missing, "--config", e.Config, "--data-dir", e.Data, "create", "direct", "--owner", bob.Name)
+	record := regexp.MustCompile(`^verb=MAILBOX-CREATE caller_uid=0 caller_pid=\d+ caller_user=root mailbox=direct decision=root_bypass outcome=accepted priority=info\n$`)
+	first, rest, _ := strings.Cut(got.Stderr, "\n")
 	if got.Code != 0 || got.Stdout != "created mailbox 'direct'\n" ||
-		got.Stderr != fmt.Sprintf("aimx-mailboxes: %s is not answering (no such file or directory); running the request in-process as root\n", missing) {
+		first != fmt.Sprintf("aimx-mailboxes: %s is not answering (no such file or directory); running the request in-process as root", missing) || !record.MatchString(rest) {
 		t.Errorf("root direct mode: %+v", got)
 	}
 	if want := baseConfig + aimxtest.Stanza("direct", bob.Name); e.readConfig() != want {

@@ -43,7 +43,7 @@ func TestCreateRoot(t *testing.T) {
 		t.Errorf("no root_bypass record:\n%s", e.logs)
 	}
 	for _, tc := range []struct{ frame, want string }{
-		{aimxtest.Create("b2", ""), aimxtest.Err("VALIDATION", "root must name the owner of mailbox 'b2': send Owner: <user> (aimx-mailboxes create b2 --owner USER)")},
+		{aimxtest.Create("b2", ""), aimxtest.Err("VALIDATION", "root must name the owner of mailbox 'b2': aimx-mailboxes create b2 --owner USER")},
 		{aimxtest.Create("b2", "nosuchuser"), aimxtest.Err("VALIDATION", "unknown owner 'nosuchuser'")},
 		{aimxtest.Create("b2", "root"), aimxtest.Err("VALIDATION", "owner 'root' is reserved: only a hand edit of the config may give a mailbox to it")},
 		{aimxtest.Create("b2", "aimx-catchall"), aimxtest.Err("VALIDATION", "owner 'aimx-catchall' is reserved: only a hand edit of the config may give a mailbox to it")},
@@ -220,18 +220,28 @@ func TestForceDeleteStaysInside(t *testing.T) {
 
 func TestPreexistingFolders(t *testing.T) {
 	e := newEnv(t, baseConfig)
-	// Wrong owner: ECONFLICT naming the path and the fix; nothing written.
+	// Wrong owner: ECONFLICT; nothing written. A user's answer names no
+	// other user or uid; root's names the path, the owner and the fix.
 	must(t, os.Mkdir(e.Path("inbox", "taken"), 0o700))
 	must(t, os.Chown(e.Path("inbox", "taken"), int(bob.UID), int(bob.GID)))
-	got := e.raw(&alice, aimxtest.Create("taken", ""))
+	hidden := func(name string) string {
+		return aimxtest.Err("ECONFLICT", "mailbox name '"+name+"' is taken on disk by a folder that is not yours: ask the operator to move it")
+	}
+	if got := e.raw(&alice, aimxtest.Create("taken", "")); got != hidden("taken") {
+		t.Errorf("wrong owner, alice:\n got %q\nwant %q", got, hidden("taken"))
+	}
+	got := e.raw(nil, aimxtest.Create("taken", alice.Name))
 	want := aimxtest.Err("ECONFLICT", fmt.Sprintf("%s exists and is owned by %d:%d, not by the mailbox owner %d:%d: move it out of the way or run 'chown -R %d:%d %s', then create the mailbox again",
 		e.Path("inbox", "taken"), bob.UID, bob.GID, alice.UID, alice.GID, alice.UID, alice.GID, e.Path("inbox", "taken")))
 	if got != want {
 		t.Errorf("wrong owner:\n got %q\nwant %q", got, want)
 	}
 	must(t, os.WriteFile(e.Path("sent", "file"), nil, 0o600))
+	if got := e.raw(&alice, aimxtest.Create("file", "")); got != hidden("file") {
+		t.Errorf("not a folder, alice:\n got %q\nwant %q", got, hidden("file"))
+	}
 	want = aimxtest.Err("ECONFLICT", e.Path("sent", "file")+" exists and is not a folder: move it out of the way, then create the mailbox again")
-	if got := e.raw(&alice, aimxtest.Create("file", "")); got != want {
+	if got := e.raw(nil, aimxtest.Create("file", alice.Name)); got != want {
 		t.Errorf("not a folder:\n got %q\nwant %q", got, want)
 	}
 	assertGone(t, e.Path("inbox", "file"))
