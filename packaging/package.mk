@@ -21,7 +21,6 @@ NFPM = $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
 MD2MAN = $(GO) run github.com/cpuguy83/go-md2man/v2@$(MD2MAN_VERSION)
 
 PKG_NAME := aimx-mailboxd
-PKG_STAGE := .cache/pkg
 PKG_MAINTAINER ?= aimx-mailboxd maintainers <aimx-mailboxd@users.noreply.github.com>
 # PKG_VERSION comes from the top Makefile (packaging/pkg-version.sh).
 # The package release: the packaging's own revision of one upstream version.
@@ -46,9 +45,8 @@ MAN_SRC := docs/man/aimx-mailboxes.1.md docs/man/aimx-mailboxd.8.md
 	print-deb print-rpm print-pkg-version
 TEST_TARGETS += package-lint package-smoke package-repro
 # What the binaries, the packages and the checks need from apt (mk/common.mk).
-PKG_BIN_TOOLS := gcc:gcc+libc6-dev strip:binutils readelf:binutils
 PKG_TOOLS := $(PKG_BIN_TOOLS) dpkg-shlibdeps:dpkg-dev
-STEP_TOOLS_package-lint := $(PKG_TOOLS) lintian:lintian rpmlint:rpmlint
+STEP_TOOLS_package-lint := $(PKG_TOOLS) lintian:lintian rpmlint:rpmlint rpm:rpm
 STEP_TOOLS_package-smoke := $(PKG_TOOLS) systemd-socket-activate:systemd rpm:rpm
 STEP_TOOLS_package-repro := $(PKG_TOOLS)
 ROOT_ONLY += package-smoke
@@ -170,10 +168,12 @@ package-lint: lintian rpmlint
 # --show-overrides, lintian's exit code counts overridden tags too (an
 # overridden error, statically-linked-binary, made it exit 2), so the
 # first run only shows, and the second, without it, decides.
+# lintian leaves files in its TMPDIR (mldbm-elf-*): each run gets a folder
+# of its own, removed afterwards, so nothing is left in /tmp.
 lintian: package
 	@$(call need-tool,lintian,lintian)
-	@lintian --allow-root --pedantic --display-info --show-overrides --tag-display-limit 0 $(PKG_DEB) || true
-	lintian --allow-root --fail-on error,warning --pedantic $(PKG_DEB)
+	@t=$$(mktemp -d); TMPDIR=$$t lintian --allow-root --pedantic --display-info --show-overrides --tag-display-limit 0 $(PKG_DEB) || true; rm -rf "$$t"
+	t=$$(mktemp -d); TMPDIR=$$t lintian --allow-root --fail-on error,warning --pedantic $(PKG_DEB); st=$$?; rm -rf "$$t"; exit $$st
 	@echo "ok   lintian: $(PKG_DEB)"
 
 # No errors and no warnings: rpmlint exits non-zero on an error only, so its
@@ -185,6 +185,7 @@ lintian: package
 # python3-magic lets rpmlint recognise the ELF binaries it unpacks.
 rpmlint: package
 	@$(call need-tool,rpmlint,rpmlint)
+	@$(call need-tool,rpm,rpm)
 	@/usr/bin/python3 -c 'import magic' 2>/dev/null || $(call apt-install,python3-magic)
 	@mkdir -p .cache/rpmlint-bin
 	@printf '#!/bin/sh\nexec /usr/bin/cpio --no-absolute-filenames "$$@"\n' > .cache/rpmlint-bin/cpio

@@ -9,7 +9,6 @@
 # reuse it; see vmtests/aimx.sh). Our code is no input: changing it never
 # rebuilds aimx. Without cargo it says so and the AIMX steps skip.
 
-AIMX_VERSION ?= 0.2.0
 AIMX_MACHINE_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/aimx-mailboxd
 AIMX_BIN := vmtests/.cache/aimx-$(AIMX_VERSION)/bin/aimx
 
