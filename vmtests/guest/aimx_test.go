@@ -182,11 +182,11 @@ func testSocketSurvivesAIMX(t *testing.T) {
 	// later, during which the unit's state does not change: the wait's
 	// bound covers it).
 	pid := aimxMainPID(t)
-	restartSec := timespan(t, mustRun(t, "systemctl", "show", "-p", "RestartUSec", "--value", aimxUnit))
+	restart := timespan(t, mustRun(t, "systemctl", "show", "-p", "RestartUSec", "--value", aimxUnit))
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill aimx serve (pid %d): %v", pid, err)
 	}
-	waitFor(t, "aimx.service to come back after a SIGKILL", 2+int(restartSec/cost), func() (bool, string) {
+	waitFor(t, "aimx.service to come back after a SIGKILL", 2+int(restart/cost), func() (bool, string) {
 		socketAnswers(t, "aimx serve killed")
 		now := aimxMainPID(t)
 		return now != pid && now != 0, strings.Join(strings.Fields(mustRun(t, "systemctl", "show", "-p", "ActiveState", "-p", "SubState", "-p", "MainPID", aimxUnit)), " ")

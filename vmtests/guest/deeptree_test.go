@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 	"testing"
 	"time"
 )
@@ -26,26 +28,26 @@ func deepTree(args []string) int {
 		fmt.Fprintln(os.Stderr, "deeptree:", err)
 		return 2
 	}
-	const flags = syscall.O_RDONLY | syscall.O_DIRECTORY | syscall.O_NOFOLLOW | syscall.O_CLOEXEC
-	fd, err := syscall.Open(args[0], flags, 0)
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Open(args[0], flags, 0)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "deeptree: open %s: %v\n", args[0], err)
 		return 1
 	}
 	for i := 0; i < n; i++ {
-		if err := syscall.Mkdirat(fd, "d", 0o700); err != nil {
+		if err := unix.Mkdirat(fd, "d", 0o700); err != nil {
 			fmt.Fprintf(os.Stderr, "deeptree: mkdir at depth %d: %v\n", i+1, err)
 			return 1
 		}
-		next, err := syscall.Openat(fd, "d", flags, 0)
-		syscall.Close(fd)
+		next, err := unix.Openat(fd, "d", flags, 0)
+		unix.Close(fd)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "deeptree: open at depth %d: %v\n", i+1, err)
 			return 1
 		}
 		fd = next
 	}
-	syscall.Close(fd)
+	unix.Close(fd)
 	fmt.Println(n)
 	return 0
 }
