@@ -21,3 +21,9 @@ func (f indexFile) bytes() []byte { return bytes.Join(f, nil) }
 
 // MarshalIndex is the file form of x.
 func MarshalIndex(x *Index) []byte { return x.file().bytes() }
+
+// List is ListFor with keep asked about every mailbox, registered or not,
+// before its folders are read.
+func (s *Store) List(c *Config, keep func(Entry) bool) ([]Entry, error) {
+	return s.list(c, nil, keep, nil)
+}

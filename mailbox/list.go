@@ -52,14 +52,8 @@ type Filter struct {
 	Counting func(n int)
 }
 
-// List returns the mailboxes of config c, registered or only on disk
-// under inbox/, sorted by name, with their message counts. keep is asked
-// about each before its folders are read, and drops the ones it refuses.
-func (s *Store) List(c *Config, keep func(Entry) bool) ([]Entry, error) {
-	return s.list(c, nil, keep, nil)
-}
-
-// ListFor is List for the mailboxes f keeps. A registered mailbox whose
+// ListFor returns the mailboxes of config c that f keeps, registered or
+// only on disk under inbox/, sorted by name, with their message counts. A registered mailbox whose
 // owner f refuses costs a look at its owner in the config and nothing
 // more: no decode of its stanza, no folder opened (docs/PERFORMANCE.md,
 // "LIST at 10 000 mailboxes").
