@@ -53,10 +53,10 @@ type Filter struct {
 }
 
 // ListFor returns the mailboxes of config c that f keeps, registered or
-// only on disk under inbox/, sorted by name, with their message counts. A registered mailbox whose
-// owner f refuses costs a look at its owner in the config and nothing
-// more: no decode of its stanza, no folder opened (docs/PERFORMANCE.md,
-// "LIST at 10 000 mailboxes").
+// only on disk under inbox/, sorted by name, with their message counts.
+// A registered mailbox whose owner f refuses costs a look at its owner
+// in the config and nothing more: no decode of its stanza, no folder
+// opened (docs/PERFORMANCE.md, "LIST at 10 000 mailboxes").
 func (s *Store) ListFor(c *Config, f Filter) ([]Entry, error) {
 	asked := map[string]bool{} // f.Owner's answers, by owner name
 	owner := func(o string) bool {
