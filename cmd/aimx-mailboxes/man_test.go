@@ -59,58 +59,8 @@ func TestManExamples(t *testing.T) {
 		t.Fatalf("the man page's examples are\n%s\nthis test runs\n%s", strings.Join(blocks, "\n\n"), strings.Join(want, "\n\n"))
 	}
 
-	h := startHelper(t, baseConfig)
-	for _, d := range []string{"inbox", "sent"} { // as the package makes them
-		if err := os.Chmod(filepath.Join(h.data, d), 0o711); err != nil {
-			t.Fatal(err)
-		}
-	}
-	story := theAgent(t)
-	bin := tempDir(t)
-	if err := os.WriteFile(filepath.Join(bin, "aimx-mailboxes"), []byte("#!/bin/sh\n"+mainEnv+"=1 exec "+shQuote(agentBin)+" \"$@\"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// No systemd to ask here: doctor's unit checks are warnings.
-	if err := os.WriteFile(filepath.Join(bin, "systemctl"), []byte("#!/bin/sh\necho offline\nexit 1\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	socket := h.sock
-	// sh runs script as the story's user, or as root when asRoot, and
-	// returns its exit code and output.
-	sh := func(t *testing.T, asRoot bool, script string) (int, string) {
-		t.Helper()
-		cmd := exec.Command("/bin/sh", "-c", script)
-		cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "AIMX_MAILBOXD_SOCKET=" + socket,
-			"AIMX_CONFIG_DIR=" + filepath.Dir(h.config), "AIMX_DATA_DIR=" + h.data}
-		if os.Geteuid() == 0 && !asRoot {
-			cmd.SysProcAttr = story.Credential()
-			cmd.Env = append(cmd.Env, coverEnv(t, story))
-		} else {
-			cmd.Env = append(cmd.Env, "GOCOVERDIR="+os.Getenv("GOCOVERDIR"))
-		}
-		out, err := cmd.CombinedOutput()
-		var ee *exec.ExitError
-		switch {
-		case errors.As(err, &ee):
-			return ee.ExitCode(), string(out)
-		case err != nil:
-			t.Fatalf("%s: %v", script, err)
-		}
-		return 0, string(out)
-	}
-	// line runs one "$ " or "# " line and checks its exit code and output.
-	line := func(t *testing.T, example, wantOut string) {
-		t.Helper()
-		asRoot := strings.HasPrefix(example, "# ")
-		if asRoot && os.Geteuid() != 0 {
-			t.Skipf("needs root: %s", example)
-		}
-		cmd := strings.ReplaceAll(example[2:], "alice", story.Name)
-		if code, out := sh(t, asRoot, cmd); code != 0 || out != wantOut {
-			t.Errorf("%s: exit %d, output\n%s\nwant exit 0, output\n%s", example, code, out, wantOut)
-		}
-	}
-
+	x := newExamples(t, baseConfig)
+	h, story, sh, line := x.h, x.story, x.sh, x.line
 	t.Run("create and list", func(t *testing.T) {
 		lines := strings.Split(blocks[0], "\n")
 		line(t, lines[0], "created mailbox 'my-agent'\n")
@@ -146,7 +96,7 @@ func TestManExamples(t *testing.T) {
 				t.Errorf("exit %d, output %q; want 0 and %q", code, out, want)
 			}
 		}
-		socket = filepath.Join(tempDir(t), "missing.sock")
+		x.socket = filepath.Join(tempDir(t), "missing.sock")
 		if code, out := sh(t, false, blocks[3]); code != 0 || !strings.HasSuffix(out, "\nno helper: run aimx-mailboxes doctor\n") {
 			t.Errorf("no helper: exit %d, output %q; want 0, ending \"no helper: run aimx-mailboxes doctor\\n\"", code, out)
 		}
@@ -179,4 +129,139 @@ func TestManHelperLogging(t *testing.T) {
 	if want := "journalctl MESSAGE_ID=" + server.MessageIDs[server.Failed] + "\n"; !strings.Contains(string(text), want) {
 		t.Errorf("the journalctl example does not filter on the failed outcome's MESSAGE_ID: want %q", want)
 	}
+}
+
+// examples runs documented command lines against the real server code on
+// a socket: as the story's user, or as root, with the CLI on PATH.
+type examples struct {
+	h      *helper
+	story  aimxtest.User
+	bin    string
+	socket string
+}
+
+func newExamples(t *testing.T, config string) *examples {
+	t.Helper()
+	h := startHelper(t, config)
+	for _, d := range []string{"inbox", "sent"} { // as the package makes them
+		if err := os.Chmod(filepath.Join(h.data, d), 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x := &examples{h: h, story: theAgent(t), bin: tempDir(t), socket: h.sock}
+	if err := os.WriteFile(filepath.Join(x.bin, "aimx-mailboxes"), []byte("#!/bin/sh\n"+mainEnv+"=1 exec "+shQuote(agentBin)+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// No systemd to ask here: doctor's unit checks are warnings.
+	if err := os.WriteFile(filepath.Join(x.bin, "systemctl"), []byte("#!/bin/sh\necho offline\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// sh runs script as the story's user, or as root when asRoot, and
+// returns its exit code and output.
+func (x *examples) sh(t *testing.T, asRoot bool, script string) (int, string) {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd.Env = []string{"PATH=" + x.bin + ":/usr/bin:/bin", "AIMX_MAILBOXD_SOCKET=" + x.socket,
+		"AIMX_CONFIG_DIR=" + filepath.Dir(x.h.config), "AIMX_DATA_DIR=" + x.h.data}
+	if os.Geteuid() == 0 && !asRoot {
+		cmd.SysProcAttr = x.story.Credential()
+		cmd.Env = append(cmd.Env, coverEnv(t, x.story))
+	} else {
+		cmd.Env = append(cmd.Env, "GOCOVERDIR="+os.Getenv("GOCOVERDIR"))
+	}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.ExitCode(), string(out)
+	case err != nil:
+		t.Fatalf("%s: %v", script, err)
+	}
+	return 0, string(out)
+}
+
+// line runs one "$ " or "# " line (alice played by the story's user) and
+// checks its exit code and output.
+func (x *examples) line(t *testing.T, example, wantOut string) {
+	t.Helper()
+	asRoot := strings.HasPrefix(example, "# ")
+	if asRoot && os.Geteuid() != 0 {
+		t.Skipf("needs root: %s", example)
+	}
+	cmd := strings.ReplaceAll(example[2:], "alice", x.story.Name)
+	if code, out := x.sh(t, asRoot, cmd); code != 0 || out != wantOut {
+		t.Errorf("%s: exit %d, output\n%s\nwant exit 0, output\n%s", example, code, out, wantOut)
+	}
+}
+
+// TestReadmeExamples runs README.md's sessions as they stand, on a config
+// for the page's domain, example.com: the user's (each "$ " line and the
+// output the page shows under it) and root's (each sudo line, as root).
+func TestReadmeExamples(t *testing.T) {
+	text, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, user, ok := strings.Cut(string(text), "## Use it as a user\n")
+	if !ok {
+		t.Fatal("README.md has no section \"Use it as a user\"")
+	}
+	_, user, _ = strings.Cut(user, "```console\n")
+	user, _, _ = strings.Cut(user, "```")
+	_, root, ok := strings.Cut(string(text), "## Use it as root\n")
+	if !ok {
+		t.Fatal("README.md has no section \"Use it as root\"")
+	}
+	_, root, _ = strings.Cut(root, "```sh\n")
+	root, _, _ = strings.Cut(root, "```")
+
+	x := newExamples(t, "domain = \"example.com\"\n")
+	t.Run("user", func(t *testing.T) {
+		var cmd, out string
+		flush := func() {
+			if cmd != "" {
+				x.line(t, cmd, out)
+			}
+		}
+		n := 0
+		for _, l := range strings.SplitAfter(user, "\n") {
+			if strings.HasPrefix(l, "$ ") {
+				flush()
+				cmd, out, n = strings.TrimSuffix(l, "\n"), "", n+1
+				continue
+			}
+			out += l
+		}
+		flush()
+		if n < 3 {
+			t.Errorf("ran %d of the user's lines, want create, list and delete", n)
+		}
+	})
+	t.Run("root", func(t *testing.T) {
+		n := 0
+		for _, l := range strings.Split(strings.TrimSpace(root), "\n") {
+			l, _, _ = strings.Cut(l, "  #") // the page's comment
+			c, ok := strings.CutPrefix(strings.TrimSpace(l), "sudo ")
+			if !ok {
+				t.Fatalf("root's line %q does not start with sudo", l)
+			}
+			if os.Geteuid() != 0 {
+				t.Skipf("needs root: %s", l)
+			}
+			c = strings.ReplaceAll(c, "alice", x.story.Name)
+			if code, out := x.sh(t, true, c); code != 0 {
+				t.Errorf("%s: exit %d, output\n%s", l, code, out)
+			}
+			n++
+		}
+		if _, err := os.Lstat(filepath.Join(x.h.data, "inbox", "postmaster")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("inbox/postmaster after root's lines: %v", err)
+		}
+		if n != 3 {
+			t.Errorf("ran %d of root's lines, want 3", n)
+		}
+	})
 }
