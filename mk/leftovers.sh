@@ -9,7 +9,8 @@
 # is bind-mounted on /tmp: paths stay as short as the real /tmp's (socket
 # paths have a 108-byte limit), everything that writes to /tmp is seen,
 # and other runs on the machine are not. Anyone else (or a root that may
-# not unshare) gets TMPDIR set to that folder instead, and /tmp itself is
+# not unshare, or a checkout that is itself under /tmp, which the mount
+# would hide) gets TMPDIR set to that folder instead, and /tmp itself is
 # checked for new entries under our prefix (aimx-*).
 set -uo pipefail
 untracked() { git status --porcelain --untracked-files=all 2>/dev/null | sed -n 's/^?? //p' | sort; }
@@ -21,7 +22,8 @@ before_git=$(untracked)
 tmp=$(mktemp -d /tmp/aimx-XXXXXX) || exit 1
 chmod 1777 "$tmp" # as /tmp: the tests' users make their own folders in it
 private=
-if [ "$(id -u)" = 0 ] && unshare --mount --propagation private true 2>/dev/null; then
+here=$(pwd -P)
+if [ "$(id -u)" = 0 ] && [ "${here#/tmp/}" = "$here" ] && unshare --mount --propagation private true 2>/dev/null; then
 	private=y
 	unshare --mount --propagation private -- bash -c 'mount --bind "$1" /tmp && shift && exec "$@"' bash "$tmp" "$@"
 else
