@@ -224,24 +224,32 @@ func (b *bench) profile() error {
 	return nil
 }
 
-// timedOnly keeps the rows of an strace -c table that took measurable
-// time, and folds the others into one line.
+// timedOnly keeps the rows of an strace -c table that took 1 % of the
+// time or more, and folds the others into one line.
 func timedOnly(table string) string {
 	var b strings.Builder
 	var calls, n int
 	for _, l := range strings.SplitAfter(table, "\n") {
 		f := strings.Fields(l)
-		if len(f) >= 5 && f[1] == "0.000000" && f[len(f)-1] != "total" {
+		if pct, err := strconv.ParseFloat(f0(f), 64); err == nil && pct < 1 && len(f) >= 5 && f[len(f)-1] != "total" {
 			c, _ := strconv.Atoi(f[3])
 			calls += c
 			n++
 			continue
 		}
 		if n > 0 && strings.HasPrefix(l, "------") {
-			fmt.Fprintf(&b, "  (%d more syscalls, %d calls, none with measurable time)\n", n, calls)
+			fmt.Fprintf(&b, "  (%d more syscalls, %d calls, each under 1 %% of the time)\n", n, calls)
 			n = 0
 		}
 		b.WriteString(l)
 	}
 	return b.String()
+}
+
+// f0 is the first of fields f, or "".
+func f0(f []string) string {
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
