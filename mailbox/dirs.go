@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/aimx/aimx-mailboxd/internal/rawio"
+	"github.com/aimx/aimx-mailboxd/rawio"
 	"golang.org/x/sys/unix"
 )
 

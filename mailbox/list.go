@@ -10,7 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/aimx/aimx-mailboxd/internal/rawio"
+	"github.com/aimx/aimx-mailboxd/rawio"
 	"golang.org/x/sys/unix"
 )
 

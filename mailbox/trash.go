@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/aimx/aimx-mailboxd/internal/rawio"
+	"github.com/aimx/aimx-mailboxd/rawio"
 	"golang.org/x/sys/unix"
 )
 

@@ -30,7 +30,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aimx/aimx-mailboxd/internal/rawio"
+	"github.com/aimx/aimx-mailboxd/rawio"
 	"golang.org/x/sys/unix"
 )
 

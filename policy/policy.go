@@ -20,8 +20,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/aimx/aimx-mailboxd/authz"
-	"github.com/aimx/aimx-mailboxd/internal/rawio"
 	"github.com/aimx/aimx-mailboxd/mailbox"
+	"github.com/aimx/aimx-mailboxd/rawio"
 	"golang.org/x/sys/unix"
 )
 
