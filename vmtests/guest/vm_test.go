@@ -324,6 +324,35 @@ func testJournal(t *testing.T) {
 		}
 	}
 	noInstances(t, "the journal requests")
+
+	// Root's edit in-process, while the socket is stopped, is in the same
+	// query as every helper's record (journalctl -t aimx-mailboxd,
+	// docs/ADMIN.md), under no unit of ours.
+	mustRun(t, "systemctl", "stop", "aimx-mailboxd.socket")
+	r := cliAs(t, "root", "create", "j-direct", "--owner", "bob")
+	mustRun(t, "systemctl", "start", "aimx-mailboxd.socket")
+	if r.code != 0 || !strings.Contains(r.stderr, "running the request in-process as root") {
+		t.Fatalf("root's create with the socket stopped: %s", r)
+	}
+	var direct []map[string]any
+	tryWaitFor(t, 2, func() (bool, string) {
+		direct = nil
+		out := mustRun(t, "journalctl", "-t", "aimx-mailboxd", "-o", "json", "--no-pager", "AIMX_MAILBOX=j-direct")
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) == nil {
+				direct = append(direct, m)
+			}
+		}
+		return len(direct) > 0, fmt.Sprint(len(direct))
+	})
+	if len(direct) != 1 || field(direct[0], "AIMX_CALLER_UID") != "0" || field(direct[0], "AIMX_DECISION") != "root_bypass" ||
+		strings.HasPrefix(field(direct[0], "_SYSTEMD_UNIT"), "aimx-mailboxd@") {
+		t.Errorf("promise 4 (journalctl -t aimx-mailboxd shows root's in-process edit, once): %v", direct)
+	}
+	if got := raw(t, "root", "AIMX/1 MAILBOX-DELETE\nName: j-direct\n\n"); got != "AIMX/1 OK\n" {
+		t.Errorf("delete j-direct: %q", got)
+	}
 }
 
 func journalRecords(t *testing.T) []map[string]any {
