@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mk/leftovers.sh COMMAND... — run COMMAND (make test's steps) with a fresh
 # /tmp of its own, then fail when it left anything behind: in that /tmp,
-# in /run, or as an untracked file in the checkout (ignored files, .cache/
+# in /run (our names there), or as an untracked file in the checkout (ignored files, .cache/
 # and the like, are fine). Whatever was there before COMMAND started is
 # not counted.
 #
@@ -16,7 +16,11 @@ set -uo pipefail
 untracked() { git status --porcelain --untracked-files=all 2>/dev/null | sed -n 's/^?? //p' | sort; }
 ours() { ls -A /tmp | grep '^aimx-' | sort; }
 before_tmp=$(ours)
-before_run=$(ls -A /run | sort)
+# In /run only our names count (aimx*): the system's own tools make
+# /run/mount, /run/systemd and the like the first time they run on a
+# fresh machine, and those are not ours to remove.
+runs() { ls -A /run | grep -i aimx | sort; }
+before_run=$(runs)
 before_git=$(untracked)
 
 tmp=$(mktemp -d /tmp/aimx-XXXXXX) || exit 1
@@ -47,7 +51,7 @@ else
 	report "its TMPDIR" "$left"
 	report /tmp "$(new "$before_tmp" "$(ours | grep -vx "${tmp#/tmp/}")")"
 fi
-report /run "$(new "$before_run" "$(ls -A /run | sort)")"
+report /run "$(new "$before_run" "$(runs)")"
 report "the checkout (untracked)" "$(new "$before_git" "$(untracked)")"
 [ "$fail" = 0 ] || { [ "$rc" != 0 ] || rc=1; }
 [ "$rc" != 0 ] || echo "ok   nothing left behind (/tmp, /run, untracked files)"
