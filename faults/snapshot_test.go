@@ -36,10 +36,10 @@ func takeSnapshot(root string) snapshot {
 			s.temps = append(s.temps, rel)
 			return nil
 		}
-		if d.Name() == indexName {
-			// A cache of the config that a request trusts only when it
-			// describes the config's exact bytes (mailbox.Store.IndexPath):
-			// what a crash leaves of it is rebuilt, never believed. The
+		if d.Name() == indexName || d.Name() == foldersName {
+			// Caches a request trusts only when they describe the config's
+			// exact bytes (mailbox.Store.IndexPath, FoldersPath): what a
+			// crash leaves of them is rebuilt, never believed. The
 			// invariants are about the config itself.
 			return nil
 		}
@@ -98,6 +98,9 @@ func (s snapshot) diff(o snapshot, skip func(rel string) bool) []string {
 
 // indexName is the config's checked index beside it.
 const indexName = ".config.toml.index"
+
+// foldersName is the folders cache beside it.
+const foldersName = ".config.toml.folders"
 
 // trashName is the folder a forced DELETE sets a mailbox's folders aside
 // in (mailbox.Trash), inside inbox/ and sent/.

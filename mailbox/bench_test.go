@@ -150,6 +150,7 @@ func listFixture(b *testing.B, n int) (*Store, []string) {
 	if _, err := os.Stat(s.IndexPath()); err != nil {
 		b.Fatal(err)
 	}
+	settle(b, filepath.Join(data, Inbox)) // so that a LIST writes the folders cache
 	return s, agent
 }
 

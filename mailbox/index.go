@@ -374,6 +374,16 @@ func withEnd(pieces ...[]byte) indexFile {
 	return append(pieces, fmt.Appendf(nil, "end %08x\n", sum))
 }
 
+// checkEnd returns what precedes the last line of data, a cache file's
+// form, when that line is the checksum withEnd wrote of it.
+func checkEnd(data []byte) ([]byte, bool) {
+	i := bytes.LastIndexByte(data[:max(len(data)-1, 0)], '\n')
+	if i < 0 || data[len(data)-1] != '\n' {
+		return nil, false
+	}
+	return data[:i+1], string(data[i+1:len(data)-1]) == fmt.Sprintf("end %08x", crc32.ChecksumIEEE(data[:i+1]))
+}
+
 var errIndex = errors.New("not a valid index")
 
 // parseRow decodes one row, without its '\n': four tab-separated fields
@@ -441,14 +451,10 @@ func checkRow(l []byte) ([]byte, error) {
 // Every row is checked (fields, escapes, names strictly increasing) but
 // not decoded: the Index keeps the rows as they are.
 func UnmarshalIndex(data []byte) (*Index, error) {
-	i := bytes.LastIndexByte(data[:max(len(data)-1, 0)], '\n')
-	if i < 0 || data[len(data)-1] != '\n' {
+	body, ok := checkEnd(data)
+	if !ok {
 		return nil, errIndex
 	}
-	if string(data[i+1:len(data)-1]) != fmt.Sprintf("end %08x", crc32.ChecksumIEEE(data[:i+1])) {
-		return nil, errIndex
-	}
-	body := data[:i+1]
 	next := func() (string, bool) {
 		j := bytes.IndexByte(body, '\n')
 		if j < 0 {

@@ -97,23 +97,12 @@ func (s *Store) list(c *Config, owner func(string) bool, keep func(Entry) bool, 
 
 	entries := c.listed(owner, keep)
 	if inbox := kindFD[0]; inbox >= 0 {
-		registered := c.names()
 		n := len(entries)
-		rawio.Batches(inbox, func(des []rawio.Entry) bool {
-			for _, de := range des {
-				if registered.has(de.Name) || ValidateName(de.Name) != nil {
-					continue
-				}
-				var fi unix.Stat_t
-				if unix.Fstatat(inbox, de.Name, &fi, unix.AT_SYMLINK_NOFOLLOW) != nil || fi.Mode&unix.S_IFMT != unix.S_IFDIR {
-					continue
-				}
-				if e := (Entry{Name: de.Name, DirUID: fi.Uid}); keep(e) {
-					entries = append(entries, e)
-				}
+		for _, f := range s.unregistered(c, inbox) {
+			if e := (Entry{Name: f.name, DirUID: f.uid}); keep(e) {
+				entries = append(entries, e)
 			}
-			return true
-		})
+		}
 		if len(entries) > n { // folders with no stanza: merge them in
 			slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
 		}

@@ -501,13 +501,11 @@ func (t *Tx) write(text, added []byte) (err error) {
 }
 
 // readIndex returns the index beside the config in folder dir when it
-// describes exactly text, else nil. The index is trusted only as a
-// regular file (never through a symlink), owned by the folder's owner
-// (dirUID) and readable and writable by nobody else: it says who owns
-// each mailbox.
+// describes exactly text, else nil (readCache says when the file itself
+// is trusted: it says who owns each mailbox).
 func (s *Store) readIndex(dir int, dirUID uint32, text []byte) (*Index, []byte) {
-	data, st, err := rawio.ReadFile(dir, filepath.Base(s.IndexPath()), unix.O_NOFOLLOW|unix.O_NONBLOCK)
-	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != dirUID || st.Mode&0o077 != 0 {
+	data, ok := readCache(dir, dirUID, filepath.Base(s.IndexPath()))
+	if !ok {
 		return nil, nil
 	}
 	x, err := UnmarshalIndex(data)
@@ -521,17 +519,34 @@ func (s *Store) readIndex(dir int, dirUID uint32, text []byte) (*Index, []byte) 
 	return x, state
 }
 
-// writeIndex replaces the index with f. It rewrites the file in place
-// (a regular file 0600 owned like the folder, opened without following a
-// symlink), with no temporary file and no fsync: every index carries its
-// own checksum and the hash of the config it describes, so a torn, lost
-// or stale one is never trusted, only built again; and a new file per
-// edit would cost an inode allocation, which is what makes a file
-// creation expensive. Failures are ignored for the same reason.
+// writeIndex replaces the index with f (writeCache).
 func (t *Tx) writeIndex(f indexFile) {
-	du, dg := t.dirStat.Uid, t.dirStat.Gid
-	name := filepath.Base(t.store.IndexPath())
-	fd, err := unix.Openat(t.dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
+	writeCache(t.dir, &t.dirStat, filepath.Base(t.store.IndexPath()), f)
+}
+
+// readCache returns the bytes of the cache file name (the checked index,
+// the folders cache) in the config's folder dir, trusted only as a
+// regular file (never through a symlink) owned by the folder's owner
+// (dirUID) and readable and writable by nobody else.
+func readCache(dir int, dirUID uint32, name string) ([]byte, bool) {
+	data, st, err := rawio.ReadFile(dir, name, unix.O_NOFOLLOW|unix.O_NONBLOCK)
+	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != dirUID || st.Mode&0o077 != 0 {
+		return nil, false
+	}
+	return data, true
+}
+
+// writeCache replaces the cache file name in the config's folder dir
+// (whose fstat is dst) with f. It rewrites the file in place (a regular
+// file 0600 owned like the folder, opened without following a symlink),
+// with no temporary file and no fsync: every cache file carries its own
+// checksum and the hash of the config it describes, so a torn, lost or
+// stale one is never trusted, only built again; and a new file per edit
+// would cost an inode allocation, which is what makes a file creation
+// expensive. Failures are ignored for the same reason.
+func writeCache(dir int, dst *unix.Stat_t, name string, f indexFile) {
+	du, dg := dst.Uid, dst.Gid
+	fd, err := unix.Openat(dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return
 	}
@@ -549,7 +564,7 @@ func (t *Tx) writeIndex(f indexFile) {
 	}
 	off, err := rawio.WriteAll(fd, f...)
 	if err != nil {
-		unix.Ftruncate(fd, 0) // never leave a file that reads as another index
+		unix.Ftruncate(fd, 0) // never leave a file that reads as another cache
 		return
 	}
 	unix.Ftruncate(fd, int64(off))

@@ -22,11 +22,12 @@ aimx_remove_runtime() {
 # (purge, erase).
 aimx_purge_state() {
 	root=${DPKG_ROOT:-}
-	# The lock and the checked index beside the config, and the temporary
+	# The lock, the checked index and the folders cache beside the config, and the temporary
 	# file an interrupted edit (.config.toml.tmp- and 16 hex digits) or first
 	# install (.config.toml.tmp-pkg-PID) left: the helper's names only, never
 	# the AIMX daemon's own temporary files.
 	rm -f "$root/etc/aimx/.config.toml.lock" "$root/etc/aimx/.config.toml.index" \
+		"$root/etc/aimx/.config.toml.folders" \
 		"$root"/etc/aimx/.config.toml.tmp-???????????????? "$root"/etc/aimx/.config.toml.tmp-pkg-*
 	# The folders a forced DELETE sets mailboxes aside in, when empty (the
 	# helper empties them after each answer; one that is not empty holds mail).

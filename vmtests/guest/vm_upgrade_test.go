@@ -280,13 +280,21 @@ func upgradeUnderLoad(t *testing.T, from, user, debPath, v2 string) {
 	noInstances(t, "the upgrade")
 }
 
-// The helper's own files: the lock and index beside the config.
-var helperFiles = []string{"/etc/aimx/.config.toml.lock", "/etc/aimx/.config.toml.index"}
+// The helper's own files: the lock, index and folders cache beside the
+// config.
+var helperFiles = []string{"/etc/aimx/.config.toml.lock", "/etc/aimx/.config.toml.index", "/etc/aimx/.config.toml.folders"}
 
 // helperFilesExist checks that requests made the helper's files, so that
-// noLeftovers after a purge has something to find.
+// noLeftovers after a purge has something to find. A LIST writes the
+// folders cache once inbox/ has not changed for a moment (docs/BEHAVIOR.md,
+// "Files"): root LISTs until it is there, each LIST a moment later.
 func helperFilesExist(t *testing.T) {
 	t.Helper()
+	for i := 0; i < 100 && !fileExists(helperFiles[2]); i++ {
+		if got := raw(t, "root", "AIMX/1 MAILBOX-LIST\n\n"); !strings.HasPrefix(got, "AIMX/1 OK\n") {
+			t.Fatalf("root's LIST before the purge: %q", got)
+		}
+	}
 	for _, p := range append(helperFiles, socketPath) {
 		if !fileExists(p) {
 			t.Errorf("before dpkg -r: %s does not exist; the purge check below would prove nothing", p)
