@@ -6,3 +6,6 @@ import "golang.org/x/sys/unix"
 func idOf(st *unix.Stat_t) fileID {
 	return fileID{dev: st.Dev, ino: st.Ino, size: st.Size, mtim: st.Mtim, ctim: st.Ctim}
 }
+
+// ctimeKnown: idOf holds the ctime, which the folders cache's key needs.
+const ctimeKnown = true

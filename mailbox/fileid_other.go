@@ -10,3 +10,6 @@ import "golang.org/x/sys/unix"
 func idOf(st *unix.Stat_t) fileID {
 	return fileID{ino: uint64(st.Ino), size: st.Size}
 }
+
+// ctimeKnown: idOf has no ctime here, so the folders cache is never used.
+const ctimeKnown = false

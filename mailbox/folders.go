@@ -21,7 +21,7 @@ import (
 // Like the checked index it is never a second source of truth. It is
 // trusted only as readCache trusts a file, when its own checksum holds,
 // and only for the config whose SHA-256 it records and the inbox/ whose
-// device, inode and ctime it records. Making, removing or renaming an
+// device, inode, size and times it records. Making, removing or renaming an
 // entry of inbox/ sets inbox/'s ctime to the clock, and nothing but the
 // clock sets a ctime; so a cache is written only when inbox/'s ctime was
 // well older than the clock before inbox/ was read (racy): a change
@@ -60,11 +60,10 @@ func (s *Store) FoldersPath() string {
 }
 
 // foldersKey is what a folders cache describes: the config's SHA-256 and
-// inbox/ (device, inode, ctime).
+// inbox/ (device, inode, size, mtime, ctime).
 type foldersKey struct {
 	sum        [sha256.Size]byte
-	dev, ino   uint64
-	ctim       unix.Timespec
+	inbox      fileID
 	configured bool // sum is known: c was read through its index
 }
 
@@ -78,11 +77,11 @@ func (s *Store) unregistered(c *Config, inbox int) []folder {
 	if unix.Fstat(inbox, &ist) != nil {
 		return scanFolders(c, inbox)
 	}
-	key := foldersKey{dev: ist.Dev, ino: ist.Ino, ctim: ist.Ctim}
+	key := foldersKey{inbox: idOf(&ist)}
 	if c.index != nil && c.mailboxes == nil {
 		key.sum, key.configured = c.index.Sum, true
 	}
-	if !key.configured {
+	if !key.configured || !ctimeKnown {
 		return scanFolders(c, inbox)
 	}
 	dir, err := rawio.OpenDir(unix.AT_FDCWD, filepath.Dir(s.configPath()), false)
@@ -101,7 +100,7 @@ func (s *Store) unregistered(c *Config, inbox int) []folder {
 		}
 	}
 	found := scanFolders(c, inbox)
-	if !racy(ist.Ctim, before) {
+	if !racy(key.inbox.ctim, before) {
 		writeCache(dir, &dst, name, marshalFolders(key, found))
 	}
 	return found
@@ -154,7 +153,8 @@ func marshalFolders(key foldersKey, fs []folder) indexFile {
 	b := append([]byte(foldersMagic), "\nsum "...)
 	b = hex.AppendEncode(b, key.sum[:])
 	b = append(b, "\ninbox "...)
-	for i, v := range []int64{int64(key.dev), int64(key.ino), key.ctim.Sec, key.ctim.Nsec} {
+	id := key.inbox
+	for i, v := range []int64{int64(id.dev), int64(id.ino), id.size, id.mtim.Sec, id.mtim.Nsec, id.ctim.Sec, id.ctim.Nsec} {
 		if i > 0 {
 			b = append(b, ' ')
 		}

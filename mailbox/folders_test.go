@@ -87,7 +87,7 @@ owner = "alice"
 		t.Fatal(err)
 	}
 	c, _ := s.Load()
-	key := foldersKey{sum: c.index.Sum, dev: st.Dev, ino: st.Ino, ctim: st.Ctim, configured: true}
+	key := foldersKey{sum: c.index.Sum, inbox: idOf(&st), configured: true}
 	if names, ok := parseFolders(data, key); !ok || !slices.Equal(names, []string{"left1"}) {
 		t.Fatalf("cache holds %q (%v):\n%s", names, ok, data)
 	}
