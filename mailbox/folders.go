@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aimx/aimx-mailboxd/rawio"
@@ -107,7 +109,7 @@ func (s *Store) unregistered(c *Config, inbox int) []folder {
 }
 
 // scanFolders reads inbox/ whole for its folders that are mailbox names
-// without a stanza in c.
+// without a stanza in c, sorted by name.
 func scanFolders(c *Config, inbox int) []folder {
 	var out []folder
 	registered := c.names()
@@ -122,6 +124,7 @@ func scanFolders(c *Config, inbox int) []folder {
 		}
 		return true
 	})
+	slices.SortFunc(out, func(a, b folder) int { return strings.Compare(a.name, b.name) })
 	return out
 }
 
@@ -148,7 +151,8 @@ func folderUID(inbox int, name string) (uint32, bool) {
 }
 
 // marshalFolders is the cache's file form: the magic line, the key, the
-// number of names, a name per line, and withEnd's checksum.
+// number of names, a name per line (fs is sorted by name), and withEnd's
+// checksum.
 func marshalFolders(key foldersKey, fs []folder) indexFile {
 	b := append([]byte(foldersMagic), "\nsum "...)
 	b = hex.AppendEncode(b, key.sum[:])
@@ -184,14 +188,14 @@ func parseFolders(data []byte, key foldersKey) ([]string, bool) {
 	}
 	i := bytes.IndexByte(rest, '\n')
 	n, err := strconv.Atoi(string(rest[:max(i, 0)]))
-	if i < 0 || err != nil || n < 0 || n > len(rest) {
+	if i < 0 || err != nil || n < 0 || n > len(rest) || strconv.Itoa(n) != string(rest[:i]) {
 		return nil, false
 	}
 	names := make([]string, 0, n)
 	for l := range bytes.Lines(rest[i+1:]) {
 		name := string(l[:len(l)-1])
-		if ValidateName(name) != nil {
-			return nil, false
+		if ValidateName(name) != nil || len(names) > 0 && name <= names[len(names)-1] {
+			return nil, false // sorted, no duplicates
 		}
 		names = append(names, name)
 	}

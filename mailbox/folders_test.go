@@ -193,3 +193,33 @@ func TestRacy(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFoldersCache: whatever a folders cache file holds under a checksum
+// that holds, reading it never panics, and what it accepts is exactly the
+// file marshalFolders writes for the names it returns, each a mailbox
+// name, sorted, none twice.
+func FuzzFoldersCache(f *testing.F) {
+	key := foldersKey{sum: [32]byte{1, 2, 3}, inbox: fileID{dev: 2049, ino: 77, size: 4096, ctim: unix.Timespec{Sec: 1, Nsec: 2}}, configured: true}
+	body := func(fs ...folder) []byte { f := marshalFolders(key, fs); return f[0] }
+	f.Add(body())
+	f.Add(body(folder{name: "a"}, folder{name: "left.over"}))
+	f.Add(body(folder{name: "b"}, folder{name: "a"}))
+	f.Add([]byte("aimx-mailboxd folders 1\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		data := withEnd(b).bytes() // the checksum holds: what is under it is fuzzed
+		names, ok := parseFolders(data, key)
+		if !ok {
+			return
+		}
+		var fs []folder
+		for _, n := range names {
+			if ValidateName(n) != nil || len(fs) > 0 && n <= fs[len(fs)-1].name {
+				t.Fatalf("accepted %q after %v", n, fs)
+			}
+			fs = append(fs, folder{name: n})
+		}
+		if again := marshalFolders(key, fs).bytes(); string(again) != string(data) {
+			t.Fatalf("accepted a file that is not what marshalFolders writes:\n%q\n%q", data, again)
+		}
+	})
+}
