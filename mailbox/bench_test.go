@@ -157,9 +157,9 @@ func listFixture(b *testing.B, n int) (*Store, []string) {
 // BenchmarkList: what a MAILBOX-LIST costs in storage at 10 000
 // mailboxes (1 000 of them with three messages): the config loaded
 // through its index, then the list, for root (every mailbox) and for a
-// caller who owns 32 of them, filtered as the server filters
-// (docs/PERFORMANCE.md, "LIST at 10 000 mailboxes"). -cpu 1,2 shows
-// what counting on two CPUs buys.
+// caller who owns 32 of them, filtered as the server filters, with the
+// folders cache and without it (docs/PERFORMANCE.md, "LIST at 10 000
+// mailboxes"). -cpu 1,2 shows what counting on two CPUs buys.
 func BenchmarkList(b *testing.B) {
 	s, agent := listFixture(b, 10000)
 	uid := uint32(os.Getuid())
@@ -170,6 +170,10 @@ func BenchmarkList(b *testing.B) {
 	}{
 		{"root", func(cfg *Config) ([]Entry, error) { return s.List(cfg, func(Entry) bool { return true }) }, nil},
 		{"owner32", func(cfg *Config) ([]Entry, error) { // no folder of another uid
+			return s.ListFor(cfg, Filter{Owner: func(o string) bool { return o == "agent" }, Folder: func(u uint32) bool { return u == uid+1 }})
+		}, agent},
+		{"owner32-miss", func(cfg *Config) ([]Entry, error) { // as a LIST without the folders cache
+			os.Remove(s.FoldersPath())
 			return s.ListFor(cfg, Filter{Owner: func(o string) bool { return o == "agent" }, Folder: func(u uint32) bool { return u == uid+1 }})
 		}, agent},
 	} {
