@@ -64,28 +64,22 @@ func (s *Store) FoldersPath() string {
 // foldersKey is what a folders cache describes: the config's SHA-256 and
 // inbox/ (device, inode, size, mtime, ctime).
 type foldersKey struct {
-	sum        [sha256.Size]byte
-	inbox      fileID
-	configured bool // sum is known: c was read through its index
+	sum   [sha256.Size]byte
+	inbox fileID
 }
 
 // unregistered returns the folders under inbox/ (descriptor inbox) whose
 // names are mailbox names without a stanza in c, from the folders cache
 // when it describes c and inbox/ as they are, else by reading inbox/
-// whole (and then writing the cache, when inbox/ is old enough).
+// whole (and then writing the cache, when inbox/ is old enough). Only a
+// config read through its index has its SHA-256 at hand.
 func (s *Store) unregistered(c *Config, inbox int) []folder {
 	before := time.Now()
 	var ist unix.Stat_t
-	if unix.Fstat(inbox, &ist) != nil {
+	if c.index == nil || c.mailboxes != nil || !ctimeKnown || unix.Fstat(inbox, &ist) != nil {
 		return scanFolders(c, inbox)
 	}
-	key := foldersKey{inbox: idOf(&ist)}
-	if c.index != nil && c.mailboxes == nil {
-		key.sum, key.configured = c.index.Sum, true
-	}
-	if !key.configured || !ctimeKnown {
-		return scanFolders(c, inbox)
-	}
+	key := foldersKey{sum: c.index.Sum, inbox: idOf(&ist)}
 	dir, err := rawio.OpenDir(unix.AT_FDCWD, filepath.Dir(s.configPath()), false)
 	if err != nil {
 		return scanFolders(c, inbox)

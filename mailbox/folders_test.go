@@ -87,7 +87,7 @@ owner = "alice"
 		t.Fatal(err)
 	}
 	c, _ := s.Load()
-	key := foldersKey{sum: c.index.Sum, inbox: idOf(&st), configured: true}
+	key := foldersKey{sum: c.index.Sum, inbox: idOf(&st)}
 	if names, ok := parseFolders(data, key); !ok || !slices.Equal(names, []string{"left1"}) {
 		t.Fatalf("cache holds %q (%v):\n%s", names, ok, data)
 	}
@@ -199,7 +199,7 @@ func TestRacy(t *testing.T) {
 // file marshalFolders writes for the names it returns, each a mailbox
 // name, sorted, none twice.
 func FuzzFoldersCache(f *testing.F) {
-	key := foldersKey{sum: [32]byte{1, 2, 3}, inbox: fileID{dev: 2049, ino: 77, size: 4096, ctim: unix.Timespec{Sec: 1, Nsec: 2}}, configured: true}
+	key := foldersKey{sum: [32]byte{1, 2, 3}, inbox: fileID{dev: 2049, ino: 77, size: 4096, ctim: unix.Timespec{Sec: 1, Nsec: 2}}}
 	body := func(fs ...folder) []byte { f := marshalFolders(key, fs); return f[0] }
 	f.Add(body())
 	f.Add(body(folder{name: "a"}, folder{name: "left.over"}))
