@@ -336,6 +336,43 @@ func TestList(t *testing.T) {
 	if got, want := names(e.list(&bob)), "bo1,loose-"+bob.Name; got != want {
 		t.Errorf("bob sees %s, want %s", got, want)
 	}
+
+	// The folders cache (docs/BEHAVIOR.md, "Files"): once inbox/ has not
+	// changed for its window, a LIST writes it, a private file owned like
+	// the config's folder; a LIST then reads it, and a new folder or a
+	// chown is still seen.
+	cache := filepath.Join(filepath.Dir(e.Config), ".config.toml.folders")
+	cached := func(names ...string) { // alice LISTs until the cache holds names
+		t.Helper()
+		want := "\n" + strings.Join(names, "\n") + "\n"
+		for i := 0; i < 100; i++ {
+			if data, _ := os.ReadFile(cache); strings.Contains(string(data), want) {
+				return
+			}
+			time.Sleep(20 * time.Millisecond) // the window is 100 ms after inbox/ last changed
+			e.list(&alice)
+		}
+		data, _ := os.ReadFile(cache)
+		t.Fatalf("no folders cache holding %q after 100 LISTs 20 ms apart:\n%s", names, data)
+	}
+	cached("loose-"+alice.Name, "loose-"+bob.Name)
+	var st, dst syscall.Stat_t
+	must(t, syscall.Stat(cache, &st))
+	must(t, syscall.Stat(filepath.Dir(e.Config), &dst))
+	if st.Mode&0o7777 != 0o600 || st.Uid != dst.Uid || st.Gid != dst.Gid {
+		t.Errorf("folders cache: mode %o, %d:%d; want 600, %d:%d", st.Mode&0o7777, st.Uid, st.Gid, dst.Uid, dst.Gid)
+	}
+	p := e.Path("inbox", "loose2-"+alice.Name)
+	must(t, os.Mkdir(p, 0o700))
+	must(t, os.Chown(p, int(alice.UID), int(alice.GID)))
+	if got, want := names(e.list(&alice)), "al1,al2,loose-"+alice.Name+",loose2-"+alice.Name; got != want {
+		t.Errorf("after a new folder, alice sees %s, want %s", got, want)
+	}
+	cached("loose-"+alice.Name, "loose-"+bob.Name, "loose2-"+alice.Name)
+	must(t, os.Chown(e.Path("inbox", "loose-"+bob.Name), int(alice.UID), int(alice.GID)))
+	if got, want := names(e.list(&alice)), "al1,al2,loose-"+alice.Name+",loose-"+bob.Name+",loose2-"+alice.Name; got != want {
+		t.Errorf("after a chown, alice sees %s, want %s", got, want)
+	}
 }
 
 func TestVersion(t *testing.T) {
