@@ -90,22 +90,23 @@ if [ "${1:-}" != --inner ]; then
 			{ cat "$cache/update-ca-certificates.log" >&2; exit 1; }
 	fi
 	git clone -q --bare "$top" "$R/srv/aimx.git"
+	head=$(git -C "$R/srv/aimx.git" rev-parse --short HEAD) # what the steps check, whatever HEAD becomes meanwhile
 	chroot "$R" useradd -m -s /bin/bash "$user"
 	chroot "$R" git clone -q /srv/aimx.git /root/aimx
 	# Cloned by root, then given away: git refuses to clone a repository
 	# that another user owns.
 	chroot "$R" git clone -q /srv/aimx.git "/home/$user/aimx"
 	chroot "$R" chown -R "$user:$user" "/home/$user/aimx"
-	say "machine: $suite minbase + $include, $("$GO" env GOVERSION) in /usr/local/go, clones of $(git rev-parse --short HEAD) in /root/aimx and /home/$user/aimx"
+	say "machine: $suite minbase + $include, $("$GO" env GOVERSION) in /usr/local/go, clones of $head in /root/aimx and /home/$user/aimx"
 	rc=0
 	unshare -m --propagation private "$0" --inner || rc=$?
 	if [ $rc = 0 ]; then
 		rm -rf --one-file-system "$R"
-		# The wall times, for the README (mk/fresh.mk splices them in).
+		# The wall times, for docs/DEVELOPING.md (mk/fresh.mk splices them in).
 		{
 			printf 'Last run: %s, %s CPUs (load average %s at the end), %s, HEAD %s: **PASS** in %s.\n\n' \
 				"$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" \
-				"$("$GO" env GOVERSION)" "$(git rev-parse --short HEAD)" "$(mmss $((SECONDS - t0)))"
+				"$("$GO" env GOVERSION)" "$head" "$(mmss $((SECONDS - t0)))"
 			printf '| # | As | Step | Wall time |\n|---|---|---|---|\n'
 			while IFS=$'\t' read -r n who what secs; do
 				printf '| %s | %s | %s | %s |\n' "$n" "$who" "$what" "$(mmss "$secs")"
