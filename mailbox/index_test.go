@@ -128,6 +128,28 @@ func TestIndexStale(t *testing.T) {
 	}
 }
 
+// TestLoadKeepsNoText: a LIST's Load through the index hashes the
+// config without keeping it (Load); one that must decode it holds
+// exactly its bytes.
+func TestLoadKeepsNoText(t *testing.T) {
+	s := newStore(t, indexedConfig)
+	holdLock(t, s)()
+	c, err := s.Load()
+	if err != nil || c.index == nil || c.Text() != nil {
+		t.Fatalf("through the index: %v, index %v, %d bytes of text kept", err, c.index != nil, len(c.Text()))
+	}
+	if st, _ := c.Mailbox("a"); st.Owner != "alice" {
+		t.Errorf("through the index: %+v", st)
+	}
+	other := indexedConfig + "# an operator's note\n"
+	if err := os.WriteFile(s.ConfigPath, []byte(other), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = s.Load(); err != nil || c.index != nil || string(c.Text()) != other {
+		t.Errorf("stale index: %v, index %v, text %q", err, c.index != nil, c.Text())
+	}
+}
+
 // TestIndexUntrusted: an index that is not a regular file 0600 owned
 // like the folder, that fails its own checksum, or that describes other
 // bytes is never trusted, even when it names the config's exact hash:

@@ -94,28 +94,40 @@ func (s *Store) IndexPath() string {
 	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".index")
 }
 
-// Load reads and parses the config without the lock (a reader sees the
-// old file or the new one, whole), through its index when the index
-// describes exactly these bytes. It fails with a *ConfigError.
+// Load reads the config without the lock (a reader sees the old file or
+// the new one, whole) for a request that only reads it. Through an index
+// that describes exactly these bytes, the Config holds the index and not
+// the text: the text is hashed as it is read, in pieces, and kept only
+// when it must be parsed (rawio.ReadPieces). It fails with a
+// *ConfigError.
 func (s *Store) Load() (*Config, error) {
 	path := s.configPath()
-	text, _, err := rawio.ReadFile(unix.AT_FDCWD, path, 0)
-	if err != nil {
+	h := sha256.New()
+	if err := rawio.ReadPieces(unix.AT_FDCWD, path, 0, make([]byte, hashPiece), func(b []byte) { h.Write(b) }); err != nil {
 		return nil, &ConfigError{Path: path, Err: err}
 	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
 	if dir, err := rawio.OpenDir(unix.AT_FDCWD, filepath.Dir(path), false); err == nil {
 		var dst unix.Stat_t
 		var x *Index
 		if unix.Fstat(dir, &dst) == nil {
-			x, _ = s.readIndex(dir, dst.Uid, text)
+			x = s.readIndex(dir, dst.Uid)
 		}
 		unix.Close(dir)
-		if x != nil {
-			return fromIndex(path, text, x), nil
+		if x != nil && x.Sum == sum {
+			return fromIndex(path, nil, x), nil
 		}
+	}
+	text, _, err := rawio.ReadFile(unix.AT_FDCWD, path, 0)
+	if err != nil {
+		return nil, &ConfigError{Path: path, Err: err}
 	}
 	return ParseConfig(path, text)
 }
+
+// hashPiece is how much of the config Load reads at a time.
+const hashPiece = 64 << 10
 
 // Tx is the config read under the exclusive lock. Create and Delete edit
 // it; Close releases the lock. A Tx serves one edit.
@@ -237,7 +249,13 @@ func (s *Store) Lock() (*Tx, error) {
 		tx.Release()
 		return nil, &ConfigError{Path: path, Err: err}
 	}
-	if x, hashed := s.readIndex(dir, tx.dirStat.Uid, text); x != nil {
+	var sum [sha256.Size]byte
+	var hashed []byte
+	x := s.readIndex(dir, tx.dirStat.Uid)
+	if x != nil {
+		sum, hashed = textHash(text)
+	}
+	if x != nil && x.Sum == sum {
 		tx.Config = fromIndex(path, text, x)
 		tx.Config.hashed = hashed
 	} else {
@@ -500,23 +518,20 @@ func (t *Tx) write(text, added []byte) (err error) {
 	return nil
 }
 
-// readIndex returns the index beside the config in folder dir when it
-// describes exactly text, else nil (readCache says when the file itself
-// is trusted: it says who owns each mailbox).
-func (s *Store) readIndex(dir int, dirUID uint32, text []byte) (*Index, []byte) {
+// readIndex returns the index beside the config in folder dir, or nil
+// when the file is not trusted (readCache: it says who owns each
+// mailbox) or is flawed (UnmarshalIndex). The caller uses it only if its
+// Sum is the config's hash.
+func (s *Store) readIndex(dir int, dirUID uint32) *Index {
 	data, ok := readCache(dir, dirUID, filepath.Base(s.IndexPath()))
 	if !ok {
-		return nil, nil
+		return nil
 	}
 	x, err := UnmarshalIndex(data)
 	if err != nil {
-		return nil, nil
+		return nil
 	}
-	sum, state := textHash(text)
-	if x.Sum != sum {
-		return nil, nil
-	}
-	return x, state
+	return x
 }
 
 // writeIndex replaces the index with f (writeCache).

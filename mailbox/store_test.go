@@ -64,11 +64,11 @@ func TestLockSerializes(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	c, err := s.Load()
+	b, err := os.ReadFile(s.ConfigPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := string(c.Text())
+	text := string(b)
 	for i := 0; i < 40; i++ {
 		if n := strings.Count(text, fmt.Sprintf("[mailboxes.m%02d]\n", i)); n != 1 {
 			t.Errorf("m%02d appears %d times", i, n)

@@ -64,6 +64,34 @@ func TestReadFile(t *testing.T) {
 	}
 }
 
+// TestReadPieces: every byte once, in order, through a buffer smaller
+// than the file, and refused where ReadFile refuses.
+func TestReadPieces(t *testing.T) {
+	dir := t.TempDir()
+	big := strings.Repeat("0123456789", 10_001)
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte(big), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	pieces := 0
+	err := ReadPieces(unix.AT_FDCWD, filepath.Join(dir, "f"), 0, make([]byte, 4096), func(b []byte) {
+		got = append(got, b...)
+		pieces++
+	})
+	if err != nil || string(got) != big || pieces != (len(big)+4095)/4096 {
+		t.Errorf("ReadPieces: %d bytes in %d pieces, %v; want %d bytes in %d", len(got), pieces, err, len(big), (len(big)+4095)/4096)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	none := func([]byte) { t.Error("a piece of a file that must not be read") }
+	for name, want := range map[string]error{"fifo": ErrNotRegular, ".": ErrNotRegular, "missing": unix.ENOENT} {
+		if err := ReadPieces(unix.AT_FDCWD, filepath.Join(dir, name), unix.O_NONBLOCK, make([]byte, 16), none); !errors.Is(err, want) {
+			t.Errorf("%s: %v, want %v", name, err, want)
+		}
+	}
+}
+
 func TestOpenDirNoFollow(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "d"), 0o700); err != nil {
