@@ -176,14 +176,17 @@ func (c *Config) Owners() []string {
 		}
 		return out
 	}
+	var last []byte // the owner field of the row before: rows of one owner often follow each other
 	for i := range x.Len() {
 		o := x.field(i, 3)
 		switch {
+		case last != nil && bytes.Equal(o, last):
 		case bytes.IndexByte(o, '\\') >= 0:
 			add(x.at(i).Owner)
 		case !seen[string(o)]:
 			add(string(o))
 		}
+		last = o
 	}
 	return out
 }
