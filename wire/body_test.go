@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/json"
 	"reflect"
 	"strconv"
 	"strings"
@@ -40,6 +41,27 @@ func TestListOK(t *testing.T) {
 			t.Errorf("%s: DecodeList = %+v, %v; want %+v", tc.name, got, err, tc.entries)
 		}
 	}
+}
+
+// FuzzListBody: ListOK writes exactly what encoding/json writes for the
+// same entries, whatever the strings hold (escapes, HTML characters,
+// U+2028, bytes that are not UTF-8).
+func FuzzListBody(f *testing.F) {
+	f.Add("a", "a@example.test", "/d/inbox/a", "bob", 2, -1, true, false)
+	f.Add("q\"\\<>&\x00\x1f\x7f\b\f\n\r\t", "\u2028\u2029é", "\xff\xfe\xc3", "", 0, 1<<40, false, true)
+	f.Fuzz(func(t *testing.T, name, addr, path, owner string, n, m int, registered, noAddress bool) {
+		entries := []Entry{{Name: name, Address: &addr, InboxPath: path, SentPath: path + name, Total: n, Unread: m, SentCount: n ^ m, Registered: registered, Owner: owner}}
+		if noAddress {
+			entries = append(entries, Entry{Name: addr, InboxPath: owner, Owner: name})
+		}
+		want, err := json.Marshal(entries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ListOK(entries).Body; !bytes.Equal(got, want) {
+			t.Errorf("ListOK:\n got %q\nwant %q", got, want)
+		}
+	})
 }
 
 // TestVersionOK: the VERSION body is docs/PROTOCOL.md's object, and reads back.
