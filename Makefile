@@ -51,7 +51,7 @@ help:
 	@echo 'make faults      every kill point and error injection -> docs/RELIABILITY.md'
 	@echo 'make fuzz        each fuzz target for FUZZTIME (2m) -> docs/RELIABILITY.md'
 	@echo 'make bench       load, floors and the config editor -> docs/PERFORMANCE.md'
-	@echo 'make bench-aimx  against AIMX'"'"'s own daemon (root); bench-flood: 20 000 stanzas'
+	@echo 'make bench-aimx  against AIMX'"'"'s own daemon (root); bench-flood: 20 000 stanzas; bench-list-profile: LIST under perf'
 	@echo 'make vmbench     bench/load in the guests; make aimx: build AIMX'"'"'s daemon'
 	@echo 'make fresh-check the README'"'"'s commands on a fresh Debian, as root and a user'
 	@echo 'make clean       remove bin/ dist/ run/ (caches stay in .cache/)'

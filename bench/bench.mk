@@ -1,7 +1,7 @@
 # bench/bench.mk — make bench: the Go load generator (bench/load) against the real helper
 # under systemd-socket-activate --accept, with the floors measured in the
 # same run; results are spliced into docs/PERFORMANCE.md. About 2 minutes.
-.PHONY: bench bench-aimx bench-flood
+.PHONY: bench bench-aimx bench-flood bench-list-profile
 BENCH_BIN := $(CURDIR)/.cache/bench
 BENCH_PAIRS ?= 500
 BENCH_TIME ?= 10s
@@ -54,6 +54,27 @@ bench-aimx: deps-run
 	  -rounds $(BENCH_AIMX_ROUNDS) -throughput-time $(BENCH_AIMX_TIME) -out $(EVIDENCE)/bench-aimx.md
 	@cat $(EVIDENCE)/bench-aimx.md
 	@$(call splice,docs/PERFORMANCE.md,bench-aimx,$(EVIDENCE)/bench-aimx.md) && echo "docs/PERFORMANCE.md: AIMX comparison updated"
+
+# make bench-list-profile: where a LIST at 10 000 mailboxes spends the
+# helper's CPU, the build of commit BENCH_PROFILE_BASE beside this tree's,
+# under perf (bench/load/profile.go); the tables go to docs/PERFORMANCE.md
+# ("LIST at 10 000 mailboxes"). The default base is the last commit before
+# the LIST work of the scale issue. Needs root (the user aimxbench) and
+# perf; about a minute.
+BENCH_PROFILE_BASE ?= 9f298b5^
+bench-list-profile: deps-run deps-perf
+	@if [ "$$(id -u)" != 0 ]; then echo "make bench-list-profile needs root: it creates the user aimxbench and runs perf system-wide (sudo make bench-list-profile)"; exit 1; fi
+	@mkdir -p $(BENCH_BIN) $(EVIDENCE)
+	CGO_ENABLED=0 $(GOBUILD) -o $(BENCH_BIN)/aimx-mailboxd ./cmd/aimx-mailboxd
+	rm -rf $(BENCH_BIN)/base && mkdir -p $(BENCH_BIN)/base && git archive $(BENCH_PROFILE_BASE) | tar -x -C $(BENCH_BIN)/base
+	cd $(BENCH_BIN)/base && CGO_ENABLED=0 $(GO) build -trimpath -o $(BENCH_BIN)/aimx-mailboxd-base ./cmd/aimx-mailboxd
+	rm -rf $(BENCH_BIN)/base
+	$(GO) build -o $(BENCH_BIN)/load ./bench/load
+	$(BENCH_BIN)/load -profile-base $(BENCH_BIN)/aimx-mailboxd-base -helper $(BENCH_BIN)/aimx-mailboxd \
+	  -base-name "$(BENCH_PROFILE_BASE) ($$(git rev-parse --short $(BENCH_PROFILE_BASE)))" -helper-name "$$(git log -1 --format='%h' HEAD)$$(git diff --quiet HEAD -- . ':!docs' || echo ' with changes')" \
+	  -list-root 10 -list-user 101 -out $(EVIDENCE)/list-profile.md
+	@cat $(EVIDENCE)/list-profile.md
+	@$(call splice,docs/PERFORMANCE.md,list-profile,$(EVIDENCE)/list-profile.md) && echo "docs/PERFORMANCE.md: LIST profile updated"
 
 # make bench-flood: the helper's peak memory against a flooded config (issue
 # #8, item 4): 20 000 stanzas with 64-byte names, each request in a memory

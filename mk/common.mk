@@ -126,8 +126,10 @@ $(GOTEST_REPORT): mk/gotest/main.go
 gotest = echo "go test $(1)"; set -o pipefail; $(GO) test -json $(1) | $(or $(2),$(GOTEST_REPORT))
 
 # What several targets need from apt.
-.PHONY: deps-run deps-strace
+.PHONY: deps-run deps-strace deps-perf
 deps-run:
 	@$(call need-tool,systemd-socket-activate,systemd,make run and the integration suite)
 deps-strace:
 	@$(call need-tool,strace,strace,fault injection)
+deps-perf:
+	@$(call need-tool,perf,linux-perf,make bench-list-profile)

@@ -15,11 +15,12 @@ const (
 	modeLocal   mode = iota // make bench: our helper under systemd-socket-activate
 	modeSockets             // make vmbench: sockets that already listen (-socket)
 	modeAIMX                // make bench-aimx: AIMX's daemon, our helper and the floor (-aimx)
+	modeProfile             // make bench-list-profile: two builds' LISTs under perf (-profile-base)
 )
 
 // target names the make target of a mode, for the report.
 func (m mode) target() string {
-	return map[mode]string{modeLocal: "bench", modeSockets: "vmbench", modeAIMX: "bench-aimx"}[m]
+	return map[mode]string{modeLocal: "bench", modeSockets: "vmbench", modeAIMX: "bench-aimx", modeProfile: "bench-list-profile"}[m]
 }
 
 // config is the command line.
@@ -38,6 +39,10 @@ type config struct {
 	aimx, floorAB                    string // floorAB: the floor (a+b) binary
 	rounds, scaleCreates, memCreates int
 	listRoot, listUser               int // LIST rounds at 10 000 mailboxes: root's, the user's
+
+	// make bench-list-profile: the build before (-helper is the one
+	// after), and how the report names each.
+	profileBase, profileBaseName, helperName string
 }
 
 // parseFlags reads the command line and checks that each mode has what
@@ -62,10 +67,18 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.listRoot, "list-root", 21, "compare: root's LISTs per target at 10 000 mailboxes")
 	fs.IntVar(&c.listUser, "list-user", 51, "compare: the bench user's LISTs per target at 10 000 mailboxes")
 	fs.IntVar(&c.memCreates, "mem-creates", 5, "compare: CREATEs through rsswrap at 10 000 mailboxes, for the helper's peak RSS")
+	fs.StringVar(&c.profileBase, "profile-base", "", "profile: the helper build before, beside -helper's (make bench-list-profile)")
+	fs.StringVar(&c.profileBaseName, "base-name", "", "profile: how the report names -profile-base")
+	fs.StringVar(&c.helperName, "helper-name", "", "profile: how the report names -helper")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	switch {
+	case c.profileBase != "":
+		c.mode = modeProfile
+		if c.helper == "" {
+			return c, errors.New("-profile-base needs -helper")
+		}
 	case c.socket != "":
 		c.mode = modeSockets
 		if c.floorSocket == "" || c.configPath == "" {

@@ -209,23 +209,25 @@ func (b *bench) measureList(keys *string) (*listScale, error) {
 	return r, err
 }
 
-// lists is the step run as the bench user: ROUNDS then the sockets of
-// AIMX, ours and the floor; each round LISTs once on each, in a random
-// order. One line per LIST: the target, the nanoseconds, and how many
-// entries the answer holds.
+// lists is the step run as the bench user: ROUNDS then the sockets to
+// LIST through (make bench-aimx: AIMX's, ours and the floor's); each
+// round LISTs once on each, in a random order. One line per LIST: the
+// socket's position, the nanoseconds, and how many entries the answer
+// holds.
 func lists(args []string) int {
-	if len(args) != 4 {
-		fmt.Fprintln(os.Stderr, "lists: want ROUNDS AIMX-SOCKET OUR-SOCKET FLOOR-SOCKET")
+	if len(args) < 2 {
+		fmt.Fprintln(os.Stderr, "lists: want ROUNDS SOCKET...")
 		return 2
 	}
 	rounds, _ := strconv.Atoi(args[0])
+	socks := args[1:]
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()
 	for i := 0; i < rounds; i++ {
-		for _, k := range rand.Perm(3) {
-			d, resp := request(args[1+k], aimxtest.List)
+		for _, k := range rand.Perm(len(socks)) {
+			d, resp := request(socks[k], aimxtest.List)
 			if !strings.HasPrefix(resp, "AIMX/1 OK") {
-				fmt.Fprintf(os.Stderr, "lists: %s answered %.200q\n", args[1+k], resp)
+				fmt.Fprintf(os.Stderr, "lists: %s answered %.200q\n", socks[k], resp)
 				return 1
 			}
 			fmt.Fprintf(w, "%d %d %d\n", k, d.Nanoseconds(), strings.Count(resp, `"registered":`))

@@ -24,10 +24,16 @@
 //
 //	load -aimx BIN -helper BIN -floor BIN -wrap BIN -out FILE
 //
+// With -profile-base (make bench-list-profile) it profiles, under perf,
+// LISTs at 10 000 mailboxes by two builds of the helper, alternating
+// (profile.go).
+//
+//	load -profile-base BIN -helper BIN -out FILE
+//
 // The files: config.go (flags), loop.go (the requests and their timing,
 // shared by every mode), stats.go (percentiles, the machine, the
 // report), local.go (make bench), sockets.go (make vmbench), aimx.go
-// (make bench-aimx). The sandboxes, activators, users and the step run
+// (make bench-aimx), profile.go (make bench-list-profile). The sandboxes, activators, users and the step run
 // as the bench user are internal/aimxtest's.
 package main
 
@@ -62,7 +68,7 @@ func main() {
 		os.Exit(1)
 	}
 	b := &bench{cfg: cfg, start: time.Now()}
-	run := map[mode]func() error{modeLocal: b.local, modeSockets: b.sockets, modeAIMX: b.compare}[cfg.mode]
+	run := map[mode]func() error{modeLocal: b.local, modeSockets: b.sockets, modeAIMX: b.compare, modeProfile: b.profileList}[cfg.mode]
 	if err := b.withUser(run); err != nil {
 		fmt.Fprintf(os.Stderr, "load: %v\n", err)
 		os.Exit(1)
