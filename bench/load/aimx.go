@@ -446,6 +446,19 @@ func (b *bench) compare() error {
 			busy(t[0]), busy(t[1]), busy(t[2]), busy(t[3]))
 	}
 
+	// The same CPU, one program and one kind of request at a time, with
+	// no client beside it in the count.
+	cpu, runs, err := b.cpuPerAnswer(c.rounds)
+	if err != nil {
+		return err
+	}
+	b.rep.f("\nThe CPU time per answer of the activator and the instances alone: %d requests of one kind, one after the other, to a program under an activator of its own; the activator's user and system time once it has reaped every instance (getrusage), over the answers. What one connection costs beyond the client.\n\n| program and request | CPU per answer | beyond floor (a) |\n|---|---|---|\n", c.rounds)
+	for i, r := range runs {
+		b.rep.f("| %s | %s | %s |\n", r.label, ms(cpu[i]), ms(cpu[i]-cpu[0]))
+	}
+	b.rep.f("\nA CREATE or DELETE of ours costs %s more than floor (a+b)'s answer: %s of start-up beyond the floor's (our VERSION's) and %s of work beyond one durable write.\n",
+		ms(cpu[4]-cpu[1]), ms(cpu[2]-cpu[0]), ms((cpu[4]-cpu[2])-(cpu[1]-cpu[0])))
+
 	// The goals (issues #14 and #26).
 	yes := func(ok bool) string {
 		if ok {
@@ -491,4 +504,78 @@ func (b *bench) compare() error {
 	b.rep.f("| peak memory of root's MAILBOX-LIST at %d mailboxes ≤ 40 MiB | %.1f MiB | 40 MiB | %s |\n", listMailboxes, float64(ls.peak)/1024, yes(ls.peak <= 40*1024))
 	b.rep.f("\nConfig at 10 000 mailboxes: %d KiB. Load average at the end: %s. Total: %s.\n", size10k>>10, load1, time.Since(b.start).Round(time.Second))
 	return nil
+}
+
+// cpuRun is one line of the CPU table: frames sent one after the other
+// to a program under an activator of its own.
+type cpuRun struct {
+	label  string
+	helper bool     // the helper, in its unit's environment
+	argv   []string // the program and its arguments
+	frames func(i int) []string
+}
+
+// cpuPerAnswer measures, for each run, the CPU time per answer of the
+// activator and of the instances it started (getrusage once it has
+// reaped every one): what one connection costs the machine, the client
+// aside, with nothing else running.
+func (b *bench) cpuPerAnswer(n int) ([]time.Duration, []cpuRun, error) {
+	version := func(int) []string { return []string{aimxtest.Version} }
+	floorAB := b.cfg.floorAB
+	runs := []cpuRun{
+		{"floor (a), VERSION", false, []string{b.cfg.floor}, version},
+		{"floor (a+b), VERSION", false, []string{floorAB}, version},
+		{"aimx-mailboxd, VERSION", true, []string{b.cfg.helper}, version},
+		{"aimx-mailboxd, MAILBOX-LIST, no mailbox", true, []string{b.cfg.helper}, func(int) []string { return []string{aimxtest.List} }},
+		{"aimx-mailboxd, a CREATE then a DELETE, the config small (per answer)", true, []string{b.cfg.helper}, func(i int) []string {
+			name := fmt.Sprintf("cpu%d", i%4)
+			return []string{aimxtest.Create(name, benchUser), aimxtest.Delete(name, false)}
+		}},
+	}
+	var out []time.Duration
+	for _, r := range runs {
+		sb, err := sandbox(baseConfig)
+		if err != nil {
+			return nil, nil, err
+		}
+		argv := r.argv
+		if argv[0] == floorAB {
+			dir := filepath.Join(sb.Dir, "floor-ab")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				return nil, nil, err
+			}
+			argv = []string{floorAB, dir, strconv.Itoa(len(configText(1)))}
+		}
+		var act *aimxtest.Activator
+		if r.helper {
+			act, err = sb.ServeHelper(argv...)
+		} else {
+			act, err = aimxtest.Activate(sb.Sock, argv...)
+		}
+		if err != nil {
+			os.RemoveAll(sb.Dir)
+			return nil, nil, err
+		}
+		answers := 0
+		for i := 0; i < n && err == nil; i++ {
+			for _, f := range r.frames(i) {
+				if _, err = expect(r.label, sb.Sock, f, "AIMX/1 OK"); err != nil {
+					break
+				}
+				answers++
+			}
+		}
+		// Every instance ends (and is reaped) before the activator does:
+		// what an instance does after its answer counts too.
+		for deadline := time.Now().Add(10 * time.Second); len(act.Instances()) > 0 && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		act.Stop()
+		os.RemoveAll(sb.Dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, act.CPU()/time.Duration(answers))
+	}
+	return out, runs, nil
 }

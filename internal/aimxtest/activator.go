@@ -55,6 +55,17 @@ func (a *Activator) Stop() {
 	})
 }
 
+// CPU is the user and system time of the activator and of every
+// instance it reaped (wait4's rusage of the activator), once Stop has
+// returned; 0 before.
+func (a *Activator) CPU() time.Duration {
+	st := a.cmd.ProcessState
+	if st == nil {
+		return 0
+	}
+	return st.UserTime() + st.SystemTime()
+}
+
 // Instances lists the pids of the instances running now.
 func (a *Activator) Instances() []string {
 	pid := a.cmd.Process.Pid
