@@ -69,10 +69,10 @@ func readable(fd int, st *unix.Stat_t) error {
 // ReadPieces is ReadFile for a reader that needs each byte once and
 // keeps none: it reads file name from its start to its end through buf,
 // one read at a time, and hands each piece to f (valid only during the
-// call). It opens and refuses files as ReadFile does. A file read whole lands in fresh memory, which the kernel
-// faults in and zeroes page by page; buf is reused, so a config of
-// 700 KiB costs its hashing and one buffer instead (docs/PERFORMANCE.md,
-// "LIST at 10 000 mailboxes").
+// call). It opens and refuses files as ReadFile does. A file read whole
+// lands in fresh memory, which the kernel faults in and zeroes page by
+// page; buf is reused, so a config of 700 KiB costs its hashing and one
+// buffer instead (docs/PERFORMANCE.md, "LIST at 10 000 mailboxes").
 func ReadPieces(dir int, name string, flags int, buf []byte, f func([]byte)) error {
 	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC|flags, 0)
 	if err != nil {
