@@ -120,10 +120,15 @@ func appendString(b []byte, s string) []byte {
 	return append(append(b, s[start:]...), '"')
 }
 
-// VersionOK is the OK response to VERSION carrying v.
+// VersionOK is the OK response to VERSION carrying v: encoding/json's
+// bytes for v, written as ListOK writes its entries.
 func VersionOK(v Version) Response {
-	body, _ := json.Marshal(v) // plain strings: cannot fail
-	return Response{Body: body}
+	b := make([]byte, 0, 64+len(v.Tag)+len(v.GitHash)+len(v.Target)+len(v.BuildDate))
+	b = appendString(append(b, `{"tag":`...), v.Tag)
+	b = appendString(append(b, `,"git_hash":`...), v.GitHash)
+	b = appendString(append(b, `,"target":`...), v.Target)
+	b = appendString(append(b, `,"build_date":`...), v.BuildDate)
+	return Response{Body: append(b, '}')}
 }
 
 // DecodeList reads a MAILBOX-LIST body. The error says the body is not

@@ -74,6 +74,11 @@ func TestVersionOK(t *testing.T) {
 	if got, err := DecodeVersion([]byte(body)); err != nil || got != v {
 		t.Errorf("DecodeVersion = %+v, %v", got, err)
 	}
+	// Whatever the build's strings hold, encoding/json's bytes.
+	odd := Version{Tag: "v1 \"<&>\"", GitHash: "\x00\t\u2028", Target: "\xff/é", BuildDate: `\`}
+	if want, _ := json.Marshal(odd); string(VersionOK(odd).Body) != string(want) {
+		t.Errorf("body %q, want %q", VersionOK(odd).Body, want)
+	}
 }
 
 // TestDecodeNotJSON: a body that is not what docs/PROTOCOL.md promises is an
