@@ -97,25 +97,20 @@ func (s *Store) IndexPath() string {
 // Load reads the config without the lock (a reader sees the old file or
 // the new one, whole) for a request that only reads it. Through an index
 // that describes exactly these bytes, the Config holds the index and not
-// the text: the text is hashed as it is read, in pieces, and kept only
-// when it must be parsed (rawio.ReadPieces). It fails with a
+// the text: the text is hashed as it is read, in pieces, and not kept
+// (rawio.ReadPieces). Without a trusted index, or when it describes other
+// bytes, the text is read whole and parsed. It fails with a
 // *ConfigError.
 func (s *Store) Load() (*Config, error) {
 	path := s.configPath()
-	h := sha256.New()
-	if err := rawio.ReadPieces(unix.AT_FDCWD, path, 0, make([]byte, hashPiece), func(b []byte) { h.Write(b) }); err != nil {
-		return nil, &ConfigError{Path: path, Err: err}
-	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	if dir, err := rawio.OpenDir(unix.AT_FDCWD, filepath.Dir(path), false); err == nil {
-		var dst unix.Stat_t
-		var x *Index
-		if unix.Fstat(dir, &dst) == nil {
-			x = s.readIndex(dir, dst.Uid)
+	if x := s.indexBeside(path); x != nil {
+		h := sha256.New()
+		if err := rawio.ReadPieces(unix.AT_FDCWD, path, 0, make([]byte, hashPiece), func(b []byte) { h.Write(b) }); err != nil {
+			return nil, &ConfigError{Path: path, Err: err}
 		}
-		unix.Close(dir)
-		if x != nil && x.Sum == sum {
+		var sum [sha256.Size]byte
+		h.Sum(sum[:0])
+		if x.Sum == sum {
 			return fromIndex(path, nil, x), nil
 		}
 	}
@@ -124,6 +119,21 @@ func (s *Store) Load() (*Config, error) {
 		return nil, &ConfigError{Path: path, Err: err}
 	}
 	return ParseConfig(path, text)
+}
+
+// indexBeside is the index beside the config at path, as readIndex
+// trusts it (nil when there is none it trusts).
+func (s *Store) indexBeside(path string) *Index {
+	dir, err := rawio.OpenDir(unix.AT_FDCWD, filepath.Dir(path), false)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(dir)
+	var dst unix.Stat_t
+	if unix.Fstat(dir, &dst) != nil {
+		return nil
+	}
+	return s.readIndex(dir, dst.Uid)
 }
 
 // hashPiece is how much of the config Load reads at a time.
