@@ -73,7 +73,7 @@ func (x *Index) Len() int {
 // written (escaped).
 func (x *Index) field(i, k int) []byte {
 	l := x.rows[x.start[i] : x.start[i+1]-1]
-	if k == 3 { // the last: a row has exactly four (checkRow)
+	if k == 3 { // the last: a row has exactly four (rowsChecked)
 		return l[bytes.LastIndexByte(l, '\t')+1:]
 	}
 	for ; k > 0; k-- {
@@ -422,32 +422,26 @@ func parseRow(l []byte) (IndexEntry, error) {
 	return e, nil
 }
 
-// checkRow checks one row, without its '\n', as parseRow would, and
-// returns its name field as written; it copies nothing unless a field
-// holds an escape.
-func checkRow(l []byte) ([]byte, error) {
-	t1 := bytes.IndexByte(l, '\t')
-	if t1 < 0 {
-		return nil, errIndex
+// nameOf checks row l (without its '\n') as parseRow would, all but its
+// number of tabs and its escapes, which rowsChecked counts for all rows
+// at once, and returns its name field as written. A row holds at least
+// three tabs when nameOf accepts it: after its flag, after its name, and
+// one more after that.
+func nameOf(l []byte) ([]byte, bool) {
+	var rest []byte
+	switch {
+	case len(l) > 4 && string(l[:4]) == "own\t":
+		rest = l[4:]
+	case len(l) > 2 && string(l[:2]) == "-\t":
+		rest = l[2:]
+	default:
+		return nil, false
 	}
-	if f := string(l[:t1]); f != "own" && f != "-" {
-		return nil, errIndex
+	t := bytes.IndexByte(rest, '\t')
+	if t < 0 || bytes.LastIndexByte(rest, '\t') == t {
+		return nil, false
 	}
-	rest := l[t1+1:]
-	t2 := bytes.IndexByte(rest, '\t')
-	if t2 < 0 {
-		return nil, errIndex
-	}
-	name := rest[:t2]
-	if n := bytes.Count(rest[t2+1:], []byte{'\t'}); n != 1 {
-		return nil, errIndex
-	}
-	if bytes.IndexByte(rest, '\\') >= 0 {
-		if _, err := parseRow(l); err != nil {
-			return nil, err
-		}
-	}
-	return name, nil
+	return rest[:t], true
 }
 
 // UnmarshalIndex parses the file form of an index; any flaw is an error.
@@ -512,27 +506,51 @@ func UnmarshalIndex(data []byte) (*Index, error) {
 		return nil, errIndex
 	}
 	x.rows, x.start = body, make([]int, 1, n+1)
+	if err := x.rowsChecked(n); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// rowsChecked splits x.rows into its n rows (x.start) and checks them as
+// parseRow would, names strictly increasing. What no row may hold more
+// of is counted once for all of them: each row has at least three tabs
+// (nameOf), so 3n tabs in all means exactly three in each; and rows are
+// unescaped one by one only when a backslash is somewhere in them.
+func (x *Index) rowsChecked(n int) error {
+	if bytes.Count(x.rows, []byte{'\t'}) != 3*n {
+		return errIndex
+	}
+	escapes := bytes.IndexByte(x.rows, '\\') >= 0
 	var prev []byte
 	for k := range n {
 		off := x.start[k]
 		j := bytes.IndexByte(x.rows[off:], '\n')
 		if j < 0 {
-			return nil, errIndex
+			return errIndex
 		}
-		name, err := checkRow(x.rows[off : off+j])
-		if err != nil {
-			return nil, err
+		l := x.rows[off : off+j]
+		name, ok := nameOf(l)
+		if !ok {
+			return errIndex
 		}
-		if k > 0 && compareNames(prev, name) >= 0 {
-			return nil, errIndex // sorted, no duplicates
+		if escapes {
+			if _, err := parseRow(l); err != nil {
+				return err
+			}
+			if k > 0 && compareNames(prev, name) >= 0 {
+				return errIndex // sorted, no duplicates
+			}
+		} else if k > 0 && bytes.Compare(prev, name) >= 0 {
+			return errIndex
 		}
 		prev = name
 		x.start = append(x.start, off+j+1)
 	}
 	if x.start[n] != len(x.rows) {
-		return nil, errIndex
+		return errIndex
 	}
-	return x, nil
+	return nil
 }
 
 // compareNames compares the names that escaped fields a and b hold.

@@ -280,6 +280,54 @@ func TestIndexMarshal(t *testing.T) {
 	}
 }
 
+// TestIndexRowsChecked: an index whose checksum holds is still refused
+// when a row is not one appendRow writes or the rows are out of order,
+// whatever the other rows hold: the checks count tabs and look for
+// backslashes over all rows at once.
+func TestIndexRowsChecked(t *testing.T) {
+	file := func(n int, rows string) []byte {
+		x := &Index{Domain: "d.test", DataDir: "/var/lib/aimx"}
+		return withEnd(x.appendHeader(nil, n), []byte(rows)).bytes()
+	}
+	for _, ok := range []struct {
+		n    int
+		rows string
+	}{
+		{0, ""},
+		{2, "own\ta\ta@d.test\tbob\n-\tb\tb@d.test\tbob\n"},
+		{2, "own\ta\\tb\ta@d.test\tb\\\\ob\n-\tb\tb@d.test\t\n"}, // escapes, empty fields
+	} {
+		if _, err := UnmarshalIndex(file(ok.n, ok.rows)); err != nil {
+			t.Errorf("%d rows %q: %v", ok.n, ok.rows, err)
+		}
+	}
+	for _, bad := range []struct {
+		n    int
+		rows string
+	}{
+		{1, "own\ta\ta@d.test\n"},                             // three fields
+		{1, "own\ta\ta@d.test\tbob\tx\n"},                     // five
+		{2, "own\ta\ta@d.test\tbob\tx\n-\tb\tb@d.test\n"},     // five, then three: nine tabs in all
+		{2, "-\ta\ta@d.test\n-\tb\tb\t@d.test\tbob\n"},        // three, then five
+		{1, "yes\ta\ta@d.test\tbob\n"},                        // a flag that is not own or -
+		{1, "own a\ta@d.test\tbob\t\n"},                       // no tab after the flag
+		{1, "\ta\ta@d.test\tbob\n"},                           // no flag
+		{1, "own\ta\\x\ta@d.test\tbob\n"},                     // an unknown escape
+		{1, "own\ta\ta@d.test\tbob\\\n"},                      // a lone backslash
+		{2, "own\tb\tb@d.test\tbob\nown\ta\ta@d.test\tbob\n"}, // out of order
+		{2, "own\ta\ta@d.test\tbob\nown\ta\ta@d.test\tbob\n"}, // twice
+		{2, "own\ta\\n\tx\tbob\nown\ta\\n\ty\tbob\n"},         // twice, escaped
+		{1, "own\ta\ta@d.test\tbob\n-\tb\tb@d.test\tbob\n"},   // a row more than n
+		{2, "own\ta\ta@d.test\tbob\n"},                        // a row less
+		{1, "own\ta\ta@d.test\tbob\nx\n"},                     // a line more
+		{1, "own\ta\ta@d.test\tbob"},                          // no end of line
+	} {
+		if _, err := UnmarshalIndex(file(bad.n, bad.rows)); err == nil {
+			t.Errorf("%d rows %q: accepted", bad.n, bad.rows)
+		}
+	}
+}
+
 // entries decodes every row of x.
 func entries(x *Index) []IndexEntry {
 	var es []IndexEntry
