@@ -48,9 +48,10 @@ bench-aimx: deps-run
 	CGO_ENABLED=0 $(GOBUILD) -o $(BENCH_BIN)/aimx-mailboxd ./cmd/aimx-mailboxd
 	$(GO) build -o $(BENCH_BIN)/floor ./bench/floor
 	$(GO) build -tags floorab -o $(BENCH_BIN)/floorab ./bench/floor
+	$(GO) build -tags floorlist -o $(BENCH_BIN)/floorlist ./bench/floor
 	$(GO) build -o $(BENCH_BIN)/rsswrap ./bench/rsswrap
 	$(GO) build -o $(BENCH_BIN)/load ./bench/load
-	$(BENCH_BIN)/load -aimx $(BENCH_AIMX) -helper $(BENCH_BIN)/aimx-mailboxd -floor $(BENCH_BIN)/floor -floorab $(BENCH_BIN)/floorab -wrap $(BENCH_BIN)/rsswrap \
+	$(BENCH_BIN)/load -aimx $(BENCH_AIMX) -helper $(BENCH_BIN)/aimx-mailboxd -floor $(BENCH_BIN)/floor -floorab $(BENCH_BIN)/floorab -floorlist $(BENCH_BIN)/floorlist -wrap $(BENCH_BIN)/rsswrap \
 	  -rounds $(BENCH_AIMX_ROUNDS) -throughput-time $(BENCH_AIMX_TIME) -out $(EVIDENCE)/bench-aimx.md
 	@cat $(EVIDENCE)/bench-aimx.md
 	@$(call splice,docs/PERFORMANCE.md,bench-aimx,$(EVIDENCE)/bench-aimx.md) && echo "docs/PERFORMANCE.md: AIMX comparison updated"

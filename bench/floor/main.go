@@ -7,9 +7,11 @@
 // answers "AIMX/1 OK\n" and exits.
 // What the helper costs beyond this is its own work.
 //
-// Built with -tags floorab it is floor (a+b) of make bench-aimx: the same
-// program that, before it answers, makes floor (b)'s durable write
-// (durable.go). Without the tag that step is empty (nodurable.go).
+// Two tags give it a step before the answer (before), for make
+// bench-aimx: with -tags floorab it is floor (a+b), which makes floor
+// (b)'s durable write (durable.go); with -tags floorlist it is floor
+// (list), which does only what a user's LIST must (list.go). Without a
+// tag the step is empty (plain.go).
 package main
 
 import (
@@ -29,7 +31,7 @@ func main() {
 			break
 		}
 	}
-	if err := durableWrite(os.Args[1:]); err != nil {
+	if err := before(os.Args[1:]); err != nil {
 		os.Stderr.WriteString("floor: " + err.Error() + "\n")
 		os.Exit(1)
 	}

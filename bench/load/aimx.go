@@ -122,8 +122,9 @@ func (b *bench) trio(text string, keys *string) (aimx, ours, fl *target, err err
 }
 
 // startFloorAB starts floor (a+b) on a sandbox of its own, writing
-// durably in a folder of it.
-func (b *bench) startFloorAB() (*target, error) {
+// durably in a folder of it: size bytes each time, or with a "+" the
+// file it replaces and that many bytes more (floor/durable.go).
+func (b *bench) startFloorAB(name, size string) (*target, error) {
 	sb, err := sandbox(baseConfig)
 	if err != nil {
 		return nil, err
@@ -133,12 +134,12 @@ func (b *bench) startFloorAB() (*target, error) {
 		os.RemoveAll(sb.Dir)
 		return nil, err
 	}
-	act, err := aimxtest.Activate(sb.Sock, b.cfg.floorAB, dir, strconv.Itoa(len(configText(1))))
+	act, err := aimxtest.Activate(sb.Sock, b.cfg.floorAB, dir, size)
 	if err != nil {
 		os.RemoveAll(sb.Dir)
 		return nil, err
 	}
-	return &target{name: "floor (a+b)", sock: sb.Sock, stop: func() {
+	return &target{name: name, sock: sb.Sock, stop: func() {
 		act.Stop()
 		os.RemoveAll(sb.Dir)
 	}}, nil
@@ -253,10 +254,17 @@ func (b *bench) compare() error {
 	// Throughput: 8 clients, in three slices per target, alternating;
 	// first CREATE+DELETE pairs (the config stays small), then CREATEs
 	// of distinct names (the config grows). Floor (a+b) joins these runs
-	// as a fourth target.
-	fab, err := b.startFloorAB()
+	// as a fourth target, and the growing one as a fifth that grows its
+	// file by a stanza per answer.
+	fab, err := b.startFloorAB("floor (a+b)", strconv.Itoa(len(configText(1))))
 	if err != nil {
 		stopAll(aimx, ours, fl)
+		return err
+	}
+	growBy := len(aimxtest.StanzaIn(benchDomain, "tp1.0-1000", benchUser)) // a stanza of the growing run
+	fabGrow, err := b.startFloorAB("floor (a+b), growing", "+"+strconv.Itoa(growBy))
+	if err != nil {
+		stopAll(aimx, ours, fl, fab)
 		return err
 	}
 	const clients = 8
@@ -276,11 +284,17 @@ func (b *bench) compare() error {
 		{true, "each client a CREATE then a DELETE of a name of its own, so the config stays small"},
 		{false, "CREATEs of distinct names, so the config grows"},
 	}
+	targets := func(pairs bool) []*target {
+		if pairs {
+			return []*target{aimx, ours, fl, fab}
+		}
+		return []*target{aimx, ours, fl, fab, fabGrow}
+	}
 	tps := make([][]tp, len(modes))
 	for m, mode := range modes {
-		tps[m] = make([]tp, 4)
+		tps[m] = make([]tp, len(targets(mode.pairs)))
 		for r := 0; r < 3; r++ {
-			for k, t := range []*target{aimx, ours, fl, fab} {
+			for k, t := range targets(mode.pairs) {
 				h := hammer(t.sock, clients, slice, fmt.Sprintf("tp%d.%d-", m, r), mode.pairs)
 				x := &tps[m][k]
 				x.answers += h.answers
@@ -294,9 +308,9 @@ func (b *bench) compare() error {
 			}
 		}
 	}
-	stopAll(aimx, ours, fl, fab)
-	for m := range modes {
-		for k, t := range []*target{aimx, ours, fl, fab} {
+	stopAll(aimx, ours, fl, fab, fabGrow)
+	for m, mode := range modes {
+		for k, t := range targets(mode.pairs) {
 			if tps[m][k].answers == 0 {
 				return fmt.Errorf("%s answered nothing in the throughput run (%d errors)", t.name, tps[m][k].errs)
 			}
@@ -432,6 +446,9 @@ func (b *bench) compare() error {
 		b.rep.f("| %s | %.0f/s | %.0f/s | %.0f/s | %.2f× | %.2f× | %.2f× |\n", strings.SplitN(mode.what, ",", 2)[0], rate(t[2]), rate(t[3]), rate(t[1]),
 			rate(t[3])/rate(t[2]), rate(t[1])/rate(t[2]), rate(t[1])/rate(t[3]))
 	}
+	grow := tps[1]
+	b.rep.f("\nWith the config growing, floor (a+b) still writes %d bytes. Floor (a+b), growing, reads its file under the lock and writes it back %d bytes longer (a stanza), as a CREATE rewrites the whole config: %.0f/s, its file grew to %d KiB; ours / floor (a+b), growing: %.2f×.\n",
+		len(configText(1)), growBy, rate(grow[4]), grow[4].grew*growBy>>10, rate(grow[1])/rate(grow[4]))
 	b.rep.f("\nThe CPU time behind each answer: all CPUs' busy time (/proc/stat: not idle, not waiting for I/O) during each target's slices, divided by the requests it answered: the client, the activator (or AIMX's daemon) and the helper (or the floor) together. Where the CPUs are all busy, answers per second are the CPUs over this.\n\n")
 	b.rep.f("| run | AIMX daemon | aimx-mailboxd | floor | floor (a+b) | CPUs busy (AIMX, ours, floor, floor (a+b)) |\n|---|---|---|---|---|---|\n")
 	ncpu := float64(runtime.NumCPU())
@@ -502,6 +519,9 @@ func (b *bench) compare() error {
 	peak := max(steadyPeak, rebuildPeak)
 	b.rep.f("| peak memory per instance at 10 000 mailboxes ≤ 40 MiB | %.1f MiB | 40 MiB | %s |\n", float64(peak)/1024, yes(peak <= 40*1024))
 	b.rep.f("| peak memory of root's MAILBOX-LIST at %d mailboxes ≤ 40 MiB | %.1f MiB | 40 MiB | %s |\n", listMailboxes, float64(ls.peak)/1024, yes(ls.peak <= 40*1024))
+	floorList := p50(ls.userFloor)
+	b.rep.f("\nWhat the user's LIST must cost: floor (list), the floor told his %d mailboxes, which only hashes the config (the proof a request needs before it trusts the checked index) and reads his %d folders and the messages in them (the counts and read flags), p50 %s in the same rounds: %s over the floor, against the goal's 1 ms. Ours is %s over floor (list): start-up, the index read and checked, the owners looked up, the folders without a stanza, the body.\n",
+		listOwned, 2*listOwned, ms(floorList), ms(floorList-p50(lu.floor)), ms(p50(lu.ours)-floorList))
 	b.rep.f("\nConfig at 10 000 mailboxes: %d KiB. Load average at the end: %s. Total: %s.\n", size10k>>10, load1, time.Since(b.start).Round(time.Second))
 	return nil
 }

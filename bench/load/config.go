@@ -36,7 +36,7 @@ type config struct {
 	socket, floorSocket, configPath, floorSandboxed string
 
 	// make bench-aimx.
-	aimx, floorAB                    string // floorAB: the floor (a+b) binary
+	aimx, floorAB, floorList         string // the floor (a+b) and floor (list) binaries
 	rounds, scaleCreates, memCreates int
 	listRoot, listUser               int // LIST rounds at 10 000 mailboxes: root's, the user's
 
@@ -62,6 +62,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.floorSandboxed, "floor-sandboxed-socket", "", "with -socket, optional: floor (a) behind a copy of the helper's sandboxed instance unit")
 	fs.StringVar(&c.aimx, "aimx", "", "compare: the aimx binary (crate aimx); enables the comparison run")
 	fs.StringVar(&c.floorAB, "floorab", "", "compare: the floor (a+b) binary (bench/floor built with -tags floorab), a fourth target of the throughput runs")
+	fs.StringVar(&c.floorList, "floorlist", "", "compare: the floor (list) binary (bench/floor built with -tags floorlist), beside the user's LISTs at 10 000 mailboxes")
 	fs.IntVar(&c.rounds, "rounds", 200, "compare: sequential requests of each kind per target")
 	fs.IntVar(&c.scaleCreates, "scale-creates", 40, "compare: CREATEs per target at each config size")
 	fs.IntVar(&c.listRoot, "list-root", 21, "compare: root's LISTs per target at 10 000 mailboxes")
@@ -86,8 +87,8 @@ func parseFlags(args []string) (config, error) {
 		}
 	case c.aimx != "":
 		c.mode = modeAIMX
-		if c.helper == "" || c.floor == "" || c.floorAB == "" || c.wrap == "" {
-			return c, errors.New("-aimx needs -helper, -floor, -floorab and -wrap")
+		if c.helper == "" || c.floor == "" || c.floorAB == "" || c.floorList == "" || c.wrap == "" {
+			return c, errors.New("-aimx needs -helper, -floor, -floorab, -floorlist and -wrap")
 		}
 	case c.helper == "" || c.floor == "" || c.wrap == "":
 		return c, errors.New("needs -helper, -floor and -wrap (or -socket, or -aimx)")

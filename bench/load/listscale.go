@@ -18,7 +18,7 @@ import (
 // make bench-aimx's LIST at 10 000 mailboxes (docs/PERFORMANCE.md): root's
 // LIST and the LIST of a user who owns 32 of them, AIMX's daemon, the
 // helper and the floor alternating request by request, all three on one
-// data dir.
+// data dir; the user's LISTs alternate with floor (list)'s too.
 
 const (
 	listMailboxes = 10000
@@ -80,9 +80,10 @@ func listData(data string, u aimxtest.User) error {
 // listScale is what the LIST rows measured.
 type listScale struct {
 	root, user series
-	rootLen    [3]int // body bytes of each target's root answer
-	userLen    [3]int // entries in each target's answer to the user
-	peak       int64  // the helper's peak RSS (KiB) for root's LIST
+	userFloor  []time.Duration // floor (list)'s answers to the user
+	rootLen    [3]int          // body bytes of each target's root answer
+	userLen    [3]int          // entries in each target's answer to the user
+	peak       int64           // the helper's peak RSS (KiB) for root's LIST
 	made       time.Duration
 }
 
@@ -142,6 +143,24 @@ func (b *bench) measureList(keys *string) (*listScale, error) {
 	}
 	defer stopF()
 	three := []*target{aimx, ours, {name: "floor", sock: sf.Sock}}
+	// Floor (list), for the user's LISTs: told his mailboxes, it hashes
+	// ours's copy of the config and reads his folders.
+	sl, err := sandbox(baseConfig)
+	if err != nil {
+		return nil, err
+	}
+	argv := []string{b.cfg.floorList, so.Config, data}
+	for i := 0; i < listMailboxes; i++ {
+		if listOwner(i) == benchUser {
+			argv = append(argv, fmt.Sprintf("pre%05d", i))
+		}
+	}
+	actL, err := aimxtest.Activate(sl.Sock, argv...)
+	if err != nil {
+		os.RemoveAll(sl.Dir)
+		return nil, err
+	}
+	defer func() { actL.Stop(); os.RemoveAll(sl.Dir) }()
 
 	// Our CREATE and DELETE of one mailbox write the checked index, as
 	// any edit through the helper leaves it; then one untimed LIST each.
@@ -172,7 +191,7 @@ func (b *bench) measureList(keys *string) (*listScale, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := aimxtest.ChildCmd(bin, &u, nil, listStep, strconv.Itoa(b.cfg.listUser), aimx.sock, ours.sock, sf.Sock)
+	cmd := aimxtest.ChildCmd(bin, &u, nil, listStep, strconv.Itoa(b.cfg.listUser), aimx.sock, ours.sock, sf.Sock, sl.Sock)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -181,8 +200,12 @@ func (b *bench) measureList(keys *string) (*listScale, error) {
 	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		var k, n int
 		var ns int64
-		if _, err := fmt.Sscan(l, &k, &ns, &n); err != nil || k < 0 || k > 2 {
+		if _, err := fmt.Sscan(l, &k, &ns, &n); err != nil || k < 0 || k > 3 {
 			return nil, fmt.Errorf("LIST as %s: line %q", u.Name, l)
+		}
+		if k == 3 {
+			r.userFloor = append(r.userFloor, time.Duration(ns))
+			continue
 		}
 		r.user.add(k, time.Duration(ns))
 		r.userLen[k] = n
