@@ -25,7 +25,7 @@ faults-quick: deps-strace $(GOTEST_REPORT)
 # Each fuzz target for FUZZTIME (default 2m); total executions and time
 # go to docs/RELIABILITY.md. A crasher lands in <pkg>/testdata/fuzz/<Fn>/:
 # commit it as a regression seed.
-FUZZ_TARGETS := wire:FuzzReadRequest wire:FuzzReadResponse wire:FuzzListBody mailbox:FuzzEdit mailbox:FuzzEditGenerated mailbox:FuzzFoldersCache
+FUZZ_TARGETS := wire:FuzzReadRequest wire:FuzzReadResponse wire:FuzzListBody mailbox:FuzzEdit mailbox:FuzzEditGenerated mailbox:FuzzFoldersCache mailbox:FuzzIndexRows
 fuzz:
 	@mkdir -p $(EVIDENCE); out=$(EVIDENCE)/fuzz.md; fail=0; \
 	printf 'Run: `make fuzz FUZZTIME=%s`, %s, %s CPUs (%s), %s, %s.\n\n' '$(FUZZTIME)' "$$(date -u '+%Y-%m-%d %H:%M UTC')" "$$(nproc)" \

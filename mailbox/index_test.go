@@ -328,6 +328,48 @@ func TestIndexRowsChecked(t *testing.T) {
 	}
 }
 
+// FuzzIndexRows: UnmarshalIndex accepts rows under a valid header and
+// checksum exactly when each of the n lines is one parseRow decodes and
+// the names strictly increase, and then holds those entries.
+func FuzzIndexRows(f *testing.F) {
+	f.Add(uint8(2), []byte("own\ta\ta@d.test\tbob\n-\tb\tb@d.test\tbob\n"))
+	f.Add(uint8(2), []byte("own\ta\\tb\ta@d.test\tb\\\\ob\n-\tb\tb@d.test\t\n"))
+	f.Add(uint8(2), []byte("own\ta\ta@d.test\tbob\tx\n-\tb\tb@d.test\n"))
+	f.Add(uint8(1), []byte("own\ta\\x\ta@d.test\tbob\n"))
+	f.Add(uint8(0), []byte(""))
+	f.Fuzz(func(t *testing.T, n uint8, rows []byte) {
+		x := &Index{Domain: "d.test", DataDir: "/var/lib/aimx"}
+		y, err := UnmarshalIndex(withEnd(x.appendHeader(nil, int(n)), rows).bytes())
+		want, ok := parsedRows(int(n), rows)
+		if (err == nil) != ok {
+			t.Fatalf("%d rows %q: UnmarshalIndex says %v, each row parsed says %v", n, rows, err, ok)
+		}
+		if ok && !slices.Equal(entries(y), want) {
+			t.Fatalf("%d rows %q: entries %+v, want %+v", n, rows, entries(y), want)
+		}
+	})
+}
+
+// parsedRows is rows as n lines that parseRow decodes, names strictly
+// increasing; ok is false when they are not.
+func parsedRows(n int, rows []byte) (es []IndexEntry, ok bool) {
+	if n == 0 || len(rows) == 0 || rows[len(rows)-1] != '\n' {
+		return nil, n == 0 && len(rows) == 0
+	}
+	lines := bytes.Split(rows[:len(rows)-1], []byte{'\n'})
+	if len(lines) != n {
+		return nil, false
+	}
+	for k, l := range lines {
+		e, err := parseRow(l)
+		if err != nil || k > 0 && e.Name <= es[k-1].Name {
+			return nil, false
+		}
+		es = append(es, e)
+	}
+	return es, true
+}
+
 // entries decodes every row of x.
 func entries(x *Index) []IndexEntry {
 	var es []IndexEntry
