@@ -33,7 +33,7 @@ PKG_RPM_ARCH := $(or $(filter-out amd64 arm64,$(PKG_GOARCH)),$(if $(filter amd64
 # .deb keeps name_version_arch.deb, which the VM lane and users' scripts know.
 PKG_DIST := dist
 # The policy conffile as shipped (package-smoke's upgrade build ships a changed one).
-PKG_POLICY := packaging/mailboxd.toml
+PKG_POLICY := policy/mailboxd.toml
 pkg-deb-file = $(PKG_NAME)_$(1)_$(PKG_DEB_ARCH).deb
 pkg-rpm-file = $(PKG_NAME)-$(1)-$(PKG_RELEASE).$(PKG_RPM_ARCH).rpm
 PKG_DEB = $(PKG_DIST)/$(call pkg-deb-file,$(PKG_VERSION))
@@ -212,7 +212,7 @@ package-smoke: package
 	@$(call need-tool,systemd-socket-activate,systemd)
 	@$(call need-tool,rpm,rpm)
 	@rm -rf $(PKG_SMOKE_DIST) && mkdir -p $(PKG_SMOKE_DIST)
-	@{ cat packaging/mailboxd.toml; printf '# (changed in the +smoke build)\n'; } > $(PKG_SMOKE_DIST)/mailboxd.toml
+	@{ cat policy/mailboxd.toml; printf '# (changed in the +smoke build)\n'; } > $(PKG_SMOKE_DIST)/mailboxd.toml
 	@$(MAKE) --no-print-directory -s package PKG_VERSION='$(PKG_SMOKE_VERSION)' PKG_DIST=$(PKG_SMOKE_DIST) \
 		PKG_POLICY=$(PKG_SMOKE_DIST)/mailboxd.toml > $(PKG_SMOKE_DIST)/build.log 2>&1 || \
 		{ cat $(PKG_SMOKE_DIST)/build.log >&2; exit 1; }

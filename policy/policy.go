@@ -10,6 +10,8 @@
 package policy
 
 import (
+	"bytes"
+	_ "embed"
 	"errors"
 	"fmt"
 	"os"
@@ -114,10 +116,28 @@ func Load(path string) (Policy, error) {
 	return Parse(path, text)
 }
 
+// packaged is the policy file the packages install (mailboxd.toml here,
+// the one copy): every key at its default, so that these exact bytes mean
+// the defaults. Parse returns them without decoding the TOML, which costs
+// each request of a fresh helper process about 0.1 ms of CPU
+// (docs/PERFORMANCE.md, "Decisions that stand").
+//
+//go:embed mailboxd.toml
+var packaged []byte
+
 // Parse decodes policy text; keys it does not set keep their defaults.
 // It fails with an *Error for text that is not TOML, an unknown key, or
-// a value of the wrong type or range.
+// a value of the wrong type or range. The packaged file's exact text is
+// the defaults, not decoded again.
 func Parse(path string, text []byte) (Policy, error) {
+	if bytes.Equal(text, packaged) {
+		return Default(path), nil
+	}
+	return decode(path, text)
+}
+
+// decode is Parse of any text, the packaged file's included.
+func decode(path string, text []byte) (Policy, error) {
 	p := Default(path)
 	var raw map[string]any
 	if _, err := toml.Decode(string(text), &raw); err != nil {

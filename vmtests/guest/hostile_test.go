@@ -16,7 +16,7 @@ import (
 )
 
 const (
-	// policyPath is the package's conffile (packaging/mailboxd.toml).
+	// policyPath is the package's conffile (policy/mailboxd.toml).
 	policyPath = "/etc/aimx/mailboxd.toml"
 	// lockPath is the config lock every writer takes (behavior.md, Locking).
 	lockPath = "/etc/aimx/.config.toml.lock"
