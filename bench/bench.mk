@@ -12,7 +12,7 @@ bench: deps-run deps-strace
 	$(GO) build -o $(BENCH_BIN)/floor ./bench/floor
 	$(GO) build -o $(BENCH_BIN)/rsswrap ./bench/rsswrap
 	$(GO) build -o $(BENCH_BIN)/load ./bench/load
-	$(BENCH_BIN)/load -helper $(BENCH_BIN)/aimx-mailboxd -floor $(BENCH_BIN)/floor -wrap $(BENCH_BIN)/rsswrap \
+	$(BENCH_BIN)/load -helper $(BENCH_BIN)/aimx-mailboxd -floor $(BENCH_BIN)/floor -wrap $(BENCH_BIN)/rsswrap -policy policy/mailboxd.toml \
 	  -pairs $(BENCH_PAIRS) -throughput-time $(BENCH_TIME) -out $(EVIDENCE)/bench.md
 	# The editor's benchmark after the load: the files it writes and
 	# deletes would otherwise slow the sequential pairs' inode
@@ -51,7 +51,7 @@ bench-aimx: deps-run
 	$(GO) build -tags floorlist -o $(BENCH_BIN)/floorlist ./bench/floor
 	$(GO) build -o $(BENCH_BIN)/rsswrap ./bench/rsswrap
 	$(GO) build -o $(BENCH_BIN)/load ./bench/load
-	$(BENCH_BIN)/load -aimx $(BENCH_AIMX) -helper $(BENCH_BIN)/aimx-mailboxd -floor $(BENCH_BIN)/floor -floorab $(BENCH_BIN)/floorab -floorlist $(BENCH_BIN)/floorlist -wrap $(BENCH_BIN)/rsswrap \
+	$(BENCH_BIN)/load -aimx $(BENCH_AIMX) -helper $(BENCH_BIN)/aimx-mailboxd -floor $(BENCH_BIN)/floor -floorab $(BENCH_BIN)/floorab -floorlist $(BENCH_BIN)/floorlist -wrap $(BENCH_BIN)/rsswrap -policy policy/mailboxd.toml \
 	  -rounds $(BENCH_AIMX_ROUNDS) -throughput-time $(BENCH_AIMX_TIME) -out $(EVIDENCE)/bench-aimx.md
 	@cat $(EVIDENCE)/bench-aimx.md
 	@$(call splice,docs/PERFORMANCE.md,bench-aimx,$(EVIDENCE)/bench-aimx.md) && echo "docs/PERFORMANCE.md: AIMX comparison updated"
@@ -71,7 +71,7 @@ bench-list-profile: deps-run deps-perf
 	cd $(BENCH_BIN)/base && CGO_ENABLED=0 $(GO) build -trimpath -o $(BENCH_BIN)/aimx-mailboxd-base ./cmd/aimx-mailboxd
 	rm -rf $(BENCH_BIN)/base
 	$(GO) build -o $(BENCH_BIN)/load ./bench/load
-	$(BENCH_BIN)/load -profile-base $(BENCH_BIN)/aimx-mailboxd-base -helper $(BENCH_BIN)/aimx-mailboxd \
+	$(BENCH_BIN)/load -profile-base $(BENCH_BIN)/aimx-mailboxd-base -helper $(BENCH_BIN)/aimx-mailboxd -policy policy/mailboxd.toml \
 	  -base-name "$(BENCH_PROFILE_BASE) ($$(git rev-parse --short $(BENCH_PROFILE_BASE)))" -helper-name "$$(git log -1 --format='%h' HEAD)$$(git diff --quiet HEAD -- . ':!docs' || echo ' with changes')" \
 	  -list-root 10 -list-user 101 -out $(EVIDENCE)/list-profile.md
 	@cat $(EVIDENCE)/list-profile.md

@@ -568,7 +568,9 @@ func (b *bench) cpuPerAnswer(n int) ([]time.Duration, []cpuRun, error) {
 		}
 		var act *aimxtest.Activator
 		if r.helper {
-			act, err = sb.ServeHelper(argv...)
+			if err = placePolicy(sb); err == nil {
+				act, err = sb.ServeHelper(argv...)
+			}
 		} else {
 			act, err = aimxtest.Activate(sb.Sock, argv...)
 		}

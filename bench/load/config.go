@@ -29,6 +29,7 @@ type config struct {
 
 	helper, floor, wrap string // the binaries
 	out                 string // the markdown; "" prints it
+	policy              string // the policy file the helper's configs get beside them
 	pairs               int
 	secs                time.Duration
 
@@ -54,6 +55,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.floor, "floor", "", "the floor (a) binary")
 	fs.StringVar(&c.wrap, "wrap", "", "the rsswrap binary")
 	fs.StringVar(&c.out, "out", "", "write the markdown results here")
+	fs.StringVar(&c.policy, "policy", "", "the policy file to put beside each of the helper's configs, as the packages install one (policy/mailboxd.toml); none by default")
 	fs.IntVar(&c.pairs, "pairs", 500, "sequential CREATE+DELETE pairs per caller")
 	fs.DurationVar(&c.secs, "throughput-time", 10*time.Second, "time per concurrency level")
 	fs.StringVar(&c.socket, "socket", "", "measure the sequential pairs through this listening socket instead of starting the helper (needs -floor-socket and -config)")

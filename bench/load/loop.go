@@ -238,13 +238,22 @@ func sandbox(text string) (*aimxtest.Sandbox, error) {
 	return sb, err
 }
 
+// helperPolicy is the policy file (-policy) that serve puts beside the
+// config of each helper it starts; nil: none.
+var helperPolicy []byte
+
 // serve starts argv (plus the helper's flags for sb) on sb's socket;
 // stop ends it and removes the sandbox. The helper (or a wrapper of it)
-// runs in its unit's environment, as deployed; the floor in none.
+// runs as deployed: in its unit's environment, with helperPolicy beside
+// its config; the floor in no environment.
 func serve(sb *aimxtest.Sandbox, helper bool, argv ...string) (stop func(), err error) {
 	start := sb.Serve
 	if helper {
 		start = sb.ServeHelper
+		if err := placePolicy(sb); err != nil {
+			os.RemoveAll(sb.Dir)
+			return nil, err
+		}
 	}
 	act, err := start(argv...)
 	if err != nil {
@@ -255,6 +264,14 @@ func serve(sb *aimxtest.Sandbox, helper bool, argv ...string) (stop func(), err 
 		act.Stop()
 		os.RemoveAll(sb.Dir)
 	}, nil
+}
+
+// placePolicy puts helperPolicy, if any, beside sb's config.
+func placePolicy(sb *aimxtest.Sandbox) error {
+	if helperPolicy == nil {
+		return nil
+	}
+	return os.WriteFile(filepath.Join(filepath.Dir(sb.Config), "mailboxd.toml"), helperPolicy, 0o644)
 }
 
 // serveNew is serve on a fresh sandbox holding text.

@@ -67,6 +67,12 @@ func main() {
 		fmt.Fprintf(os.Stderr, "load: needs root: creates the user %s and runs the helper for it\n", benchUser)
 		os.Exit(1)
 	}
+	if cfg.policy != "" {
+		if helperPolicy, err = os.ReadFile(cfg.policy); err != nil {
+			fmt.Fprintf(os.Stderr, "load: %v\n", err)
+			os.Exit(2)
+		}
+	}
 	b := &bench{cfg: cfg, start: time.Now()}
 	run := map[mode]func() error{modeLocal: b.local, modeSockets: b.sockets, modeAIMX: b.compare, modeProfile: b.profileList}[cfg.mode]
 	if err := b.withUser(run); err != nil {
